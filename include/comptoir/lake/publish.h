@@ -1,0 +1,82 @@
+// The atomic publish protocol for datasets in the lake (Hadoop's
+// FileOutputCommitter idea, made restartable).
+//
+// A writer stages every file under <target>/_temporary/<attempt>/ and calls
+// Commit(), which:
+//   1. writes a manifest <attempt>/_COMMITTING naming the files it will move;
+//   2. moves aside what the new files replace (all of the old dataset in
+//      kReplace mode; same-named files and _SUCCESS otherwise) into
+//      <attempt>/old/;
+//   3. renames the new files into <target>/;
+//   4. writes <target>/_SUCCESS (always last);
+//   5. deletes the manifest: this is the commit point;
+//   6. deletes the attempt directory.
+// Readers skip names starting with '_' or '.' and may wait for _SUCCESS.
+// Any failure or crash before step 5 leaves the target as it was: Abort()
+// removes the attempt, and a later Begin() (or RecoverTarget()) rolls an
+// interrupted commit back using the manifest. Attempts of live processes on
+// this host are never touched.
+//
+// Thread safety: Create() may be called from several threads; Commit() and
+// Abort() from one thread after every file was closed.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "comptoir/lake/storage.h"
+
+namespace comptoir::lake {
+
+enum class PublishMode {
+  kCreate,   // the target must hold no dataset (Sqoop's default)
+  kReplace,  // the new dataset replaces the old one (--delete-target-dir, merges)
+  kAppend,   // new files are added next to the old ones (--append)
+};
+
+class Publication {
+ public:
+  // Recovers interrupted attempts, checks the mode against the target's
+  // current state and creates the staging directory. kCreate on a target that
+  // holds files returns AlreadyExists naming the target and the flags to use.
+  static StatusOr<std::unique_ptr<Publication>> Begin(Storage* fs, const std::string& target,
+                                                      PublishMode mode);
+  ~Publication();  // Abort()s unless committed
+  Publication(const Publication&) = delete;
+  Publication& operator=(const Publication&) = delete;
+
+  const std::string& target() const { return target_; }
+  const std::string& staging_dir() const { return staging_; }
+  // Visible files of the target when Begin() ran (for kAppend numbering).
+  const std::vector<FileInfo>& existing() const { return existing_; }
+
+  // Creates staging file `name` (a plain file name, e.g. "part-m-00000").
+  StatusOr<std::unique_ptr<WritableFile>> Create(const std::string& name,
+                                                 const CreateOptions& options = {});
+  Status Commit();
+  // Removes the staging files. Idempotent; errors are logged, not returned,
+  // because it runs on error paths.
+  void Abort();
+
+ private:
+  Publication(Storage* fs, std::string target, PublishMode mode);
+
+  Storage* fs_;
+  std::string target_;
+  std::string staging_;
+  PublishMode mode_;
+  bool created_target_ = false;
+  bool done_ = false;
+  std::vector<FileInfo> existing_;
+};
+
+// Rolls back or removes every interrupted attempt under <target>/_temporary
+// that belongs to no live process. Returns how many attempts it cleaned.
+StatusOr<int> RecoverTarget(Storage* fs, const std::string& target);
+
+// "part-m-00007" -> 7, "part-m-00012.gz" -> 12; -1 for other names.
+int PartNumber(std::string_view name);
+
+}  // namespace comptoir::lake

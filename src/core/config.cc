@@ -1,0 +1,145 @@
+#include "comptoir/core/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "toml++/toml.h"
+
+namespace comptoir::core {
+namespace {
+
+constexpr ConfigKey kBuiltinKeys[] = {
+    {"lake", ConfigType::kString, "./lake",
+     "Lake URI or local directory (file:///dir, mem://name, webhdfs://host:port)"},
+    {"log.level", ConfigType::kString, "info", "trace, debug, info, warn, error or off"},
+    {"log.format", ConfigType::kString, "human", "human or json"},
+    {"hdfs.user", ConfigType::kString, "", "user.name sent to WebHDFS (default: the local user)"},
+    {"import.num_mappers", ConfigType::kInt, "4", "Parallel readers (splits) per import"},
+    {"import.fetch_size", ConfigType::kInt, "10000", "Rows per network round trip"},
+    {"import.compression_codec", ConfigType::kString, "gzip",
+     "Codec used with --compress: gzip or zstd"},
+    {"import.jobs_dir", ConfigType::kString, "",
+     "Where saved jobs live (default: $HOME/.comptoir/jobs)"},
+};
+
+Status TypeError(std::string_view key, std::string_view text, std::string_view origin,
+                 std::string_view want) {
+  return absl::InvalidArgumentError(StrCat("config key \"", key, "\" from ", origin,
+                                                 " has value \"", text, "\"; expected ", want));
+}
+
+// Flattens a TOML table into dotted keys.
+Status Flatten(const toml::table& t, const std::string& prefix,
+               std::map<std::string, std::string>* out, const std::string& file) {
+  for (const auto& [k, node] : t) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const toml::table* sub = node.as_table()) {
+      RETURN_IF_ERROR(Flatten(*sub, key, out, file));
+    } else if (auto s = node.value<std::string>(); s && node.is_string()) {
+      (*out)[key] = *s;
+    } else if (node.is_integer()) {
+      (*out)[key] = std::to_string(*node.value<int64_t>());
+    } else if (node.is_boolean()) {
+      (*out)[key] = *node.value<bool>() ? "true" : "false";
+    } else {
+      return absl::InvalidArgumentError(StrCat(
+          file, ": key \"", key, "\" must be a string, integer or boolean"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::span<const ConfigKey> BuiltinConfigKeys() { return kBuiltinKeys; }
+
+std::string Config::EnvName(std::string_view key) {
+  std::string name = "COMPTOIR_";
+  for (char c : key) {
+    name.push_back(c == '.' || c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return name;
+}
+
+const ConfigKey* Config::Find(std::string_view key) const {
+  for (const ConfigKey& k : keys_) {
+    if (k.name == key) return &k;
+  }
+  return nullptr;
+}
+
+Status Config::Put(std::string_view key, std::string_view text, std::string origin) {
+  const ConfigKey* k = Find(key);
+  if (k == nullptr) {
+    return absl::InvalidArgumentError(StrCat("unknown config key \"", key, "\" in ", origin,
+                                                   "; run `comptoir config keys` for the list"));
+  }
+  if (k->type == ConfigType::kInt) {
+    int64_t v = 0;
+    if (!ParseInt(text, &v)) return TypeError(key, text, origin, "an integer");
+  } else if (k->type == ConfigType::kBool) {
+    bool v = false;
+    if (!ParseBool(text, &v)) return TypeError(key, text, origin, "true or false");
+  }
+  values_[std::string(key)] = Value{std::string(text), std::move(origin)};
+  return absl::OkStatus();
+}
+
+StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
+                              std::span<const ConfigKey> keys,
+                              const std::function<const char*(const char*)>& getenv) {
+  Config c;
+  c.keys_ = keys;
+  for (const ConfigKey& k : keys) {
+    c.values_[std::string(k.name)] = Value{std::string(k.default_value), "default"};
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    toml::table parsed;
+    try {
+      parsed = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      return absl::InvalidArgumentError(StrCat(path, ":", e.source().begin.line, ":",
+                                               e.source().begin.column, ": ", e.description()));
+    }
+    std::map<std::string, std::string> flat;
+    RETURN_IF_ERROR(Flatten(parsed, "", &flat, path));
+    for (const auto& [k, v] : flat) RETURN_IF_ERROR(c.Put(k, v, StrCat("file ", path)));
+  } else if (explicit_path) {
+    return absl::NotFoundError(StrCat("config file ", path, " does not exist"));
+  }
+  for (const ConfigKey& k : keys) {
+    std::string env = EnvName(k.name);
+    const char* v = getenv ? getenv(env.c_str()) : std::getenv(env.c_str());
+    if (v != nullptr) RETURN_IF_ERROR(c.Put(k.name, v, StrCat("env ", env)));
+  }
+  return c;
+}
+
+Status Config::Set(std::string_view key, std::string_view value) {
+  return Put(key, value, "flag");
+}
+
+std::string Config::GetString(std::string_view key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? "" : it->second.text;
+}
+
+int64_t Config::GetInt(std::string_view key) const {
+  int64_t v = 0;
+  (void)ParseInt(GetString(key), &v);
+  return v;
+}
+
+bool Config::GetBool(std::string_view key) const {
+  bool v = false;
+  (void)ParseBool(GetString(key), &v);
+  return v;
+}
+
+std::string Config::Origin(std::string_view key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? "" : it->second.origin;
+}
+
+}  // namespace comptoir::core

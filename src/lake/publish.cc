@@ -1,0 +1,270 @@
+#include "fmt/format.h"
+#include "comptoir/lake/publish.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace comptoir::lake {
+namespace {
+
+constexpr char kTemporary[] = "_temporary";
+constexpr char kManifest[] = "_COMMITTING";
+constexpr char kSuccess[] = "_SUCCESS";
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  std::string h = buf;
+  for (char& c : h) {
+    if (c == '-' || c == '/') c = '_';
+  }
+  return h;
+}
+
+// Attempt names are "<host>-<pid>-<random>".
+std::string NewAttemptName() {
+  std::random_device rd;
+  return fmt::format("{}-{}-{:08x}", HostName(), getpid(), rd());
+}
+
+// Attempts of this process that have not finished (for liveness checks).
+std::mutex g_active_mu;
+std::set<std::string>& ActiveAttempts() {
+  static auto* s = new std::set<std::string>();
+  return *s;
+}
+
+bool AttemptIsAlive(std::string_view name) {
+  std::vector<std::string_view> parts = Split(name, '-');
+  if (parts.size() != 3 || parts[0] != HostName()) return false;
+  int pid = 0;
+  if (!ParseInt(parts[1], &pid) || pid <= 0) return false;
+  if (pid == getpid()) {
+    std::lock_guard<std::mutex> lock(g_active_mu);
+    return ActiveAttempts().contains(std::string(name));
+  }
+  return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+void SetActive(const std::string& staging, bool active) {
+  std::lock_guard<std::mutex> lock(g_active_mu);
+  std::string name(BaseName(staging));
+  if (active) {
+    ActiveAttempts().insert(name);
+  } else {
+    ActiveAttempts().erase(name);
+  }
+}
+
+Status IgnoreNotFound(const Status& s) { return absl::IsNotFound(s) ? absl::OkStatus() : s; }
+
+// Rolls back a commit that wrote `manifest` but never reached its end.
+Status RollBack(Storage* fs, const std::string& target, const std::string& attempt_dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs, JoinPath(attempt_dir, kManifest)));
+  nlohmann::json m = nlohmann::json::parse(text, nullptr, false);
+  if (m.is_discarded() || !m.contains("new") || !m.contains("old")) {
+    return absl::DataLossError(StrCat("corrupt commit manifest in ", attempt_dir,
+                                            "; inspect it, then delete ", attempt_dir));
+  }
+  std::vector<std::string> news = m["new"].get<std::vector<std::string>>();
+  std::vector<std::string> olds = m["old"].get<std::vector<std::string>>();
+  news.emplace_back(kSuccess);
+  const std::string old_dir = JoinPath(attempt_dir, "old");
+  for (const std::string& n : news) {
+    // target/n is ours once it left staging, unless an old file of that name
+    // was never moved aside (then target/n is still the old one).
+    ASSIGN_OR_RETURN(bool staged, Exists(fs, JoinPath(attempt_dir, n)));
+    if (staged) continue;
+    if (std::find(olds.begin(), olds.end(), n) != olds.end()) {
+      ASSIGN_OR_RETURN(bool moved_aside, Exists(fs, JoinPath(old_dir, n)));
+      if (!moved_aside) continue;
+    }
+    RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(JoinPath(target, n), true)));
+  }
+  for (const std::string& o : olds) {
+    std::string saved = JoinPath(old_dir, o);
+    ASSIGN_OR_RETURN(bool kept, Exists(fs, saved));
+    if (kept) RETURN_IF_ERROR(fs->Rename(saved, JoinPath(target, o)));
+  }
+  spdlog::warn("rolled back an interrupted commit into {} (attempt {})", target,
+               BaseName(attempt_dir));
+  return absl::OkStatus();
+}
+
+// Deletes `dir` if it exists and is empty.
+Status RemoveIfEmpty(Storage* fs, const std::string& dir) {
+  StatusOr<std::vector<FileInfo>> l = fs->List(dir);
+  if (absl::IsNotFound(l.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(l.status());
+  if (!l->empty()) return absl::OkStatus();
+  return IgnoreNotFound(fs->Delete(dir, false));
+}
+
+}  // namespace
+
+int PartNumber(std::string_view name) {
+  if (!ConsumePrefix(&name, "part-")) return -1;
+  size_t dash = name.find('-');
+  if (dash == std::string_view::npos) return -1;
+  name.remove_prefix(dash + 1);
+  name = name.substr(0, name.find('.'));
+  int n = -1;
+  return ParseInt(name, &n) ? n : -1;
+}
+
+StatusOr<int> RecoverTarget(Storage* fs, const std::string& target) {
+  std::string tmp = JoinPath(target, kTemporary);
+  StatusOr<std::vector<FileInfo>> attempts = fs->List(tmp);
+  if (absl::IsNotFound(attempts.status())) return 0;
+  RETURN_IF_ERROR(attempts.status());
+  int cleaned = 0;
+  for (const FileInfo& a : *attempts) {
+    if (AttemptIsAlive(a.name)) continue;
+    ASSIGN_OR_RETURN(bool committing, Exists(fs, JoinPath(a.path, kManifest)));
+    if (committing) RETURN_IF_ERROR(RollBack(fs, target, a.path));
+    RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(a.path, true)));
+    ++cleaned;
+  }
+  if (cleaned > 0) {
+    spdlog::info("cleaned {} interrupted attempt(s) under {}", cleaned, tmp);
+    RETURN_IF_ERROR(RemoveIfEmpty(fs, tmp));
+  }
+  return cleaned;
+}
+
+Publication::Publication(Storage* fs, std::string target, PublishMode mode)
+    : fs_(fs), target_(std::move(target)), mode_(mode) {}
+
+Publication::~Publication() { Abort(); }
+
+StatusOr<std::unique_ptr<Publication>> Publication::Begin(Storage* fs, const std::string& target,
+                                                          PublishMode mode) {
+  ASSIGN_OR_RETURN(std::string t, NormalizePath(target));
+  std::unique_ptr<Publication> p(new Publication(fs, t, mode));
+  StatusOr<FileInfo> st = fs->Stat(t);
+  if (st.ok() && !st->is_dir) {
+    return absl::FailedPreconditionError(StrCat("target ", t, " in ", fs->Uri(),
+                                                      " is a file, not a directory"));
+  }
+  if (!st.ok() && !absl::IsNotFound(st.status())) return st.status();
+  if (st.ok()) {
+    RETURN_IF_ERROR(RecoverTarget(fs, t).status());
+    ASSIGN_OR_RETURN(std::vector<FileInfo> entries, fs->List(t));
+    for (FileInfo& e : entries) {
+      if (e.name == kTemporary) continue;
+      if (!IsHiddenName(e.name)) p->existing_.push_back(e);
+    }
+    bool has_data = std::any_of(entries.begin(), entries.end(),
+                                [](const FileInfo& e) { return e.name != kTemporary; });
+    if (mode == PublishMode::kCreate && has_data) {
+      return absl::AlreadyExistsError(
+          StrCat("target directory ", t, " already exists in ", fs->Uri(),
+                       "; use --delete-target-dir to replace it or --append to add to it"));
+    }
+    ASSIGN_OR_RETURN(bool busy, Exists(fs, JoinPath(t, kTemporary)));
+    if (busy) {
+      ASSIGN_OR_RETURN(std::vector<FileInfo> others, fs->List(JoinPath(t, kTemporary)));
+      if (!others.empty()) {
+        return absl::FailedPreconditionError(
+            StrCat("another writer (attempt ", others.front().name, ") is publishing into ",
+                         t, "; wait for it to finish or stop it"));
+      }
+    }
+  } else {
+    p->created_target_ = true;
+  }
+  p->staging_ = JoinPath(JoinPath(t, kTemporary), NewAttemptName());
+  SetActive(p->staging_, true);
+  RETURN_IF_ERROR(fs->MakeDirs(p->staging_));
+  return p;
+}
+
+StatusOr<std::unique_ptr<WritableFile>> Publication::Create(const std::string& name,
+                                                            const CreateOptions& options) {
+  if (name.empty() || name.find('/') != std::string::npos || name == kManifest || name == "old") {
+    return absl::InvalidArgumentError(StrCat("bad staged file name \"", name, "\""));
+  }
+  return fs_->Create(JoinPath(staging_, name), options);
+}
+
+Status Publication::Commit() {
+  if (done_) return absl::FailedPreconditionError("publication already finished");
+  ASSIGN_OR_RETURN(std::vector<FileInfo> staged, fs_->List(staging_));
+  ASSIGN_OR_RETURN(std::vector<FileInfo> current, fs_->List(target_));
+  std::vector<std::string> news;
+  for (const FileInfo& f : staged) {
+    if (f.name != kSuccess) news.push_back(f.name);
+  }
+  std::vector<std::string> olds;
+  for (const FileInfo& e : current) {
+    if (e.name == kTemporary) continue;
+    bool collides = std::find(news.begin(), news.end(), e.name) != news.end();
+    if (mode_ == PublishMode::kReplace || collides || e.name == kSuccess) {
+      if (mode_ == PublishMode::kAppend && collides && !IsHiddenName(e.name)) {
+        return absl::AlreadyExistsError(
+            StrCat(JoinPath(target_, e.name), " appeared while appending; nothing published"));
+      }
+      if (mode_ == PublishMode::kCreate && e.name != kSuccess) {
+        return absl::AlreadyExistsError(StrCat(
+            "target ", target_, " received ", e.name, " from another writer; nothing published"));
+      }
+      olds.push_back(e.name);
+    }
+  }
+  nlohmann::json manifest = {{"new", news}, {"old", olds}};
+  RETURN_IF_ERROR(WriteStringToFile(fs_, JoinPath(staging_, kManifest), manifest.dump()));
+  Status s = [&]() -> Status {
+    std::string old_dir = JoinPath(staging_, "old");
+    for (const std::string& o : olds) {
+      RETURN_IF_ERROR(fs_->Rename(JoinPath(target_, o), JoinPath(old_dir, o)));
+    }
+    for (const std::string& n : news) {
+      RETURN_IF_ERROR(fs_->Rename(JoinPath(staging_, n), JoinPath(target_, n)));
+    }
+    RETURN_IF_ERROR(WriteStringToFile(fs_, JoinPath(target_, kSuccess), ""));
+    return fs_->Delete(JoinPath(staging_, kManifest), false);  // the commit point
+  }();
+  if (!s.ok()) {
+    Status rb = RollBack(fs_, target_, staging_);
+    if (!rb.ok()) {
+      spdlog::error("could not roll back {}: {}; the next run will retry", target_, rb.ToString());
+      done_ = true;  // leave the attempt (and its manifest) for recovery
+      SetActive(staging_, false);
+      return s;
+    }
+    Abort();
+    return s;
+  }
+  done_ = true;
+  SetActive(staging_, false);
+  Status cleanup = fs_->Delete(staging_, true);
+  if (cleanup.ok()) cleanup = RemoveIfEmpty(fs_, ParentPath(staging_));
+  if (!cleanup.ok()) {
+    spdlog::warn("published {}, but could not remove {}: {}", target_, staging_,
+                 cleanup.ToString());
+  }
+  return absl::OkStatus();
+}
+
+void Publication::Abort() {
+  if (done_ || staging_.empty()) return;
+  done_ = true;
+  SetActive(staging_, false);
+  Status s = IgnoreNotFound(fs_->Delete(staging_, true));
+  if (s.ok()) s = RemoveIfEmpty(fs_, ParentPath(staging_));
+  if (s.ok() && created_target_) s = RemoveIfEmpty(fs_, target_);
+  if (!s.ok()) {
+    spdlog::warn("could not remove staging files under {}: {}; the next run will", staging_,
+                 s.ToString());
+  }
+}
+
+}  // namespace comptoir::lake

@@ -1,0 +1,694 @@
+#include "comptoir/importer/importer.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "comptoir/core/decimal.h"
+#include "comptoir/core/progress.h"
+#include "comptoir/core/signals.h"
+#include "comptoir/core/uri.h"
+#include "comptoir/lake/publish.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace comptoir::importer {
+namespace {
+
+using source::Column;
+using source::ColumnKind;
+using source::Connection;
+
+constexpr size_t kFlushBytes = 1 << 18;
+constexpr char kConditions[] = "$CONDITIONS";
+
+std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+bool IsNumericKind(ColumnKind k) {
+  return k == ColumnKind::kInt || k == ColumnKind::kDecimal || k == ColumnKind::kFloat;
+}
+
+bool LooksNumeric(std::string_view v) {
+  if (v.empty()) return false;
+  for (char c : v) {
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Finds `name` among `columns` (exactly, then ignoring case).
+const Column* FindColumn(const std::vector<Column>& columns, std::string_view name) {
+  for (const Column& c : columns) {
+    if (c.name == name) return &c;
+  }
+  for (const Column& c : columns) {
+    if (EqualsIgnoreCase(c.name, name)) return &c;
+  }
+  return nullptr;
+}
+
+std::string ColumnNames(const std::vector<Column>& columns) {
+  std::vector<std::string> names;
+  for (const Column& c : columns) names.push_back(c.name);
+  return Join(names, ", ");
+}
+
+// Turns one database value into its lake text.
+class ValueFormatter {
+ public:
+  ValueFormatter(const Column& c, bool sqoop) : c_(c), sqoop_(sqoop) {}
+
+  // Returns false when the value must be written as NULL (MySQL zero dates).
+  bool Format(std::string_view v, std::string* out, std::atomic<uint64_t>* zero_dates) const {
+    switch (c_.kind) {
+      case ColumnKind::kDecimal:
+        if (c_.scale > 0 && !core::HasScale(v, c_.scale)) {
+          StatusOr<std::string> d = core::NormalizeDecimal(v, c_.scale);
+          *out = d.ok() ? *d : std::string(v);
+          return true;
+        }
+        break;
+      case ColumnKind::kDate:
+      case ColumnKind::kDateTime:
+      case ColumnKind::kTimestampTz:
+        if (v.starts_with("0000-00-00")) {
+          zero_dates->fetch_add(1, std::memory_order_relaxed);
+          return false;
+        }
+        if (c_.kind != ColumnKind::kDate && v.size() >= 19 && v[10] == ' ') {
+          out->assign(v);
+          if (sqoop_) {
+            if (out->find('.', 19) == std::string::npos) out->append(".0");  // java.sql.Timestamp
+          } else {
+            (*out)[10] = 'T';
+          }
+          return true;
+        }
+        break;
+      case ColumnKind::kBinary:
+        if (v.starts_with("\\x")) {  // PostgreSQL bytea hex output
+          std::string raw;
+          raw.reserve(v.size() / 2);
+          for (size_t i = 2; i + 1 < v.size(); i += 2) {
+            raw.push_back(static_cast<char>(std::stoi(std::string(v.substr(i, 2)), nullptr, 16)));
+          }
+          *out = Base64(raw);
+        } else {
+          *out = Base64(v);
+        }
+        return true;
+      case ColumnKind::kBool:
+        if (v == "t" || v == "f") {
+          *out = v == "t" ? "true" : "false";
+          return true;
+        }
+        break;
+      default:
+        break;
+    }
+    out->assign(v);
+    return true;
+  }
+
+ private:
+  const Column& c_;
+  bool sqoop_;
+};
+
+struct Shared {
+  std::atomic<uint64_t> rows{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> zero_dates{0};
+  std::mutex keys_mu;
+  std::unordered_set<std::string> merge_keys;  // merge-key values seen in new rows
+};
+
+class Planner {
+ public:
+  Planner(const ImportOptions& o, Connection* conn) : o_(o), conn_(conn) {}
+
+  StatusOr<ImportPlan> Plan() {
+    ImportPlan plan;
+    if (o_.query.empty() == o_.table.empty()) {
+      return absl::InvalidArgumentError("give exactly one of --table and --query");
+    }
+    if (!o_.query.empty()) {
+      if (o_.query.find(kConditions) == std::string::npos) {
+        return absl::InvalidArgumentError(
+            "--query must contain $CONDITIONS in its WHERE clause (e.g. \"SELECT ... WHERE "
+            "$CONDITIONS\"), as with Sqoop");
+      }
+      if (o_.target_dir.empty()) return absl::InvalidArgumentError("--query needs --target-dir");
+      if (!o_.where.empty() || !o_.columns.empty()) {
+        return absl::InvalidArgumentError(
+            "--where and --columns apply to --table; put them in the --query instead");
+      }
+      ASSIGN_OR_RETURN(plan.columns, conn_->DescribeQuery(ReplaceAll(o_.query, kConditions, "1=0")));
+    } else {
+      ASSIGN_OR_RETURN(source::TableInfo info, conn_->DescribeTable(o_.table));
+      table_ = info.name;
+      pk_ = info.primary_key;
+      if (o_.columns.empty()) {
+        plan.columns = info.columns;
+      } else {
+        for (const std::string& name : o_.columns) {
+          const Column* c = FindColumn(info.columns, name);
+          if (c == nullptr) {
+            return absl::NotFoundError(StrCat("--columns: column \"", name,
+                                              "\" does not exist in table ", table_, " (columns: ",
+                                              ColumnNames(info.columns), ")"));
+          }
+          plan.columns.push_back(*c);
+        }
+      }
+      all_columns_ = info.columns;
+    }
+    plan.target = o_.target_dir.empty() ? StrCat("/user/sqoop/", table_) : o_.target_dir;
+    RETURN_IF_ERROR(ResolveIncremental(&plan));
+    RETURN_IF_ERROR(ResolveSplitColumn(&plan));
+    RETURN_IF_ERROR(PlanSplits(&plan));
+    return plan;
+  }
+
+  // SQL selecting the rows matching `cond` (a split condition).
+  std::string SelectSql(const std::vector<Column>& columns, const std::string& cond) const {
+    if (!o_.query.empty()) {
+      std::string c = base_conds_.empty() ? cond : StrCat("(", cond, ") AND ", Join(base_conds_, " AND "));
+      return ReplaceAll(o_.query, kConditions, StrCat("(", c, ")"));
+    }
+    std::vector<std::string> cols;
+    for (const Column& c : columns) cols.push_back(conn_->QuoteIdentifier(c.name));
+    std::vector<std::string> conds = base_conds_;
+    if (cond != "1=1") conds.push_back(cond);
+    return StrCat("SELECT ", Join(cols, ", "), " FROM ", conn_->QuoteIdentifier(table_),
+                  conds.empty() ? "" : " WHERE ", Join(conds, " AND "));
+  }
+
+  // "SELECT <expr> FROM <base rows>" for counts and boundaries.
+  std::string OverBase(const std::string& expr, const std::string& extra_cond,
+                       const std::string& tail) const {
+    std::vector<std::string> conds = base_conds_;
+    if (!extra_cond.empty()) conds.push_back(extra_cond);
+    if (!o_.query.empty()) {
+      return StrCat("SELECT ", expr, " FROM (", ReplaceAll(o_.query, kConditions, "1=1"),
+                    ") AS comptoir_q", conds.empty() ? "" : " WHERE ", Join(conds, " AND "), tail);
+    }
+    return StrCat("SELECT ", expr, " FROM ", conn_->QuoteIdentifier(table_),
+                  conds.empty() ? "" : " WHERE ", Join(conds, " AND "), tail);
+  }
+
+ private:
+  // A user-named column, validated against the catalog (or the query's
+  // result) and returned quoted: never raw text in SQL.
+  StatusOr<std::pair<std::string, const Column*>> UserColumn(const std::string& flag,
+                                                             const std::string& name,
+                                                             const ImportPlan& plan) {
+    const std::vector<Column>& pool = o_.query.empty() ? all_columns_ : plan.columns;
+    std::string_view bare = name;
+    if (!o_.query.empty()) {
+      size_t dot = bare.rfind('.');
+      if (dot != std::string_view::npos) bare = bare.substr(dot + 1);
+    }
+    const Column* c = FindColumn(pool, bare);
+    if (c == nullptr) {
+      return absl::NotFoundError(StrCat(flag, ": column \"", name, "\" does not exist in ",
+                                        o_.query.empty() ? "table " + table_ : "the query's result",
+                                        " (columns: ", ColumnNames(pool), ")"));
+    }
+    return std::make_pair(conn_->QuoteIdentifier(c->name), c);
+  }
+
+  std::string Literal(const Column& c, const std::string& v) const {
+    if (IsNumericKind(c.kind) && LooksNumeric(v)) return v;
+    return conn_->QuoteLiteral(v);
+  }
+
+  Status ResolveIncremental(ImportPlan* plan) {
+    if (!o_.table.empty() && !o_.where.empty()) base_conds_.push_back(StrCat("(", o_.where, ")"));
+    if (o_.incremental == Incremental::kNone) return absl::OkStatus();
+    if (o_.check_column.empty()) {
+      return absl::InvalidArgumentError("--incremental needs --check-column");
+    }
+    ASSIGN_OR_RETURN(auto col, UserColumn("--check-column", o_.check_column, *plan));
+    if (o_.incremental == Incremental::kAppend && !IsNumericKind(col.second->kind) &&
+        col.second->kind != ColumnKind::kDate && col.second->kind != ColumnKind::kDateTime) {
+      return absl::InvalidArgumentError(
+          StrCat("--incremental append needs a numeric or date --check-column; \"",
+                 col.second->name, "\" is ", source::ColumnKindName(col.second->kind)));
+    }
+    std::string ref = o_.query.empty() ? col.first : conn_->QuoteIdentifier(col.second->name);
+    ASSIGN_OR_RETURN(std::optional<std::string> max,
+                     conn_->QueryScalar(OverBase(StrCat("MAX(", ref, ")"), "", "")));
+    if (!max) {
+      plan->new_last_value = o_.last_value;
+      no_rows_ = true;
+      return absl::OkStatus();
+    }
+    plan->new_last_value = *max;
+    if (o_.last_value) {
+      base_conds_.push_back(StrCat(ref, " > ", Literal(*col.second, *o_.last_value)));
+    }
+    base_conds_.push_back(StrCat(ref, " <= ", Literal(*col.second, *max)));
+    if (o_.last_value && *o_.last_value == *max) no_rows_ = true;
+    return absl::OkStatus();
+  }
+
+  Status ResolveSplitColumn(ImportPlan* plan) {
+    if (!o_.split_by.empty()) {
+      ASSIGN_OR_RETURN(auto col, UserColumn("--split-by", o_.split_by, *plan));
+      split_col_ = col.second;
+      split_ref_ = o_.query.empty() ? col.first : o_.split_by;  // qualified name in the query
+      outer_ref_ = conn_->QuoteIdentifier(col.second->name);
+      if (!o_.query.empty()) {
+        // The qualified name goes into the user's query as is: allow only identifiers.
+        for (char ch : o_.split_by) {
+          if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.')) {
+            return absl::InvalidArgumentError(
+                StrCat("--split-by \"", o_.split_by, "\" must be a column name"));
+          }
+        }
+      }
+    } else if (o_.num_mappers > 1) {
+      if (!o_.query.empty()) {
+        return absl::InvalidArgumentError(
+            "--query with more than one mapper needs --split-by (or use -m 1)");
+      }
+      if (pk_.empty()) {
+        plan->notices.push_back(StrCat("table ", table_,
+                                       " has no primary key: importing with one mapper "
+                                       "(give --split-by to read it in parallel)"));
+        return absl::OkStatus();
+      }
+      split_col_ = FindColumn(all_columns_, pk_.front());
+      split_ref_ = outer_ref_ = conn_->QuoteIdentifier(pk_.front());
+    }
+    if (split_col_ != nullptr) plan->split_column = split_col_->name;
+    return absl::OkStatus();
+  }
+
+  Status PlanSplits(ImportPlan* plan) {
+    int m = std::max(1, o_.num_mappers);
+    if (!o_.boundary_query.empty() && split_col_ != nullptr) {
+      // Sqoop semantics: the boundary query's MIN and MAX limit the split range.
+      std::optional<std::string> lo, hi;
+      RETURN_IF_ERROR(conn_->Query(o_.boundary_query, [&](const source::Row& r) -> Status {
+        if (r.values.size() < 2) {
+          return absl::InvalidArgumentError("--boundary-query must return two columns (min, max)");
+        }
+        if (r.values[0]) lo = std::string(*r.values[0]);
+        if (r.values[1]) hi = std::string(*r.values[1]);
+        return absl::OkStatus();
+      }));
+      std::string ref = o_.query.empty() ? split_ref_ : outer_ref_;
+      if (lo) base_conds_.push_back(StrCat(ref, " >= ", Literal(*split_col_, *lo)));
+      if (hi) base_conds_.push_back(StrCat(ref, " <= ", Literal(*split_col_, *hi)));
+    }
+    if (no_rows_) {
+      plan->source_rows = 0;
+      return absl::OkStatus();
+    }
+    std::vector<source::Split> splits;
+    if (split_col_ == nullptr || m == 1) {
+      source::Split all;
+      splits.push_back(all);
+      if (o_.validate) {
+        ASSIGN_OR_RETURN(std::optional<std::string> n,
+                         conn_->QueryScalar(OverBase("COUNT(*)", "", "")));
+        uint64_t rows = 0;
+        (void)ParseInt(n.value_or("0"), &rows);
+        plan->source_rows = rows;
+        splits[0].estimated_rows = rows;
+      }
+    } else {
+      std::string ref = o_.query.empty() ? split_ref_ : outer_ref_;
+      uint64_t total = 0, keyed = 0;
+      RETURN_IF_ERROR(conn_->Query(OverBase(StrCat("COUNT(*), COUNT(", ref, ")"), "", ""),
+                                   [&](const source::Row& r) -> Status {
+                                     (void)ParseInt(r.values[0].value_or("0"), &total);
+                                     (void)ParseInt(r.values[1].value_or("0"), &keyed);
+                                     return absl::OkStatus();
+                                   }));
+      plan->source_rows = total;
+      ASSIGN_OR_RETURN(splits,
+                       source::PlanSplits(keyed, total - keyed, m,
+                                          [&](uint64_t offset) -> StatusOr<std::string> {
+                                            ASSIGN_OR_RETURN(
+                                                std::optional<std::string> v,
+                                                conn_->QueryScalar(OverBase(
+                                                    ref, StrCat(ref, " IS NOT NULL"),
+                                                    StrCat(" ORDER BY ", ref, " LIMIT 1 OFFSET ",
+                                                           offset))));
+                                            if (!v) {
+                                              return absl::AbortedError(
+                                                  "the source changed while planning splits; "
+                                                  "run the import again");
+                                            }
+                                            return *v;
+                                          }));
+    }
+    for (const source::Split& s : splits) {
+      std::string cond = "1=1";
+      if (split_col_ != nullptr && splits.size() > 1) {
+        cond = source::SplitCondition(s, split_ref_, [&](const std::string& v) {
+          return Literal(*split_col_, v);
+        });
+      }
+      plan->splits.push_back({s, SelectSql(plan->columns, cond)});
+    }
+    return absl::OkStatus();
+  }
+
+  const ImportOptions& o_;
+  Connection* conn_;
+  std::string table_;
+  std::vector<std::string> pk_;
+  std::vector<Column> all_columns_;
+  std::vector<std::string> base_conds_;
+  const Column* split_col_ = nullptr;
+  std::string split_ref_;  // how the split column is named inside the select
+  std::string outer_ref_;  // how it is named over the query's result
+  bool no_rows_ = false;
+};
+
+// Reads one split and writes it to one part file.
+Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSplit& ps,
+                lake::Publication* pub, const std::string& file_name, int merge_index,
+                Shared* shared, core::Progress* progress) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, source::Connect(o.connect));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub->Create(file_name));
+  std::unique_ptr<lake::WritableFile> file = lake::NewCompressingFile(std::move(raw), o.codec);
+  lake::TextRowWriter writer(o.text);
+  std::vector<ValueFormatter> formatters;
+  std::vector<bool> is_string;
+  for (const Column& c : plan.columns) {
+    formatters.emplace_back(c, o.sqoop_values);
+    is_string.push_back(source::IsStringKind(c.kind));
+  }
+  std::string buf;
+  buf.reserve(kFlushBytes * 2);
+  std::string value;
+  uint64_t rows = 0;
+  uint64_t pending_rows = 0;
+  std::vector<std::string> keys;
+  Status status = conn->Query(
+      ps.sql,
+      [&](const source::Row& r) -> Status {
+        if (r.values.size() != plan.columns.size()) {
+          return absl::InternalError(StrCat("query returned ", r.values.size(),
+                                            " columns, expected ", plan.columns.size()));
+        }
+        for (size_t i = 0; i < r.values.size(); ++i) {
+          bool first = i == 0;
+          if (!r.values[i]) {
+            writer.Null(&buf, is_string[i], first);
+            if (static_cast<int>(i) == merge_index) keys.emplace_back("\x01NULL");
+            continue;
+          }
+          if (!formatters[i].Format(*r.values[i], &value, &shared->zero_dates)) {
+            writer.Null(&buf, is_string[i], first);
+            continue;
+          }
+          writer.Field(&buf, value, first);
+          if (static_cast<int>(i) == merge_index) keys.push_back(value);
+        }
+        writer.EndRow(&buf);
+        ++rows;
+        if (++pending_rows == 1024) {
+          progress->Add(pending_rows, 0);
+          pending_rows = 0;
+          RETURN_IF_ERROR(core::CheckCancelled("import"));
+        }
+        if (buf.size() >= kFlushBytes) {
+          progress->Add(0, buf.size());
+          shared->bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+          RETURN_IF_ERROR(file->Append(buf));
+          buf.clear();
+        }
+        return absl::OkStatus();
+      },
+      o.fetch_size);
+  RETURN_IF_ERROR(Annotate(status, StrCat("split ", ps.split.index)));
+  progress->Add(pending_rows, buf.size());
+  shared->bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+  RETURN_IF_ERROR(file->Append(buf));
+  RETURN_IF_ERROR(file->Close());
+  shared->rows.fetch_add(rows, std::memory_order_relaxed);
+  if (merge_index >= 0) {
+    std::lock_guard<std::mutex> lock(shared->keys_mu);
+    for (std::string& k : keys) shared->merge_keys.insert(std::move(k));
+  }
+  return absl::OkStatus();
+}
+
+// Copies the rows of the current dataset whose merge key was not re-imported
+// into one more part file, so the newest row per key wins.
+StatusOr<uint64_t> CarryOverOldRows(const ImportOptions& o, const ImportPlan& plan,
+                                    lake::Storage* lake, lake::Publication* pub,
+                                    const std::string& file_name, int merge_index,
+                                    const Shared& shared) {
+  ASSIGN_OR_RETURN(std::string schema_text,
+                   lake::ReadFileToString(lake, lake::JoinPath(plan.target, "_schema.json")));
+  nlohmann::json schema = nlohmann::json::parse(schema_text, nullptr, false);
+  if (schema.is_discarded() || schema.value("format", "") != "text") {
+    return absl::FailedPreconditionError(StrCat(
+        "--merge-key needs the existing dataset ", plan.target, " in text format with _schema.json"));
+  }
+  ASSIGN_OR_RETURN(lake::TextFormat old_format, lake::TextFormat::FromJson(schema["text"]));
+  if (old_format.style != lake::TextFormat::Style::kRfc4180) {
+    return absl::FailedPreconditionError("--merge-key reads the default (RFC 4180) text format only");
+  }
+  const auto& old_cols = schema["columns"];
+  if (old_cols.size() != plan.columns.size()) {
+    return absl::FailedPreconditionError(StrCat("the dataset ", plan.target, " has ", old_cols.size(),
+                                                " columns; this import has ", plan.columns.size()));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub->Create(file_name));
+  std::unique_ptr<lake::WritableFile> file = lake::NewCompressingFile(std::move(raw), o.codec);
+  lake::TextRowWriter writer(o.text);
+  uint64_t kept = 0;
+  std::string buf;
+  std::vector<lake::TextField> fields;
+  for (const lake::FileInfo& f : pub->existing()) {
+    if (f.is_dir || lake::PartNumber(f.name) < 0) continue;
+    ASSIGN_OR_RETURN(auto in, lake->Open(f.path));
+    auto reader = lake::NewDecompressingFile(std::move(in), lake::CodecForName(f.name));
+    std::string data;
+    char chunk[1 << 16];
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, reader->Read(chunk, sizeof(chunk)));
+      if (n == 0) break;
+      data.append(chunk, n);
+    }
+    lake::TextReader tr(old_format, data);
+    while (true) {
+      StatusOr<bool> more = tr.Next(&fields);
+      if (!more.ok()) return Annotate(more.status(), f.path);
+      if (!*more) break;
+      if (fields.size() != plan.columns.size()) {
+        return absl::DataLossError(StrCat(f.path, ": line ", tr.line(), " has ", fields.size(),
+                                          " fields, expected ", plan.columns.size()));
+      }
+      const lake::TextField& key = fields[static_cast<size_t>(merge_index)];
+      if (shared.merge_keys.contains(key ? *key : std::string("\x01NULL"))) continue;
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i]) {
+          writer.Field(&buf, *fields[i], i == 0);
+        } else {
+          writer.Null(&buf, source::IsStringKind(plan.columns[i].kind), i == 0);
+        }
+      }
+      writer.EndRow(&buf);
+      ++kept;
+      if (buf.size() >= kFlushBytes) {
+        RETURN_IF_ERROR(file->Append(buf));
+        buf.clear();
+      }
+    }
+  }
+  RETURN_IF_ERROR(file->Append(buf));
+  RETURN_IF_ERROR(file->Close());
+  return kept;
+}
+
+std::string SchemaJson(const ImportOptions& o, const ImportPlan& plan, uint64_t rows) {
+  nlohmann::json cols = nlohmann::json::array();
+  for (const Column& c : plan.columns) {
+    nlohmann::json j = {{"name", c.name},
+                        {"sql_type", c.sql_type},
+                        {"type", std::string(source::ColumnKindName(c.kind))},
+                        {"nullable", c.nullable}};
+    if (c.kind == ColumnKind::kDecimal) {
+      j["precision"] = c.precision;
+      j["scale"] = c.scale;
+    }
+    if (c.kind == ColumnKind::kBinary) j["encoding"] = "base64";
+    if (c.is_unsigned) j["unsigned"] = true;
+    cols.push_back(std::move(j));
+  }
+  StatusOr<core::Uri> uri = core::ParseUri(o.connect.url);
+  nlohmann::json src = {{"url", uri.ok() ? uri->Redacted() : std::string("?")}};
+  if (!o.table.empty()) src["table"] = o.table;
+  if (!o.query.empty()) src["query"] = o.query;
+  if (!o.where.empty()) src["where"] = o.where;
+  nlohmann::json j = {{"version", 1},
+                      {"columns", cols},
+                      {"format", "text"},
+                      {"text", o.text.ToJson()},
+                      {"codec", std::string(lake::CodecName(o.codec))},
+                      {"datetime_format", o.sqoop_values ? "yyyy-MM-dd HH:mm:ss.S" : "ISO 8601"},
+                      {"source", src},
+                      {"last_import_rows", rows},
+                      {"written_by", "comptoir import"}};
+  if (plan.new_last_value) {
+    j["incremental"] = {{"check_column", o.check_column}, {"last_value", *plan.new_last_value}};
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::string Base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t v = byte(i) << 16 | (i + 1 < bytes.size() ? byte(i + 1) << 8 : 0);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
+  double start = core::NowSeconds();
+  ImportResult result;
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, source::Connect(o.connect));
+  Planner planner(o, conn.get());
+  ASSIGN_OR_RETURN(result.plan, planner.Plan());
+  ImportPlan& plan = result.plan;
+  for (const std::string& n : plan.notices) spdlog::warn("{}", n);
+  if (o.dry_run) return result;
+
+  int merge_index = -1;
+  lake::PublishMode mode = o.delete_target_dir ? lake::PublishMode::kReplace
+                           : o.append          ? lake::PublishMode::kAppend
+                                               : lake::PublishMode::kCreate;
+  ASSIGN_OR_RETURN(bool target_exists, lake::Exists(lake, lake::JoinPath(plan.target, "_SUCCESS")));
+  if (o.incremental != Incremental::kNone && !o.delete_target_dir) {
+    if (!o.merge_key.empty() && target_exists) {
+      mode = lake::PublishMode::kReplace;
+      const Column* c = FindColumn(plan.columns, o.merge_key);
+      if (c == nullptr) {
+        return absl::NotFoundError(StrCat("--merge-key: column \"", o.merge_key,
+                                          "\" is not among the imported columns (",
+                                          ColumnNames(plan.columns), ")"));
+      }
+      merge_index = static_cast<int>(c - plan.columns.data());
+    } else if (o.incremental == Incremental::kAppend || o.append) {
+      mode = lake::PublishMode::kAppend;
+    } else if (target_exists) {
+      return absl::FailedPreconditionError(
+          StrCat("target ", plan.target,
+                 " exists: --incremental lastmodified needs --merge-key or --append"));
+    }
+  }
+  if (plan.source_rows && *plan.source_rows == 0 && o.incremental != Incremental::kNone &&
+      target_exists) {
+    spdlog::info("no new rows since the last import (last value {}); {} unchanged",
+                 plan.new_last_value.value_or("none"), plan.target);
+    result.seconds = core::NowSeconds() - start;
+    return result;
+  }
+
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Publication> pub,
+                   lake::Publication::Begin(lake, plan.target, mode));
+  int first_part = 0;
+  if (mode == lake::PublishMode::kAppend) {
+    for (const lake::FileInfo& f : pub->existing()) {
+      first_part = std::max(first_part, lake::PartNumber(f.name) + 1);
+    }
+  }
+  auto part_name = [&](int i) {
+    return fmt::format("part-m-{:05d}{}", first_part + i, lake::CodecExtension(o.codec));
+  };
+
+  uint64_t estimate = 0;
+  for (const PlannedSplit& s : plan.splits) estimate += s.split.estimated_rows;
+  core::Progress progress("importing", estimate, "rows", o.quiet);
+  Shared shared;
+  std::vector<Status> statuses(plan.splits.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < plan.splits.size(); ++i) {
+    threads.emplace_back([&, i] {
+      statuses[i] = RunSplit(o, plan, plan.splits[i], pub.get(), part_name(static_cast<int>(i)),
+                             merge_index, &shared, &progress);
+      if (!statuses[i].ok()) core::RequestCancel();  // stop the other splits early
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  progress.Finish();
+  Status first_error;
+  for (const Status& s : statuses) {
+    if (!s.ok() && (first_error.ok() || absl::IsAborted(first_error))) first_error = s;
+  }
+  if (!first_error.ok()) {
+    pub->Abort();
+    if (!core::Cancelled() || !absl::IsAborted(first_error)) core::ResetCancel();
+    return first_error;
+  }
+  result.rows = shared.rows.load();
+  result.bytes = shared.bytes.load();
+  result.zero_dates = shared.zero_dates.load();
+  if (o.validate) {
+    uint64_t expected = plan.source_rows.value_or(0);
+    if (expected != result.rows) {
+      pub->Abort();
+      return absl::FailedPreconditionError(
+          StrCat("--validate: the source has ", expected, " rows matching the import, but ",
+                 result.rows, " were written; nothing was published (did the source change "
+                 "during the import?)"));
+    }
+  }
+  if (merge_index >= 0) {
+    ASSIGN_OR_RETURN(result.merged_old_rows,
+                     CarryOverOldRows(o, plan, lake, pub.get(),
+                                      part_name(static_cast<int>(plan.splits.size())), merge_index,
+                                      shared));
+  }
+  {
+    ASSIGN_OR_RETURN(auto f, pub->Create("_schema.json"));
+    RETURN_IF_ERROR(f->Append(SchemaJson(o, plan, result.rows)));
+    RETURN_IF_ERROR(f->Close());
+  }
+  RETURN_IF_ERROR(pub->Commit());
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, lake->List(plan.target));
+  for (const lake::FileInfo& f : files) {
+    if (!lake::IsHiddenName(f.name)) result.files.push_back(f.path);
+  }
+  if (result.zero_dates > 0) {
+    spdlog::warn("{} MySQL zero date(s) (0000-00-00) were written as NULL", result.zero_dates);
+  }
+  result.seconds = core::NowSeconds() - start;
+  return result;
+}
+
+}  // namespace comptoir::importer

@@ -1,0 +1,172 @@
+#include "comptoir/source/database.h"
+
+#include "comptoir/core/uri.h"
+
+namespace comptoir::source {
+
+std::string_view DialectName(Dialect d) {
+  switch (d) {
+    case Dialect::kMySql:
+      return "mysql";
+    case Dialect::kPostgres:
+      return "postgresql";
+    case Dialect::kSqlite:
+      break;
+  }
+  return "sqlite";
+}
+
+std::string_view ColumnKindName(ColumnKind k) {
+  switch (k) {
+    case ColumnKind::kBool:
+      return "boolean";
+    case ColumnKind::kInt:
+      return "integer";
+    case ColumnKind::kDecimal:
+      return "decimal";
+    case ColumnKind::kFloat:
+      return "float";
+    case ColumnKind::kDate:
+      return "date";
+    case ColumnKind::kDateTime:
+      return "datetime";
+    case ColumnKind::kTimestampTz:
+      return "timestamptz";
+    case ColumnKind::kTime:
+      return "time";
+    case ColumnKind::kString:
+      return "string";
+    case ColumnKind::kBinary:
+      return "binary";
+    case ColumnKind::kJson:
+      break;
+  }
+  return "json";
+}
+
+bool IsStringKind(ColumnKind k) { return k == ColumnKind::kString || k == ColumnKind::kJson; }
+
+StatusOr<std::optional<std::string>> Connection::QueryScalar(const std::string& sql) {
+  std::optional<std::string> out;
+  bool seen = false;
+  RETURN_IF_ERROR(Query(sql, [&](const Row& row) -> Status {
+    if (!seen && !row.values.empty() && row.values[0]) out = std::string(*row.values[0]);
+    seen = true;
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void ClassifyType(Dialect dialect, std::string_view declared, Column* c) {
+  c->sql_type = std::string(declared);
+  std::string t = ToLower(StripAsciiWhitespace(declared));
+  c->is_unsigned = t.find("unsigned") != std::string::npos;
+  // Base name and "(p[,s])".
+  std::string base = t.substr(0, t.find_first_of("( "));
+  if (size_t open = t.find('('); open != std::string::npos) {
+    size_t close = t.find(')', open);
+    std::string_view args(t.data() + open + 1, (close == std::string::npos ? t.size() : close) -
+                                                   open - 1);
+    auto [p, s] = SplitOnce(args, ',');
+    (void)ParseInt(StripAsciiWhitespace(p), &c->precision);
+    (void)ParseInt(StripAsciiWhitespace(s), &c->scale);
+  }
+  auto is = [&](std::initializer_list<std::string_view> names) {
+    for (std::string_view n : names) {
+      if (base == n) return true;
+    }
+    return false;
+  };
+  auto contains = [&](std::string_view s) { return t.find(s) != std::string::npos; };
+  if (dialect == Dialect::kSqlite) {
+    // SQLite's affinity rules, refined by the common type names.
+    if (is({"decimal", "numeric"})) {
+      c->kind = ColumnKind::kDecimal;
+    } else if (is({"datetime", "timestamp"})) {
+      c->kind = ColumnKind::kDateTime;
+    } else if (is({"date"})) {
+      c->kind = ColumnKind::kDate;
+    } else if (is({"boolean", "bool"})) {
+      c->kind = ColumnKind::kBool;
+    } else if (contains("int")) {
+      c->kind = ColumnKind::kInt;
+    } else if (contains("char") || contains("clob") || contains("text")) {
+      c->kind = ColumnKind::kString;
+    } else if (contains("blob") || t.empty()) {
+      c->kind = t.empty() ? ColumnKind::kString : ColumnKind::kBinary;
+    } else if (contains("real") || contains("floa") || contains("doub")) {
+      c->kind = ColumnKind::kFloat;
+    } else {
+      c->kind = ColumnKind::kString;
+    }
+    return;
+  }
+  if (is({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "int2", "int4", "int8",
+          "serial", "bigserial", "smallserial", "year"})) {
+    c->kind = ColumnKind::kInt;
+    c->tiny_int1 = base == "tinyint" && c->precision == 1;
+  } else if (is({"bool", "boolean"})) {
+    if (dialect == Dialect::kMySql) {
+      c->kind = ColumnKind::kInt;  // MySQL's BOOLEAN is TINYINT(1)
+      c->tiny_int1 = true;
+    } else {
+      c->kind = ColumnKind::kBool;
+    }
+  } else if (is({"decimal", "numeric", "dec", "fixed"})) {
+    c->kind = ColumnKind::kDecimal;
+  } else if (is({"float", "double", "real", "float4", "float8"}) || t == "double precision") {
+    c->kind = ColumnKind::kFloat;
+  } else if (is({"date"})) {
+    c->kind = ColumnKind::kDate;
+  } else if (base == "datetime" || (base == "timestamp" && !contains("with time zone"))) {
+    c->kind = ColumnKind::kDateTime;
+  } else if (base == "timestamptz" || (base == "timestamp" && contains("with time zone"))) {
+    c->kind = ColumnKind::kTimestampTz;
+  } else if (is({"time", "timetz"}) || t.starts_with("time ")) {
+    c->kind = ColumnKind::kTime;
+  } else if (is({"binary", "varbinary", "blob", "tinyblob", "mediumblob", "longblob", "bytea",
+                 "bit"})) {
+    c->kind = ColumnKind::kBinary;
+  } else if (is({"json", "jsonb"})) {
+    c->kind = ColumnKind::kJson;
+  } else {
+    c->kind = ColumnKind::kString;  // char, varchar, text, enum, set, uuid, ...
+  }
+}
+
+void AppendCopyText(std::string* out, const std::optional<std::string>& value) {
+  if (!value) {
+    out->append("\\N");
+    return;
+  }
+  for (char ch : *value) {
+    switch (ch) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default:
+        out->push_back(ch);
+    }
+  }
+}
+
+StatusOr<std::unique_ptr<Connection>> Connect(const ConnectOptions& options) {
+  ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(options.url));
+  if (uri.scheme == "mysql" || uri.scheme == "mariadb") return ConnectMySql(options);
+  if (uri.scheme == "postgresql" || uri.scheme == "postgres") return ConnectPostgres(options);
+  if (uri.scheme == "sqlite" || uri.scheme == "sqlite3") return ConnectSqlite(options);
+  return absl::InvalidArgumentError(
+      StrCat("unsupported database URL scheme \"", uri.scheme, "\" in ", uri.Redacted(),
+             "; use mysql://, mariadb://, jdbc:mysql://, postgresql:// or sqlite:///"));
+}
+
+}  // namespace comptoir::source

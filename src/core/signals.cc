@@ -27,6 +27,7 @@ void InstallSignalHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);  // broken pipes become EPIPE errors, not deaths
+  signal(SIGXFSZ, SIG_IGN);  // a file size limit becomes an EFBIG error, not a death
 }
 
 bool Cancelled() { return g_signals.load(std::memory_order_relaxed) > 0; }

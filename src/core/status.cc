@@ -25,6 +25,7 @@ Status ErrnoToStatus(int err, std::string_view what) {
       return absl::PermissionDeniedError(msg);
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:
       return absl::ResourceExhaustedError(msg + " (free some space or choose another --lake)");
     case EINTR:
     case EAGAIN:

@@ -173,6 +173,13 @@ class Planner {
       }
       all_columns_ = info.columns;
     }
+    for (const Column& c : plan.columns) {
+      if (!c.supported) {
+        return absl::UnimplementedError(
+            StrCat("column \"", c.name, "\" has type ", c.sql_type,
+                   ", which comptoir cannot import yet; leave it out with --columns"));
+      }
+    }
     plan.target = o_.target_dir.empty() ? StrCat("/user/sqoop/", table_) : o_.target_dir;
     RETURN_IF_ERROR(ResolveIncremental(&plan));
     RETURN_IF_ERROR(ResolveSplitColumn(&plan));

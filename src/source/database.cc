@@ -127,6 +127,11 @@ void ClassifyType(Dialect dialect, std::string_view declared, Column* c) {
   } else if (is({"binary", "varbinary", "blob", "tinyblob", "mediumblob", "longblob", "bytea",
                  "bit"})) {
     c->kind = ColumnKind::kBinary;
+  } else if (dialect == Dialect::kMySql &&
+             is({"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+                 "multipolygon", "geometrycollection"})) {
+    c->kind = ColumnKind::kBinary;
+    c->supported = false;  // MySQL sends internal WKB with an SRID prefix
   } else if (is({"json", "jsonb"})) {
     c->kind = ColumnKind::kJson;
   } else {

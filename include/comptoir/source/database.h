@@ -57,6 +57,7 @@ struct Column {
   bool nullable = true;
   bool is_unsigned = false;
   bool tiny_int1 = false;  // MySQL TINYINT(1): kept an integer (JDBC makes it a boolean)
+  bool supported = true;   // false for types Comptoir cannot write faithfully (MySQL spatial)
 };
 
 struct TableInfo {

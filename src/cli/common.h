@@ -1,0 +1,64 @@
+// Shared pieces of the command-line front end.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "comptoir/core/config.h"
+#include "comptoir/core/status.h"
+#include "comptoir/lake/storage.h"
+#include "comptoir/source/database.h"
+
+namespace comptoir::cli {
+
+// Options every command shares; filled by main() before a command runs.
+struct Globals {
+  std::string config_path = "./comptoir.toml";
+  bool config_explicit = false;
+  std::string log_format;
+  std::string log_level;
+  bool quiet = false;
+  core::Config config;
+};
+
+// Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
+int ExitCodeFor(const Status& s);
+
+// Prints "comptoir <command>: <message>" to stderr and returns the exit code.
+int Fail(std::string_view command, const Status& s);
+
+// Opens the lake named by --lake (or config `lake`); a bare directory is
+// file://. `shown` receives a text for messages ("file:///abs/lake").
+StatusOr<std::unique_ptr<lake::Storage>> OpenLake(const std::string& uri_or_dir);
+
+// Each command registers itself on `app` and runs through the callback it
+// sets; `result` receives the exit code.
+void AddLakeCommands(CLI::App* app, Globals* g, int* result);
+void AddSeedCommand(CLI::App* app, Globals* g, int* result);
+void AddImportCommands(CLI::App* app, Globals* g, int* result);
+void AddDemoCommand(CLI::App* app, Globals* g, int* result);
+
+// Reads a password file; refuses one readable by group or others.
+StatusOr<std::string> ReadPasswordFile(const std::string& path);
+// Prompts on the terminal without echo (-P).
+StatusOr<std::string> PromptPassword(const std::string& prompt);
+
+}  // namespace comptoir::cli
+
+namespace comptoir::cli {
+
+// Sqoop's connection flags, shared by seed, import and import-all-tables.
+struct ConnectionFlags {
+  std::string connect;
+  std::string username;
+  std::string password_file;
+  std::string password;
+  bool prompt = false;
+
+  void Add(CLI::App* app);
+  // Builds the options, reading the password file or prompting as asked.
+  StatusOr<source::ConnectOptions> Resolve() const;
+};
+
+}  // namespace comptoir::cli

@@ -1,0 +1,90 @@
+#include "cli_runner.h"
+
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace comptoir::testing {
+
+std::string Binary() {
+  const char* b = std::getenv("COMPTOIR_BINARY");
+  return b != nullptr ? b : COMPTOIR_DEFAULT_BINARY;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+static std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliResult RunCli(const std::vector<std::string>& args, const std::string& env_prefix) {
+  std::string dir = TempDir("cli");
+  std::string cmd = env_prefix + " " + ShellQuote(Binary()) + " --quiet";
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += " >" + dir + "/out 2>" + dir + "/err </dev/null";
+  int rc = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  r.out = Slurp(dir + "/out");
+  r.err = Slurp(dir + "/err");
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+int StartCli(const std::vector<std::string>& args, const std::string& log_path) {
+  std::string cmd = "exec " + ShellQuote(Binary()) + " --quiet";
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += " >" + ShellQuote(log_path) + " 2>&1 </dev/null";
+  pid_t pid = 0;
+  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+  if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0) {
+    return -1;
+  }
+  return pid;
+}
+
+std::string ServiceEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v != nullptr && *v != '\0') return v;
+  const char* req = std::getenv("COMPTOIR_TEST_REQUIRE_SERVICES");
+  if (req != nullptr && std::string(req) == "1") {
+    ADD_FAILURE() << name << " is not set although the test stack should be running";
+  }
+  return "";
+}
+
+std::string SharedData() {
+  const char* d = std::getenv("COMPTOIR_SHARED_DATA");
+  return d != nullptr ? d : COMPTOIR_SHARED_DATA_DIR;
+}
+
+std::string TempDir(const std::string& tag) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("comptoir-" + tag + "-XXXXXX")).string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  char* d = mkdtemp(buf.data());
+  return d == nullptr ? std::string() : std::string(d);
+}
+
+}  // namespace comptoir::testing

@@ -363,14 +363,14 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
   job->add_flag("--list", jf->list, "List saved jobs");
   job->add_option("--show", jf->show, "Show a saved job");
   job->add_option("--delete", jf->del, "Delete a saved job");
-  job->allow_extras();
-  job->callback([jf, job, g, result, app] {
+  auto job_args = std::make_shared<std::vector<std::string>>();
+  job->add_option("import", *job_args, "With --create: the saved command, after --: import ...");
+  job->callback([jf, job_args, g, result] {
     std::string dir = JobsDir(*g);
     Status s = [&]() -> Status {
       if (!jf->create.empty()) {
         RETURN_IF_ERROR(ValidJobName(jf->create));
-        std::vector<std::string> args = job->remaining();
-        if (!args.empty() && args.front() == "--") args.erase(args.begin());
+        std::vector<std::string> args = *job_args;
         if (args.empty() || args.front() != "import") {
           return absl::InvalidArgumentError(
               "--create needs the import after --: comptoir job --create NAME -- import ...");
@@ -446,7 +446,6 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
       return absl::InvalidArgumentError(
           "give one of --create NAME, --exec NAME, --list, --show NAME, --delete NAME");
     }();
-    (void)app;
     *result = s.ok() ? 0 : Fail("job", s);
   });
 }

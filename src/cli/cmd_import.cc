@@ -217,7 +217,10 @@ void PrintPlan(const importer::ImportResult& r) {
                            p.split_column.empty() ? "" : " on " + p.split_column,
                            p.source_rows ? fmt::format(", {} source rows",
                                                        core::WithThousands(*p.source_rows))
-                                         : "");
+                           : p.estimated_rows
+                               ? fmt::format(", ~{} source rows (catalog estimate)",
+                                             core::WithThousands(*p.estimated_rows))
+                               : "");
   for (const importer::PlannedSplit& s : p.splits) {
     std::cout << fmt::format("  split {} (~{} rows): {}\n", s.split.index,
                              core::WithThousands(s.split.estimated_rows), s.sql);

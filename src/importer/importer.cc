@@ -68,16 +68,19 @@ class ValueFormatter {
  public:
   ValueFormatter(const Column& c, bool sqoop) : c_(c), sqoop_(sqoop) {}
 
-  // Returns false when the value must be written as NULL (MySQL zero dates).
-  bool Format(std::string_view v, std::string* out, std::atomic<uint64_t>* zero_dates) const {
+  // Sets `*out` to the lake text of `v`: `v` itself when no conversion is
+  // needed (the common case, no copy), else a view of `*scratch`. Returns
+  // false when the value must be written as NULL (MySQL zero dates).
+  bool Format(std::string_view v, std::string_view* out, std::string* scratch,
+              std::atomic<uint64_t>* zero_dates) const {
+    *out = v;
     switch (c_.kind) {
       case ColumnKind::kDecimal:
         if (c_.scale > 0 && !core::HasScale(v, c_.scale)) {
           StatusOr<std::string> d = core::NormalizeDecimal(v, c_.scale);
-          *out = d.ok() ? *d : std::string(v);
-          return true;
+          if (d.ok()) *out = *scratch = *std::move(d);
         }
-        break;
+        return true;
       case ColumnKind::kDate:
       case ColumnKind::kDateTime:
       case ColumnKind::kTimestampTz:
@@ -86,38 +89,37 @@ class ValueFormatter {
           return false;
         }
         if (c_.kind != ColumnKind::kDate && v.size() >= 19 && v[10] == ' ') {
-          out->assign(v);
+          scratch->assign(v);
           if (sqoop_) {
-            if (out->find('.', 19) == std::string::npos) out->append(".0");  // java.sql.Timestamp
+            // java.sql.Timestamp.toString(), as Sqoop writes it.
+            if (scratch->find('.', 19) == std::string::npos) scratch->append(".0");
           } else {
-            (*out)[10] = 'T';
+            (*scratch)[10] = 'T';  // ISO 8601
           }
-          return true;
+          *out = *scratch;
         }
-        break;
+        return true;
       case ColumnKind::kBinary:
         if (v.starts_with("\\x")) {  // PostgreSQL bytea hex output
           std::string raw;
           raw.reserve(v.size() / 2);
           for (size_t i = 2; i + 1 < v.size(); i += 2) {
-            raw.push_back(static_cast<char>(std::stoi(std::string(v.substr(i, 2)), nullptr, 16)));
+            unsigned byte = 0;
+            std::from_chars(v.data() + i, v.data() + i + 2, byte, 16);
+            raw.push_back(static_cast<char>(byte));
           }
-          *out = Base64(raw);
+          *scratch = Base64(raw);
         } else {
-          *out = Base64(v);
+          *scratch = Base64(v);
         }
+        *out = *scratch;
         return true;
       case ColumnKind::kBool:
-        if (v == "t" || v == "f") {
-          *out = v == "t" ? "true" : "false";
-          return true;
-        }
-        break;
+        if (v == "t" || v == "f") *out = v == "t" ? "true" : "false";
+        return true;
       default:
-        break;
+        return true;
     }
-    out->assign(v);
-    return true;
   }
 
  private:
@@ -337,31 +339,7 @@ class Planner {
         splits[0].estimated_rows = rows;
       }
     } else {
-      std::string ref = o_.query.empty() ? split_ref_ : outer_ref_;
-      uint64_t total = 0, keyed = 0;
-      RETURN_IF_ERROR(conn_->Query(OverBase(StrCat("COUNT(*), COUNT(", ref, ")"), "", ""),
-                                   [&](const source::Row& r) -> Status {
-                                     (void)ParseInt(r.values[0].value_or("0"), &total);
-                                     (void)ParseInt(r.values[1].value_or("0"), &keyed);
-                                     return absl::OkStatus();
-                                   }));
-      plan->source_rows = total;
-      ASSIGN_OR_RETURN(splits,
-                       source::PlanSplits(keyed, total - keyed, m,
-                                          [&](uint64_t offset) -> StatusOr<std::string> {
-                                            ASSIGN_OR_RETURN(
-                                                std::optional<std::string> v,
-                                                conn_->QueryScalar(OverBase(
-                                                    ref, StrCat(ref, " IS NOT NULL"),
-                                                    StrCat(" ORDER BY ", ref, " LIMIT 1 OFFSET ",
-                                                           offset))));
-                                            if (!v) {
-                                              return absl::AbortedError(
-                                                  "the source changed while planning splits; "
-                                                  "run the import again");
-                                            }
-                                            return *v;
-                                          }));
+      ASSIGN_OR_RETURN(splits, PlanBalancedSplits(plan, m));
     }
     for (const source::Split& s : splits) {
       std::string cond = "1=1";
@@ -374,6 +352,63 @@ class Planner {
     }
     return absl::OkStatus();
   }
+
+  // Cuts at the split key's quantiles. A large table with no predicate uses
+  // the catalog's row estimate instead of a COUNT(*) scan: the offsets are then
+  // approximate, which moves each boundary by at most the estimate's error.
+  StatusOr<std::vector<source::Split>> PlanBalancedSplits(ImportPlan* plan, int m) {
+    std::string ref = o_.query.empty() ? split_ref_ : outer_ref_;
+    uint64_t total = 0, keyed = 0;
+    bool estimated = false;
+    if (!o_.validate && o_.query.empty() && base_conds_.empty()) {
+      StatusOr<std::optional<uint64_t>> est = conn_->EstimateRows(table_);
+      if (est.ok() && *est && **est >= kEstimateThreshold) {
+        total = keyed = **est;
+        estimated = true;
+        plan->estimated_rows = total;
+      }
+    }
+    auto count_exact = [&]() -> Status {
+      RETURN_IF_ERROR(conn_->Query(OverBase(StrCat("COUNT(*), COUNT(", ref, ")"), "", ""),
+                                   [&](const source::Row& r) -> Status {
+                                     (void)ParseInt(r.values[0].value_or("0"), &total);
+                                     (void)ParseInt(r.values[1].value_or("0"), &keyed);
+                                     return absl::OkStatus();
+                                   }));
+      plan->source_rows = total;
+      return absl::OkStatus();
+    };
+    if (!estimated) RETURN_IF_ERROR(count_exact());
+    auto key_at = [&](uint64_t offset) -> StatusOr<std::string> {
+      ASSIGN_OR_RETURN(std::optional<std::string> v,
+                       conn_->QueryScalar(OverBase(ref, StrCat(ref, " IS NOT NULL"),
+                                                   StrCat(" ORDER BY ", ref, " LIMIT 1 OFFSET ",
+                                                          offset))));
+      if (!v) {
+        return absl::OutOfRangeError(
+            "the source has fewer rows than planned (it changed, or its statistics are stale)");
+      }
+      return *v;
+    };
+    StatusOr<std::vector<source::Split>> splits =
+        source::PlanSplits(keyed, total - keyed, m, key_at);
+    if (estimated && absl::IsOutOfRange(splits.status())) {
+      // The estimate was too high: count exactly and plan again.
+      plan->estimated_rows.reset();
+      RETURN_IF_ERROR(count_exact());
+      splits = source::PlanSplits(keyed, total - keyed, m, key_at);
+    }
+    if (absl::IsOutOfRange(splits.status())) {
+      return absl::AbortedError(StrCat(splits.status().message(), "; run the import again"));
+    }
+    RETURN_IF_ERROR(splits.status());
+    if (!split_col_->nullable) {
+      for (source::Split& s : *splits) s.include_nulls = false;  // no NULL keys to catch
+    }
+    return splits;
+  }
+
+  static constexpr uint64_t kEstimateThreshold = 100000;
 
   const ImportOptions& o_;
   Connection* conn_;
@@ -421,12 +456,13 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
             if (static_cast<int>(i) == merge_index) keys.emplace_back("\x01NULL");
             continue;
           }
-          if (!formatters[i].Format(*r.values[i], &value, &shared->zero_dates)) {
+          std::string_view text;
+          if (!formatters[i].Format(*r.values[i], &text, &value, &shared->zero_dates)) {
             writer.Null(&buf, is_string[i], first);
             continue;
           }
-          writer.Field(&buf, value, first);
-          if (static_cast<int>(i) == merge_index) keys.push_back(value);
+          writer.Field(&buf, text, first);
+          if (static_cast<int>(i) == merge_index) keys.emplace_back(text);
         }
         writer.EndRow(&buf);
         ++rows;

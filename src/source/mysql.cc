@@ -159,6 +159,16 @@ class MySqlConnection final : public Connection {
     return info;
   }
 
+  StatusOr<std::optional<uint64_t>> EstimateRows(const std::string& table) override {
+    ASSIGN_OR_RETURN(std::optional<std::string> v,
+                     QueryScalar(StrCat("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                                        "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ",
+                                        QuoteLiteral(table))));
+    uint64_t n = 0;
+    if (!v || !ParseInt(*v, &n)) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(n);
+  }
+
   StatusOr<std::vector<Column>> DescribeQuery(const std::string& sql) override {
     RETURN_IF_ERROR(Run(StrCat("SELECT * FROM (", sql, ") AS comptoir_q LIMIT 0"), "describe query"));
     MYSQL_RES* res = mysql_store_result(conn_);

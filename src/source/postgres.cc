@@ -151,6 +151,19 @@ class PostgresConnection final : public Connection {
     return info;
   }
 
+  StatusOr<std::optional<uint64_t>> EstimateRows(const std::string& table) override {
+    ASSIGN_OR_RETURN(Result r, Exec(StrCat("SELECT reltuples::bigint FROM pg_catalog.pg_class "
+                                           "WHERE oid = ",
+                                           QuoteLiteral(QuoteIdentifier(table)), "::regclass"),
+                                    "estimate rows"));
+    int64_t n = -1;
+    if (PQntuples(r.get()) != 1 || !ParseInt(std::string_view(PQgetvalue(r.get(), 0, 0)), &n) ||
+        n <= 0) {
+      return std::optional<uint64_t>();  // never analyzed
+    }
+    return std::optional<uint64_t>(static_cast<uint64_t>(n));
+  }
+
   StatusOr<std::vector<Column>> DescribeQuery(const std::string& sql) override {
     ASSIGN_OR_RETURN(Result r, Exec(StrCat("SELECT * FROM (", sql, ") AS comptoir_q LIMIT 0"),
                                     "describe query"));

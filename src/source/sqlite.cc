@@ -90,6 +90,10 @@ class SqliteConnection final : public Connection {
     return info;
   }
 
+  StatusOr<std::optional<uint64_t>> EstimateRows(const std::string& /*table*/) override {
+    return std::optional<uint64_t>();  // COUNT(*) is cheap enough on SQLite
+  }
+
   StatusOr<std::vector<Column>> DescribeQuery(const std::string& sql) override {
     ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
     std::vector<Column> out;

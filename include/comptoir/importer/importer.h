@@ -64,6 +64,7 @@ struct ImportPlan {
   std::string split_column;  // empty when one split
   std::vector<PlannedSplit> splits;
   std::optional<uint64_t> source_rows;  // exact count when it was taken
+  std::optional<uint64_t> estimated_rows;  // the catalog's estimate, when planning used it
   std::optional<std::string> new_last_value;
   std::vector<std::string> notices;
 };

@@ -101,6 +101,9 @@ class Connection {
   // the callback returns and returns it. `fetch_size` hints the batch size.
   virtual Status Query(const std::string& sql, const RowCallback& on_row,
                        int fetch_size = 10000) = 0;
+  // The catalog's cheap row-count estimate for `table` (InnoDB statistics,
+  // pg_class.reltuples); nullopt when the dialect has none. Never scans.
+  virtual StatusOr<std::optional<uint64_t>> EstimateRows(const std::string& table) = 0;
   // First column of the first row, nullopt for NULL or no row.
   StatusOr<std::optional<std::string>> QueryScalar(const std::string& sql);
 

@@ -1,5 +1,6 @@
 // End-to-end tests of `comptoir seed` and `comptoir import` against real
 // MariaDB and PostgreSQL servers (started by scripts/stack) and SQLite.
+#include <avro.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -310,6 +311,57 @@ TEST_F(MariaDb, ClassicModelsImportAllTablesAsText) {
   std::string s((std::istreambuf_iterator<char>(schema)), {});
   EXPECT_TRUE(Has(s, "\"encoding\": \"base64\"")) << s;
   EXPECT_TRUE(Has(s, "\"sql_type\": \"mediumblob\"")) << s;
+}
+
+// Records in an Avro container file, read with avro-c.
+int64_t AvroRecords(const std::string& path) {
+  avro_file_reader_t reader;
+  if (avro_file_reader(path.c_str(), &reader) != 0) {
+    ADD_FAILURE() << path << ": " << avro_strerror();
+    return -1;
+  }
+  avro_schema_t ws = avro_file_reader_get_writer_schema(reader);
+  avro_value_iface_t* iface = avro_generic_class_from_schema(ws);
+  avro_value_t rec;
+  avro_generic_value_new(iface, &rec);
+  int64_t n = 0;
+  while (avro_file_reader_read_value(reader, &rec) == 0) ++n;
+  avro_value_decref(&rec);
+  avro_value_iface_decref(iface);
+  avro_file_reader_close(reader);
+  return n;
+}
+
+TEST_F(MariaDb, ClassicModelsImportAllTablesAsAvro) {
+  std::string load = "mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) +
+                     " -u" + uri_.user + " -e 'CREATE DATABASE IF NOT EXISTS cm_avro' && sed " +
+                     "'s/`classicmodels`/`cm_avro`/g' " +
+                     testing::ShellQuote(testing::SharedData() + "/classicmodels.sql") +
+                     " | mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) +
+                     " -u" + uri_.user;
+  ASSERT_EQ(std::system(load.c_str()), 0);
+  CliResult r = RunCli({"import-all-tables", "--connect", Url("cm_avro"), "--lake", lake_,
+                        "--warehouse-dir", "/avro", "-m", "2", "--as-avrodatafile", "-z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int64_t> want = {{"customers", 122}, {"employees", 23},
+                                         {"offices", 7},     {"orderdetails", 2996},
+                                         {"orders", 326},    {"payments", 273},
+                                         {"productlines", 7}, {"products", 110}};
+  for (const auto& [t, n] : want) {
+    int64_t got = 0;
+    for (const std::string& f : VisibleFiles(lake_, "/avro/" + t)) {
+      if (f == "_SUCCESS") continue;
+      EXPECT_TRUE(f.ends_with(".avro")) << f;
+      got += AvroRecords(lake_ + "/avro/" + t + "/" + f);
+    }
+    EXPECT_EQ(got, n) << t;
+  }
+  std::ifstream in(lake_ + "/avro/payments/part-m-00000.avro", std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  EXPECT_TRUE(Has(head, "\"logicalType\":\"decimal\",\"precision\":10,\"scale\":2")) << head.substr(0, 600);
+  EXPECT_TRUE(Has(head, "avro.codec")) << head.substr(0, 600);
+  EXPECT_TRUE(Has(head, "deflate")) << head.substr(0, 600);
 }
 
 TEST_F(MariaDb, SqoopDelimiterFlagsReproduceSqoopBytes) {

@@ -147,10 +147,10 @@ struct ImportFlags {
     o.validate = validate;
     o.dry_run = dry_run;
     o.quiet = g.quiet;
-    if (as_avrodatafile) {
-      return absl::UnimplementedError(
-          "--as-avrodatafile is not available in this build yet; import as text (the default)");
+    if (as_avrodatafile && as_textfile) {
+      return absl::InvalidArgumentError("--as-avrodatafile and --as-textfile contradict each other");
     }
+    if (as_avrodatafile) o.format = importer::ImportOptions::Format::kAvro;
     bool sqoop = !fields_terminated_by.empty() || !lines_terminated_by.empty() ||
                  !enclosed_by.empty() || !optionally_enclosed_by.empty() || !escaped_by.empty() ||
                  mysql_delimiters || null_string || null_non_string;
@@ -186,6 +186,11 @@ struct ImportFlags {
                                                      ? g.config.GetString("import.compression_codec")
                                                      : compression_codec));
       if (o.codec == lake::Codec::kNone) o.codec = lake::Codec::kGzip;
+      if (as_avrodatafile && o.codec != lake::Codec::kGzip) {
+        return absl::InvalidArgumentError(
+            "Avro data files compress with deflate (-z or --compression-codec gzip); zstd is for "
+            "text files");
+      }
     }
     if (!incremental.empty()) {
       if (incremental == "append") {

@@ -66,7 +66,9 @@ std::string ColumnNames(const std::vector<Column>& columns) {
 // Turns one database value into its lake text.
 class ValueFormatter {
  public:
-  ValueFormatter(const Column& c, bool sqoop) : c_(c), sqoop_(sqoop) {}
+  // `raw_binary`: binary columns stay raw bytes (Avro) instead of base64.
+  ValueFormatter(const Column& c, bool sqoop, bool raw_binary)
+      : c_(c), sqoop_(sqoop), raw_binary_(raw_binary) {}
 
   // Sets `*out` to the lake text of `v`: `v` itself when no conversion is
   // needed (the common case, no copy), else a view of `*scratch`. Returns
@@ -108,7 +110,9 @@ class ValueFormatter {
             std::from_chars(v.data() + i, v.data() + i + 2, byte, 16);
             raw.push_back(static_cast<char>(byte));
           }
-          *scratch = Base64(raw);
+          *scratch = raw_binary_ ? std::move(raw) : Base64(raw);
+        } else if (raw_binary_) {
+          return true;
         } else {
           *scratch = Base64(v);
         }
@@ -125,7 +129,48 @@ class ValueFormatter {
  private:
   const Column& c_;
   bool sqoop_;
+  bool raw_binary_;
 };
+
+lake::AvroField AvroFieldFor(const Column& c) {
+  lake::AvroField f;
+  f.name = c.name;
+  switch (c.kind) {
+    case ColumnKind::kBool:
+      f.type = lake::AvroType::kBoolean;
+      break;
+    case ColumnKind::kInt:
+      // UNSIGNED BIGINT does not fit a signed long: keep its digits.
+      f.type = c.is_unsigned && ToLower(c.sql_type).starts_with("bigint") ? lake::AvroType::kString
+                                                                           : lake::AvroType::kLong;
+      break;
+    case ColumnKind::kDecimal:
+      if (c.precision > 0) {
+        f.type = lake::AvroType::kDecimal;
+        f.precision = c.precision;
+        f.scale = c.scale;
+      } else {
+        f.type = lake::AvroType::kString;  // NUMERIC without a declared scale
+      }
+      break;
+    case ColumnKind::kFloat:
+      f.type = lake::AvroType::kDouble;
+      break;
+    case ColumnKind::kDate:
+      f.type = lake::AvroType::kDate;
+      break;
+    case ColumnKind::kDateTime:
+    case ColumnKind::kTimestampTz:
+      f.type = lake::AvroType::kTimestampMicros;
+      break;
+    case ColumnKind::kBinary:
+      f.type = lake::AvroType::kBytes;
+      break;
+    default:
+      f.type = lake::AvroType::kString;
+  }
+  return f;
+}
 
 struct Shared {
   std::atomic<uint64_t> rows{0};
@@ -428,19 +473,33 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
                 Shared* shared, core::Progress* progress) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, source::Connect(o.connect));
   ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub->Create(file_name));
-  std::unique_ptr<lake::WritableFile> file = lake::NewCompressingFile(std::move(raw), o.codec);
+  const bool avro_out = o.format == ImportOptions::Format::kAvro;
+  std::unique_ptr<lake::WritableFile> file;
+  std::unique_ptr<lake::AvroFileWriter> avro;
+  if (avro_out) {
+    std::vector<lake::AvroField> fields;
+    for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c));
+    ASSIGN_OR_RETURN(avro, lake::AvroFileWriter::Create(
+                               std::move(raw), o.table.empty() ? "QueryResult" : o.table,
+                               std::move(fields), o.codec == lake::Codec::kGzip));
+  } else {
+    file = lake::NewCompressingFile(std::move(raw), o.codec);
+  }
   lake::TextRowWriter writer(o.text);
   std::vector<ValueFormatter> formatters;
   std::vector<bool> is_string;
   for (const Column& c : plan.columns) {
-    formatters.emplace_back(c, o.sqoop_values);
+    formatters.emplace_back(c, o.sqoop_values, avro_out);
     is_string.push_back(source::IsStringKind(c.kind));
   }
+  std::vector<std::string> scratch(plan.columns.size());
+  std::vector<std::optional<std::string_view>> avro_values(plan.columns.size());
   std::string buf;
   buf.reserve(kFlushBytes * 2);
   std::string value;
   uint64_t rows = 0;
   uint64_t pending_rows = 0;
+  uint64_t pending_bytes = 0;
   std::vector<std::string> keys;
   Status status = conn->Query(
       ps.sql,
@@ -448,6 +507,29 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
         if (r.values.size() != plan.columns.size()) {
           return absl::InternalError(StrCat("query returned ", r.values.size(),
                                             " columns, expected ", plan.columns.size()));
+        }
+        if (avro_out) {
+          size_t row_bytes = 0;
+          for (size_t i = 0; i < r.values.size(); ++i) {
+            std::string_view text;
+            if (!r.values[i] ||
+                !formatters[i].Format(*r.values[i], &text, &scratch[i], &shared->zero_dates)) {
+              avro_values[i] = std::nullopt;
+              continue;
+            }
+            avro_values[i] = text;
+            row_bytes += text.size();
+          }
+          RETURN_IF_ERROR(avro->Append(avro_values));
+          pending_bytes += row_bytes;
+          ++rows;
+          if (++pending_rows == 1024) {
+            progress->Add(pending_rows, pending_bytes);
+            shared->bytes.fetch_add(pending_bytes, std::memory_order_relaxed);
+            pending_rows = pending_bytes = 0;
+            RETURN_IF_ERROR(core::CheckCancelled("import"));
+          }
+          return absl::OkStatus();
         }
         for (size_t i = 0; i < r.values.size(); ++i) {
           bool first = i == 0;
@@ -481,10 +563,14 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
       },
       o.fetch_size);
   RETURN_IF_ERROR(Annotate(status, StrCat("split ", ps.split.index)));
-  progress->Add(pending_rows, buf.size());
-  shared->bytes.fetch_add(buf.size(), std::memory_order_relaxed);
-  RETURN_IF_ERROR(file->Append(buf));
-  RETURN_IF_ERROR(file->Close());
+  progress->Add(pending_rows, buf.size() + pending_bytes);
+  shared->bytes.fetch_add(buf.size() + pending_bytes, std::memory_order_relaxed);
+  if (avro_out) {
+    RETURN_IF_ERROR(avro->Close());
+  } else {
+    RETURN_IF_ERROR(file->Append(buf));
+    RETURN_IF_ERROR(file->Close());
+  }
   shared->rows.fetch_add(rows, std::memory_order_relaxed);
   if (merge_index >= 0) {
     std::lock_guard<std::mutex> lock(shared->keys_mu);
@@ -583,15 +669,24 @@ std::string SchemaJson(const ImportOptions& o, const ImportPlan& plan, uint64_t 
   if (!o.table.empty()) src["table"] = o.table;
   if (!o.query.empty()) src["query"] = o.query;
   if (!o.where.empty()) src["where"] = o.where;
+  const bool avro = o.format == ImportOptions::Format::kAvro;
   nlohmann::json j = {{"version", 1},
                       {"columns", cols},
-                      {"format", "text"},
-                      {"text", o.text.ToJson()},
-                      {"codec", std::string(lake::CodecName(o.codec))},
+                      {"format", avro ? "avro" : "text"},
+                      {"codec", avro ? (o.codec == lake::Codec::kGzip ? "deflate" : "null")
+                                     : std::string(lake::CodecName(o.codec))},
                       {"datetime_format", o.sqoop_values ? "yyyy-MM-dd HH:mm:ss.S" : "ISO 8601"},
                       {"source", src},
                       {"last_import_rows", rows},
                       {"written_by", "comptoir import"}};
+  if (avro) {
+    std::vector<lake::AvroField> fields;
+    for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c));
+    j["avro_schema"] = nlohmann::json::parse(
+        lake::AvroSchemaJson(o.table.empty() ? "QueryResult" : o.table, fields));
+  } else {
+    j["text"] = o.text.ToJson();
+  }
   if (plan.new_last_value) {
     j["incremental"] = {{"check_column", o.check_column}, {"last_value", *plan.new_last_value}};
   }
@@ -646,6 +741,9 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
                                           ColumnNames(plan.columns), ")"));
       }
       merge_index = static_cast<int>(c - plan.columns.data());
+      if (o.format != ImportOptions::Format::kText) {
+        return absl::FailedPreconditionError("--merge-key works on text datasets; drop --as-avrodatafile");
+      }
     } else if (o.incremental == Incremental::kAppend || o.append) {
       mode = lake::PublishMode::kAppend;
     } else if (target_exists) {
@@ -671,6 +769,9 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
     }
   }
   auto part_name = [&](int i) {
+    if (o.format == ImportOptions::Format::kAvro) {
+      return fmt::format("part-m-{:05d}.avro", first_part + i);  // compression is inside
+    }
     return fmt::format("part-m-{:05d}{}", first_part + i, lake::CodecExtension(o.codec));
   };
 

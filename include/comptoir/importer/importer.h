@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "comptoir/core/status.h"
+#include "comptoir/lake/avro.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
 #include "comptoir/lake/text_format.h"
@@ -40,6 +41,8 @@ struct ImportOptions {
   std::string split_by;
   std::string boundary_query;
   int fetch_size = 10000;
+  enum class Format { kText, kAvro };
+  Format format = Format::kText;
   lake::TextFormat text;
   bool sqoop_values = false;  // Sqoop's value spelling (timestamps "... 00:00:00.0")
   lake::Codec codec = lake::Codec::kNone;

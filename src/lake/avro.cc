@@ -1,0 +1,379 @@
+#include "comptoir/lake/avro.h"
+
+#include <avro.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "nlohmann/json.hpp"
+
+namespace comptoir::lake {
+namespace {
+
+constexpr char kMagic[] = {'O', 'b', 'j', 1};
+
+// Unscaled DECIMAL(38) values need 128 bits (a GCC extension).
+__extension__ using Int128 = __int128;
+
+Status AvroError(std::string_view what) {
+  return absl::InternalError(StrCat("avro: ", what, ": ", avro_strerror()));
+}
+
+void PutLong(std::string* out, int64_t v) {
+  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  while (z >= 0x80) {
+    out->push_back(static_cast<char>((z & 0x7f) | 0x80));
+    z >>= 7;
+  }
+  out->push_back(static_cast<char>(z));
+}
+
+bool GetLong(std::string_view data, size_t* pos, int64_t* v) {
+  uint64_t z = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*pos >= data.size()) return false;
+    auto b = static_cast<uint8_t>(data[(*pos)++]);
+    z |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Parses the header's metadata map; returns the offset of the sync marker.
+StatusOr<size_t> ParseHeader(std::string_view data, std::vector<std::pair<std::string, std::string>>* meta) {
+  if (data.size() < 4 || data.substr(0, 4) != std::string_view(kMagic, 4)) {
+    return absl::DataLossError("not an Avro object container file (bad magic)");
+  }
+  size_t pos = 4;
+  while (true) {
+    int64_t count = 0;
+    if (!GetLong(data, &pos, &count)) return absl::DataLossError("truncated Avro header");
+    if (count == 0) break;
+    if (count < 0) {
+      int64_t bytes = 0;
+      if (!GetLong(data, &pos, &bytes)) return absl::DataLossError("truncated Avro header");
+      count = -count;
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      std::string kv[2];
+      for (std::string& s : kv) {
+        int64_t len = 0;
+        if (!GetLong(data, &pos, &len) || len < 0 || pos + static_cast<size_t>(len) > data.size()) {
+          return absl::DataLossError("truncated Avro header");
+        }
+        s.assign(data.substr(pos, static_cast<size_t>(len)));
+        pos += static_cast<size_t>(len);
+      }
+      meta->emplace_back(kv[0], kv[1]);
+    }
+  }
+  if (pos + 16 > data.size()) return absl::DataLossError("truncated Avro header");
+  return pos;
+}
+
+// "-1234.5" with scale 2 -> unscaled -123450 as a 128-bit integer.
+StatusOr<Int128> Unscaled(std::string_view text, int scale) {
+  bool neg = !text.empty() && text[0] == '-';
+  if (neg || (!text.empty() && text[0] == '+')) text.remove_prefix(1);
+  Int128 v = 0;
+  int frac = -1;
+  for (char c : text) {
+    if (c == '.' && frac < 0) {
+      frac = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') return absl::InvalidArgumentError("not a decimal number");
+    if (frac >= 0 && frac == scale) {
+      if (c != '0') return absl::InvalidArgumentError("more digits than the scale");
+      continue;
+    }
+    v = v * 10 + (c - '0');
+    if (frac >= 0) ++frac;
+  }
+  for (int f = std::max(frac, 0); f < scale; ++f) v *= 10;
+  return neg ? -v : v;
+}
+
+// Minimal two's-complement big-endian bytes of `v`.
+std::string DecimalBytes(Int128 v) {
+  std::string out;
+  for (int i = 15; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+  size_t start = 0;
+  while (start < 15) {
+    auto b = static_cast<uint8_t>(out[start]);
+    auto next = static_cast<uint8_t>(out[start + 1]);
+    if ((b == 0x00 && (next & 0x80) == 0) || (b == 0xff && (next & 0x80) != 0)) {
+      ++start;
+    } else {
+      break;
+    }
+  }
+  return out.substr(start);
+}
+
+StatusOr<int64_t> DaysSinceEpoch(std::string_view d) {
+  int y = 0;
+  unsigned m = 0, day = 0;
+  if (d.size() < 10 || !ParseInt(d.substr(0, 4), &y) || !ParseInt(d.substr(5, 2), &m) ||
+      !ParseInt(d.substr(8, 2), &day)) {
+    return absl::InvalidArgumentError("not a date YYYY-MM-DD");
+  }
+  using namespace std::chrono;
+  year_month_day ymd{year{y}, month{m}, std::chrono::day{day}};
+  if (!ymd.ok()) return absl::InvalidArgumentError("not a valid date");
+  return sys_days{ymd}.time_since_epoch().count();
+}
+
+StatusOr<int64_t> MicrosSinceEpoch(std::string_view t) {
+  ASSIGN_OR_RETURN(int64_t days, DaysSinceEpoch(t));
+  int hh = 0, mm = 0, ss = 0;
+  if (t.size() < 19 || !ParseInt(t.substr(11, 2), &hh) || !ParseInt(t.substr(14, 2), &mm) ||
+      !ParseInt(t.substr(17, 2), &ss)) {
+    return absl::InvalidArgumentError("not a datetime YYYY-MM-DDTHH:MM:SS");
+  }
+  int64_t micros = 0;
+  if (t.size() > 20 && t[19] == '.') {
+    std::string frac(t.substr(20, 6));
+    while (!frac.empty() && (frac.back() < '0' || frac.back() > '9')) frac.pop_back();
+    frac.append(6 - frac.size(), '0');
+    (void)ParseInt(frac, &micros);
+  }
+  return ((days * 86400 + hh * 3600 + mm * 60 + ss) * 1000000) + micros;
+}
+
+}  // namespace
+
+std::string AvroName(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    out.push_back(ok ? c : '_');
+  }
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out.insert(0, "_");
+  return out;
+}
+
+std::string AvroSchemaJson(std::string_view record_name, const std::vector<AvroField>& fields) {
+  nlohmann::json fs = nlohmann::json::array();
+  for (const AvroField& f : fields) {
+    nlohmann::json t;
+    switch (f.type) {
+      case AvroType::kBoolean:
+        t = "boolean";
+        break;
+      case AvroType::kLong:
+        t = "long";
+        break;
+      case AvroType::kDouble:
+        t = "double";
+        break;
+      case AvroType::kString:
+        t = "string";
+        break;
+      case AvroType::kBytes:
+        t = "bytes";
+        break;
+      case AvroType::kDecimal:
+        t = {{"type", "bytes"}, {"logicalType", "decimal"}, {"precision", f.precision},
+             {"scale", f.scale}};
+        break;
+      case AvroType::kDate:
+        t = {{"type", "int"}, {"logicalType", "date"}};
+        break;
+      case AvroType::kTimestampMicros:
+        t = {{"type", "long"}, {"logicalType", "timestamp-micros"}};
+        break;
+    }
+    fs.push_back({{"name", AvroName(f.name)}, {"type", {"null", t}}, {"default", nullptr}});
+  }
+  nlohmann::json j = {{"type", "record"}, {"name", AvroName(record_name)}, {"fields", fs}};
+  return j.dump();
+}
+
+struct AvroFileWriter::Impl {
+  std::unique_ptr<WritableFile> out;
+  std::vector<AvroField> fields;
+  std::string schema_json;
+  std::string tmp_path;
+  avro_schema_t schema = nullptr;
+  avro_value_iface_t* iface = nullptr;
+  avro_value_t record{};
+  bool record_ok = false;
+  avro_file_writer_t writer = nullptr;
+  bool closed = false;
+
+  ~Impl() {
+    if (writer != nullptr) avro_file_writer_close(writer);
+    if (record_ok) avro_value_decref(&record);
+    if (iface != nullptr) avro_value_iface_decref(iface);
+    if (schema != nullptr) avro_schema_decref(schema);
+    if (!tmp_path.empty()) ::unlink(tmp_path.c_str());
+  }
+};
+
+AvroFileWriter::AvroFileWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AvroFileWriter::~AvroFileWriter() = default;
+
+StatusOr<std::unique_ptr<AvroFileWriter>> AvroFileWriter::Create(std::unique_ptr<WritableFile> out,
+                                                                 std::string_view record_name,
+                                                                 std::vector<AvroField> fields,
+                                                                 bool deflate) {
+  auto impl = std::make_unique<Impl>();
+  impl->out = std::move(out);
+  impl->fields = std::move(fields);
+  impl->schema_json = AvroSchemaJson(record_name, impl->fields);
+  if (avro_schema_from_json_length(impl->schema_json.data(), impl->schema_json.size(),
+                                   &impl->schema) != 0) {
+    return AvroError("schema");
+  }
+  impl->iface = avro_generic_class_from_schema(impl->schema);
+  if (impl->iface == nullptr || avro_generic_value_new(impl->iface, &impl->record) != 0) {
+    return AvroError("value");
+  }
+  impl->record_ok = true;
+  std::string tmpl = (std::filesystem::temp_directory_path() / "comptoir-avro-XXXXXX").string();
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) return ErrnoToStatus(errno, "create a temporary Avro file");
+  ::close(fd);
+  ::unlink(tmpl.c_str());  // avro-c creates it itself
+  impl->tmp_path = tmpl;
+  if (avro_file_writer_create_with_codec(impl->tmp_path.c_str(), impl->schema, &impl->writer,
+                                         deflate ? "deflate" : "null", 64 * 1024) != 0) {
+    return AvroError("create file");
+  }
+  return std::unique_ptr<AvroFileWriter>(new AvroFileWriter(std::move(impl)));
+}
+
+Status AvroFileWriter::Append(const std::vector<std::optional<std::string_view>>& values) {
+  Impl& m = *impl_;
+  if (values.size() != m.fields.size()) {
+    return absl::InternalError(StrCat("avro: ", values.size(), " values for ", m.fields.size(),
+                                      " fields"));
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    avro_value_t field, branch;
+    avro_value_get_by_index(&m.record, i, &field, nullptr);
+    if (!values[i]) {
+      avro_value_set_branch(&field, 0, &branch);
+      avro_value_set_null(&branch);
+      continue;
+    }
+    avro_value_set_branch(&field, 1, &branch);
+    std::string_view v = *values[i];
+    const AvroField& f = m.fields[i];
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(
+          StrCat("avro: field ", f.name, " value \"", v, "\": ", why));
+    };
+    int rc = 0;
+    switch (f.type) {
+      case AvroType::kBoolean: {
+        bool b = false;
+        if (!ParseBool(v, &b)) return bad("not a boolean");
+        rc = avro_value_set_boolean(&branch, b ? 1 : 0);
+        break;
+      }
+      case AvroType::kLong: {
+        int64_t n = 0;
+        if (!ParseInt(v, &n)) return bad("not a 64-bit integer");
+        rc = avro_value_set_long(&branch, n);
+        break;
+      }
+      case AvroType::kDouble: {
+        std::string s(v);
+        char* end = nullptr;
+        double d = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0') return bad("not a number");
+        rc = avro_value_set_double(&branch, d);
+        break;
+      }
+      case AvroType::kString: {
+        std::string s(v);
+        rc = avro_value_set_string_len(&branch, s.c_str(), s.size() + 1);
+        break;
+      }
+      case AvroType::kBytes:
+        rc = avro_value_set_bytes(&branch, const_cast<char*>(v.data()), v.size());
+        break;
+      case AvroType::kDecimal: {
+        StatusOr<Int128> u = Unscaled(v, f.scale);
+        if (!u.ok()) return bad(std::string(u.status().message()));
+        std::string bytes = DecimalBytes(*u);
+        rc = avro_value_set_bytes(&branch, bytes.data(), bytes.size());
+        break;
+      }
+      case AvroType::kDate: {
+        StatusOr<int64_t> d = DaysSinceEpoch(v);
+        if (!d.ok()) return bad(std::string(d.status().message()));
+        rc = avro_value_set_int(&branch, static_cast<int32_t>(*d));
+        break;
+      }
+      case AvroType::kTimestampMicros: {
+        StatusOr<int64_t> t = MicrosSinceEpoch(v);
+        if (!t.ok()) return bad(std::string(t.status().message()));
+        rc = avro_value_set_long(&branch, *t);
+        break;
+      }
+    }
+    if (rc != 0) return AvroError(StrCat("set field ", f.name));
+  }
+  if (avro_file_writer_append_value(m.writer, &m.record) != 0) return AvroError("append");
+  return absl::OkStatus();
+}
+
+Status AvroFileWriter::Close() {
+  Impl& m = *impl_;
+  if (m.closed) return absl::OkStatus();
+  m.closed = true;
+  if (avro_file_writer_close(m.writer) != 0) {
+    m.writer = nullptr;
+    return AvroError("close");
+  }
+  m.writer = nullptr;
+  std::ifstream in(m.tmp_path, std::ios::binary);
+  // The header (magic, metadata, sync) is small; the blocks are streamed.
+  std::string head(1 << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  std::vector<std::pair<std::string, std::string>> meta;
+  ASSIGN_OR_RETURN(size_t sync_at, ParseHeader(head, &meta));
+  // Same metadata and sync marker, but the full schema (with logical types).
+  std::string header(kMagic, 4);
+  PutLong(&header, static_cast<int64_t>(meta.size()));
+  for (auto& [k, v] : meta) {
+    const std::string& value = k == "avro.schema" ? m.schema_json : v;
+    PutLong(&header, static_cast<int64_t>(k.size()));
+    header += k;
+    PutLong(&header, static_cast<int64_t>(value.size()));
+    header += value;
+  }
+  PutLong(&header, 0);
+  RETURN_IF_ERROR(m.out->Append(header));
+  RETURN_IF_ERROR(m.out->Append(std::string_view(head).substr(sync_at)));
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) {
+      RETURN_IF_ERROR(m.out->Append(std::string_view(buf.data(), static_cast<size_t>(in.gcount()))));
+    }
+  }
+  return m.out->Close();
+}
+
+StatusOr<std::string> AvroFileSchema(std::string_view file_bytes) {
+  std::vector<std::pair<std::string, std::string>> meta;
+  RETURN_IF_ERROR(ParseHeader(file_bytes, &meta).status());
+  for (auto& [k, v] : meta) {
+    if (k == "avro.schema") return v;
+  }
+  return absl::DataLossError("Avro header has no avro.schema");
+}
+
+}  // namespace comptoir::lake

@@ -5,7 +5,6 @@
 
 #include "common.h"
 #include "comptoir/core/progress.h"
-#include "comptoir/core/signals.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/seed/sales.h"
 #include "fmt/format.h"
@@ -41,24 +40,15 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
     if (have == f.rows) {
       std::cout << "      already seeded; reusing it\n";
     } else {
-      if (have > 0 || !tables.empty()) (void)conn->Execute("DROP TABLE IF EXISTS sales");
-      RETURN_IF_ERROR(conn->Execute(seed::SalesDdl(conn->dialect(), "sales", *conn)));
       seed::SalesGenerator gen(f.rows, 1);
-      core::Progress progress("seeding", f.rows, "rows", quiet);
-      uint64_t reported = 0;
       double t0 = core::NowSeconds();
       ASSIGN_OR_RETURN(uint64_t n,
-                       conn->BulkLoad(
-                           "sales", seed::SalesColumnNames(conn->dialect()),
+                       seed::CreateAndFill(
+                           conn.get(), "sales", true,
                            [&](std::vector<std::optional<std::string>>* row) -> StatusOr<bool> {
-                             RETURN_IF_ERROR(core::CheckCancelled("demo seed"));
                              return gen.Next(row);
                            },
-                           [&](uint64_t done) {
-                             progress.Add(done - reported, 0);
-                             reported = done;
-                           }));
-      progress.Finish();
+                           f.rows, quiet));
       std::cout << fmt::format("      seeded {} rows in {:.1f} s\n", core::WithThousands(n),
                                core::NowSeconds() - t0);
     }
@@ -74,10 +64,10 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   o.quiet = quiet;
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, OpenLake(lake_dir));
   ASSIGN_OR_RETURN(importer::ImportResult r, importer::RunImport(o, fs.get()));
-  std::cout << fmt::format("      {} rows ({}) in {:.2f} s ({:.0f} rows/s), validated against the "
-                           "source's count\n",
-                           core::WithThousands(r.rows), core::HumanBytes(static_cast<double>(r.bytes)),
-                           r.seconds, r.rows / std::max(r.seconds, 1e-6));
+  std::cout << fmt::format(
+      "      {} rows ({}) in {:.2f} s ({} rows/s), validated against the source's count\n",
+      core::WithThousands(r.rows), core::HumanBytes(static_cast<double>(r.bytes)), r.seconds,
+      core::WithThousands(static_cast<uint64_t>(r.rows / std::max(r.seconds, 1e-6))));
   std::cout << "[3/3] The lake now holds:\n";
   ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, fs->List("/user/sqoop/sales"));
   for (const lake::FileInfo& file : files) {

@@ -3,7 +3,6 @@
 
 #include "common.h"
 #include "comptoir/core/progress.h"
-#include "comptoir/core/signals.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/seed/sales.h"
 #include "fmt/format.h"
@@ -44,37 +43,24 @@ Status RunSeed(const SeedFlags& f, bool quiet) {
     return absl::AlreadyExistsError(StrCat("table ", f.table, " already exists in ",
                                            uri.Redacted(), "; pass --drop to recreate it"));
   }
-  if (exists) RETURN_IF_ERROR(conn->Execute(StrCat("DROP TABLE ", conn->QuoteIdentifier(f.table))));
-  RETURN_IF_ERROR(conn->Execute(seed::SalesDdl(conn->dialect(), f.table, *conn)));
   uint64_t total = f.rows > 0 ? f.rows : csv_rows.size();
-  core::Progress progress("seeding", total, "rows", quiet);
   seed::SalesGenerator gen(f.rows, f.seed);
   size_t next_csv = 0;
-  uint64_t reported = 0;
   double start = core::NowSeconds();
-  StatusOr<uint64_t> loaded = conn->BulkLoad(
-      f.table, seed::SalesColumnNames(conn->dialect()),
-      [&](std::vector<std::optional<std::string>>* row) -> StatusOr<bool> {
-        RETURN_IF_ERROR(core::CheckCancelled("seed"));
-        if (f.rows > 0) return gen.Next(row);
-        if (next_csv == csv_rows.size()) return false;
-        *row = std::move(csv_rows[next_csv++]);
-        return true;
-      },
-      [&](uint64_t n) {
-        progress.Add(n - reported, 0);
-        reported = n;
-      });
-  progress.Finish();
-  if (!loaded.ok()) {
-    // Leave no half-filled table behind.
-    (void)conn->Execute(StrCat("DROP TABLE ", conn->QuoteIdentifier(f.table)));
-    return loaded.status();
-  }
+  ASSIGN_OR_RETURN(uint64_t loaded,
+                   seed::CreateAndFill(
+                       conn.get(), f.table, exists,
+                       [&](std::vector<std::optional<std::string>>* row) -> StatusOr<bool> {
+                         if (f.rows > 0) return gen.Next(row);
+                         if (next_csv == csv_rows.size()) return false;
+                         *row = std::move(csv_rows[next_csv++]);
+                         return true;
+                       },
+                       total, quiet));
   double secs = core::NowSeconds() - start;
   std::cout << fmt::format("Seeded {} rows into {} ({}, {}) in {:.2f} s ({:.0f} rows/s)\n",
-                           core::WithThousands(*loaded), f.table, uri.Redacted(),
-                           conn->ServerVersion(), secs, secs > 0 ? *loaded / secs : 0.0);
+                           core::WithThousands(loaded), f.table, uri.Redacted(),
+                           conn->ServerVersion(), secs, secs > 0 ? loaded / secs : 0.0);
   return absl::OkStatus();
 }
 

@@ -27,9 +27,11 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     std::string_view level(lv.data(), lv.size());
     std::string line;
     if (format_ == LogFormat::kJson) {
-      auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
+      auto secs = std::chrono::time_point_cast<std::chrono::seconds>(msg.time);
+      auto millis =
+          std::chrono::duration_cast<std::chrono::milliseconds>(msg.time - secs).count();
       nlohmann::json j = {
-          {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", ms)},
+          {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, millis)},
           {"level", std::string(level)},
           {"msg", std::string(text)}};
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

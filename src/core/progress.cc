@@ -94,8 +94,10 @@ void Progress::Draw(bool final_draw) {
       tail = fmt::format(" ETA {:.0f}s", eta);
     }
   }
-  std::string line = StrCat("\r\033[K", label_, " ", bar, WithThousands(done), " ", unit_,
-                                  fmt::format("  {:.1f} MB/s", mbps), tail);
+  std::string rate = bytes_.load() > 0 ? fmt::format("  {:.1f} MB/s", mbps)
+                                        : fmt::format("  {:.0f} {}/s", done / std::max(elapsed, 1e-3), unit_);
+  std::string line =
+      StrCat("\r\033[K", label_, " ", bar, WithThousands(done), " ", unit_, rate, tail);
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }

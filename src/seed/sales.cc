@@ -5,9 +5,12 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "comptoir/core/decimal.h"
+#include "comptoir/core/progress.h"
+#include "comptoir/core/signals.h"
 #include "fmt/format.h"
 #include "comptoir/lake/text_format.h"
 
@@ -105,7 +108,10 @@ const std::vector<Customer>& Customers() {
     const char* streets[] = {"Strong St.", "Rue Royale", "Berguvsvägen", "Fauntleroy Circus",
                              "Hauptstr.", "Via Monte Bianco", "Kirchgasse", "Drammensveien",
                              "Maple Ave.", "Calle de la Paz"};
-    const char* states[] = {"NY", "CA", "MA", "PA", "NSW", "Victoria", "BC", "Québec"};
+    const std::map<std::string_view, std::vector<const char*>> states = {
+        {"USA", {"NY", "CA", "MA", "PA", "NH", "CT"}},
+        {"Australia", {"NSW", "Victoria", "Queensland"}},
+        {"Canada", {"BC", "Québec"}}};
     uint64_t s = 7;
     for (const Country& country : Countries()) {
       for (int i = 0; i < country.customers; ++i) {
@@ -120,7 +126,10 @@ const std::vector<Customer>& Customers() {
                              Mix(&s) % 300 + 1);
         if (Mix(&s) % 9 == 0) cu.address2 = StrCat("Level ", Mix(&s) % 20 + 1);
         cu.city = country.cities[Mix(&s) % country.cities.size()];
-        if (country.has_state) cu.state = states[Mix(&s) % 8];
+        if (country.has_state) {
+          const auto& options = states.at(country.name);
+          cu.state = options[Mix(&s) % options.size()];
+        }
         if (Mix(&s) % 33 != 0) cu.postal = std::to_string(10000 + Mix(&s) % 89999);
         cu.country = country.name;
         cu.territory = country.territory;
@@ -241,6 +250,29 @@ bool SalesGenerator::Next(SalesRow* row) {
           c.city, c.state, c.postal, c.country, c.territory, c.last, c.first, DealSize(sales)};
   ++produced_;
   return true;
+}
+
+StatusOr<uint64_t> CreateAndFill(source::Connection* conn, const std::string& table, bool drop,
+                                 const source::RowSource& next, uint64_t total, bool quiet) {
+  if (drop) RETURN_IF_ERROR(conn->Execute(StrCat("DROP TABLE IF EXISTS ", conn->QuoteIdentifier(table))));
+  RETURN_IF_ERROR(conn->Execute(SalesDdl(conn->dialect(), table, *conn)));
+  core::Progress progress("seeding", total, "rows", quiet);
+  uint64_t reported = 0;
+  StatusOr<uint64_t> loaded = conn->BulkLoad(
+      table, SalesColumnNames(conn->dialect()),
+      [&](std::vector<std::optional<std::string>>* row) -> StatusOr<bool> {
+        RETURN_IF_ERROR(core::CheckCancelled("seed"));
+        return next(row);
+      },
+      [&](uint64_t n) {
+        progress.Add(n - reported, 0);
+        reported = n;
+      });
+  progress.Finish();
+  if (!loaded.ok()) {
+    (void)conn->Execute(StrCat("DROP TABLE ", conn->QuoteIdentifier(table)));  // no half table
+  }
+  return loaded;
 }
 
 StatusOr<std::string> ToUtf8(std::string_view data, const std::string& encoding,

@@ -57,6 +57,29 @@ StatusOr<std::optional<std::string>> Connection::QueryScalar(const std::string& 
   return out;
 }
 
+StatusOr<std::string> Connection::ResolveTable(std::string_view table,
+                                               std::string_view database) {
+  ASSIGN_OR_RETURN(std::vector<std::string> tables, ListTables());
+  for (const std::string& t : tables) {
+    if (t == table) return t;
+  }
+  for (const std::string& t : tables) {
+    if (EqualsIgnoreCase(t, table)) return t;
+  }
+  return absl::NotFoundError(StrCat("table \"", table, "\" does not exist in database \"",
+                                    database, "\" (tables: ", Join(tables, ", "), ")"));
+}
+
+std::string QuoteDoubled(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out.push_back(quote);
+    out.push_back(c);
+  }
+  out.push_back(quote);
+  return out;
+}
+
 void ClassifyType(Dialect dialect, std::string_view declared, Column* c) {
   c->sql_type = std::string(declared);
   std::string t = ToLower(StripAsciiWhitespace(declared));

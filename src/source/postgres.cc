@@ -83,13 +83,7 @@ class PostgresConnection final : public Connection {
   }
 
   std::string QuoteIdentifier(std::string_view name) const override {
-    std::string out = "\"";
-    for (char c : name) {
-      if (c == '"') out.push_back('"');
-      out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
+    return QuoteDoubled(name, '"');
   }
 
   std::string QuoteLiteral(std::string_view value) const override {
@@ -109,18 +103,7 @@ class PostgresConnection final : public Connection {
   }
 
   StatusOr<TableInfo> DescribeTable(std::string_view table) override {
-    ASSIGN_OR_RETURN(std::vector<std::string> tables, ListTables());
-    std::string name;
-    for (const std::string& t : tables) {
-      if (t == table) name = t;
-    }
-    for (const std::string& t : tables) {
-      if (name.empty() && EqualsIgnoreCase(t, table)) name = t;
-    }
-    if (name.empty()) {
-      return absl::NotFoundError(StrCat("table \"", table, "\" does not exist in database \"",
-                                        database_, "\" (tables: ", Join(tables, ", "), ")"));
-    }
+    ASSIGN_OR_RETURN(std::string name, ResolveTable(table, database_));
     TableInfo info;
     info.name = name;
     std::string reg = QuoteLiteral(StrCat(QuoteIdentifier(name)));

@@ -26,23 +26,11 @@ class SqliteConnection final : public Connection {
   std::string ServerVersion() override { return StrCat("SQLite ", sqlite3_libversion()); }
 
   std::string QuoteIdentifier(std::string_view name) const override {
-    std::string out = "\"";
-    for (char c : name) {
-      if (c == '"') out.push_back('"');
-      out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
+    return QuoteDoubled(name, '"');
   }
 
   std::string QuoteLiteral(std::string_view value) const override {
-    std::string out = "'";
-    for (char c : value) {
-      if (c == '\'') out.push_back('\'');
-      out.push_back(c);
-    }
-    out.push_back('\'');
-    return out;
+    return QuoteDoubled(value, '\'');
   }
 
   StatusOr<std::vector<std::string>> ListTables() override {
@@ -58,18 +46,7 @@ class SqliteConnection final : public Connection {
   }
 
   StatusOr<TableInfo> DescribeTable(std::string_view table) override {
-    ASSIGN_OR_RETURN(std::vector<std::string> tables, ListTables());
-    std::string name;
-    for (const std::string& t : tables) {
-      if (t == table) name = t;
-    }
-    for (const std::string& t : tables) {
-      if (name.empty() && EqualsIgnoreCase(t, table)) name = t;
-    }
-    if (name.empty()) {
-      return absl::NotFoundError(StrCat("table \"", table, "\" does not exist in database \"",
-                                        path_, "\" (tables: ", Join(tables, ", "), ")"));
-    }
+    ASSIGN_OR_RETURN(std::string name, ResolveTable(table, path_));
     TableInfo info;
     info.name = name;
     std::vector<std::pair<int, std::string>> pk;

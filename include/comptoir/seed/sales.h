@@ -56,6 +56,12 @@ class SalesGenerator {
   std::string status_;
 };
 
+// Creates `table` (dropping it first when `drop`) and bulk-loads the rows of
+// `next`, drawing a progress bar over `total` rows unless `quiet`. On failure
+// the half-filled table is dropped. Returns the rows loaded.
+StatusOr<uint64_t> CreateAndFill(source::Connection* conn, const std::string& table, bool drop,
+                                 const source::RowSource& next, uint64_t total, bool quiet);
+
 // Reads the Sample Sales Data CSV (header line, 25 columns, month-first
 // dates) and converts it to rows. `encoding` is utf-8 (checked: invalid
 // bytes fail with the line and a hint to pass --encoding), latin1, cp1252 or

@@ -107,6 +107,13 @@ class Connection {
   // First column of the first row, nullopt for NULL or no row.
   StatusOr<std::optional<std::string>> QueryScalar(const std::string& sql);
 
+ protected:
+  // The catalog's spelling of `table` (exact match first, then ignoring
+  // case); NotFound names `database` and lists its tables.
+  StatusOr<std::string> ResolveTable(std::string_view table, std::string_view database);
+
+ public:
+
   // Loads rows into `table` (columns in `columns` order) with the fastest
   // path of the dialect (LOAD DATA LOCAL INFILE, COPY FROM STDIN, prepared
   // inserts in one transaction). Returns the number of rows loaded.
@@ -133,6 +140,10 @@ StatusOr<std::unique_ptr<Connection>> ConnectSqlite(const ConnectOptions& option
 // Maps a declared SQL type ("decimal(10,2) unsigned", "character varying")
 // to a Column's kind, precision, scale and flags.
 void ClassifyType(Dialect dialect, std::string_view declared, Column* column);
+
+// `quote` + `text` with every `quote` doubled + `quote`: identifiers ("x",
+// `x`) and SQL string literals ('it''s').
+std::string QuoteDoubled(std::string_view text, char quote);
 
 // Appends `value` to `out` escaped for MySQL LOAD DATA / PostgreSQL COPY text
 // format (backslash escapes for \t \n \r \\; NULL is \N).

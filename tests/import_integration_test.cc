@@ -487,6 +487,69 @@ TEST_F(MariaDb, ClearErrorsForCredentialsColumnsTargetTypeAndDiskFull) {
   EXPECT_TRUE(VisibleFiles(lake_, "/full").empty());
 }
 
+TEST_F(MariaDb, TypesRoundTripExactly) {
+  source::ConnectOptions o;
+  o.url = url_;
+  auto conn = *source::Connect(o);
+  ASSERT_TRUE(conn->Execute("DROP TABLE IF EXISTS types").ok());
+  ASSERT_TRUE(conn->Execute(
+      "CREATE TABLE types (id INT PRIMARY KEY, flag TINYINT(1), big BIGINT UNSIGNED, "
+      "d DATE, dt DATETIME(3), amount DECIMAL(20,4), blob_col BLOB, txt VARCHAR(20) "
+      "CHARACTER SET utf8mb4) DEFAULT CHARSET=utf8mb4").ok());
+  // Zero dates need a permissive sql_mode to exist at all.
+  ASSERT_TRUE(conn->Execute("SET SESSION sql_mode = ''").ok());
+  ASSERT_TRUE(conn->Execute(
+      "INSERT INTO types VALUES "
+      "(1, 7, 18446744073709551615, '2004-02-29', '2004-02-29 13:14:15.250', "
+      "1234567890123456.0001, X'00FF10', 'caf\xc3\xa9 \xf0\x9f\x9b\x92'),"
+      "(2, 0, 0, '0000-00-00', '0000-00-00 00:00:00', -0.5, '', ''),"
+      "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+      "(4, 1, 1, '1999-12-31', '1999-12-31 23:59:59', 0, 'x', '\\\\N')").ok());
+  CliResult r = RunCli({"import", "--connect", url_, "--table", "types", "-m", "1", "--lake",
+                        lake_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Has(r.err, "2 MySQL zero date(s) (0000-00-00) were written as NULL")) << r.err;
+  std::ifstream in(lake_ + "/user/sqoop/types/part-m-00000");
+  std::string data((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(data,
+            "1,7,18446744073709551615,2004-02-29,2004-02-29T13:14:15.250,"
+            "1234567890123456.0001,AP8Q,caf\xc3\xa9 \xf0\x9f\x9b\x92\n"
+            "2,0,0,\\N,\\N,-0.5000,\"\",\"\"\n"
+            "3,\\N,\\N,\\N,\\N,\\N,\\N,\\N\n"
+            "4,1,1,1999-12-31,1999-12-31T23:59:59.000,0.0000,eA==,\"\\N\"\n");
+}
+
+TEST_F(MariaDb, SplitsOnDateAndStringKeysAndBoundaryQuery) {
+  source::ConnectOptions o;
+  o.url = url_;
+  auto conn = *source::Connect(o);
+  ASSERT_TRUE(conn->Execute("DROP TABLE IF EXISTS keyed").ok());
+  ASSERT_TRUE(conn->Execute("CREATE TABLE keyed (code VARCHAR(12) PRIMARY KEY, day DATE NOT NULL, "
+                            "n INT NOT NULL)").ok());
+  ASSERT_TRUE(conn->Execute("INSERT INTO keyed SELECT CONCAT('C', LPAD(seq, 6, '0')), "
+                            "'2003-01-01' + INTERVAL (seq MOD 700) DAY, seq FROM seq_1_to_8000")
+                  .ok());
+  for (std::string key : {"code", "day"}) {
+    std::string target = "/by_" + key;
+    CliResult r = RunCli({"import", "--connect", url_, "--table", "keyed", "-m", "4", "--split-by",
+                          key, "--lake", lake_, "--target-dir", target, "--validate"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(Has(r.out, "Imported 8,000 rows")) << r.out;
+    for (const std::string& f : VisibleFiles(lake_, target)) {
+      if (f == "_SUCCESS") continue;
+      std::ifstream in(lake_ + target + "/" + f);
+      size_t lines = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+      EXPECT_GE(lines, 2000 * 0.75) << key << " " << f;
+      EXPECT_LE(lines, 2000 * 1.25) << key << " " << f;
+    }
+  }
+  CliResult b = RunCli({"import", "--connect", url_, "--table", "keyed", "-m", "2", "--split-by",
+                        "n", "--boundary-query", "SELECT 1001, 3000", "--lake", lake_,
+                        "--target-dir", "/bounded"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_TRUE(Has(b.out, "Imported 2,000 rows")) << b.out;
+}
+
 TEST_F(MariaDb, SkewedKeyGivesBalancedSplits) {
   source::ConnectOptions o;
   o.url = url_;

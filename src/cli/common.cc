@@ -25,8 +25,22 @@ int Fail(std::string_view command, const Status& s) {
   return ExitCodeFor(s);
 }
 
+namespace {
+std::string& DefaultHdfsUser() {
+  static auto* user = new std::string();
+  return *user;
+}
+}  // namespace
+
+void SetDefaultHdfsUser(std::string user) { DefaultHdfsUser() = std::move(user); }
+
 StatusOr<std::unique_ptr<lake::Storage>> OpenLake(const std::string& uri_or_dir) {
-  return lake::OpenStorage(uri_or_dir);
+  std::string uri = uri_or_dir;
+  if (uri.starts_with("webhdfs://") && !DefaultHdfsUser().empty() &&
+      uri.find("user=") == std::string::npos && uri.find('@') == std::string::npos) {
+    uri += StrCat(uri.find('?') == std::string::npos ? "?" : "&", "user=", DefaultHdfsUser());
+  }
+  return lake::OpenStorage(uri);
 }
 
 StatusOr<std::string> ReadPasswordFile(const std::string& path) {

@@ -31,6 +31,8 @@ int Fail(std::string_view command, const Status& s);
 // Opens the lake named by --lake (or config `lake`); a bare directory is
 // file://. `shown` receives a text for messages ("file:///abs/lake").
 StatusOr<std::unique_ptr<lake::Storage>> OpenLake(const std::string& uri_or_dir);
+// The user webhdfs:// lakes act as when their URI names none.
+void SetDefaultHdfsUser(std::string user);
 
 // Each command registers itself on `app` and runs through the callback it
 // sets; `result` receives the exit code.

@@ -5,6 +5,7 @@
 #include "comptoir/core/log.h"
 #include "comptoir/core/signals.h"
 #include "comptoir/lake/storage.h"
+#include "comptoir/lake/webhdfs.h"
 #include "fmt/format.h"
 
 namespace {
@@ -15,6 +16,7 @@ int Main(int argc, char** argv) {
   using namespace comptoir;
   core::InstallSignalHandlers();
   lake::RegisterBuiltinStorages();
+  lake::RegisterWebHdfsStorage();
   core::InitLogging(core::LogFormat::kHuman, spdlog::level::info);
 
   cli::Globals g;
@@ -31,6 +33,10 @@ int Main(int argc, char** argv) {
   app.add_option("--log-format", g.log_format, "human (default) or json");
   app.add_option("--log-level", g.log_level, "trace, debug, info (default), warn, error, off");
   app.add_flag("-q,--quiet", g.quiet, "No progress bars");
+  std::string hdfs_user;
+  app.add_option("--hdfs-user", hdfs_user,
+                 "user.name for webhdfs:// lakes (default: config hdfs.user, HADOOP_USER_NAME, "
+                 "the local user)");
 
   // Configuration and logging are settled before any command runs.
   app.parse_complete_callback([&] {
@@ -40,6 +46,8 @@ int Main(int argc, char** argv) {
     g.config = *std::move(c);
     if (!g.log_format.empty()) (void)g.config.Set("log.format", g.log_format);
     if (!g.log_level.empty()) (void)g.config.Set("log.level", g.log_level);
+    if (!hdfs_user.empty()) (void)g.config.Set("hdfs.user", hdfs_user);
+    cli::SetDefaultHdfsUser(g.config.GetString("hdfs.user"));
     StatusOr<core::LogFormat> fmt = core::ParseLogFormat(g.config.GetString("log.format"));
     if (!fmt.ok()) throw CLI::ValidationError("--log-format", std::string(fmt.status().message()));
     StatusOr<spdlog::level::level_enum> lvl = core::ParseLogLevel(g.config.GetString("log.level"));

@@ -480,8 +480,11 @@ Status WebHdfsErrorToStatus(int curl_code, long http_status, std::string_view bo
   if (exception == "AccessControlException" || exception == "SecurityException") {
     return absl::PermissionDeniedError(text);
   }
+  // No DataNode available yet (one restarting or re-registering) is transient.
+  bool no_datanode = message.find("Failed to find datanode") != std::string::npos ||
+                     message.find("could only be written to 0") != std::string::npos;
   if (exception == "SafeModeException" || exception == "RetriableException" ||
-      exception == "StandbyException") {
+      exception == "StandbyException" || no_datanode) {
     return absl::UnavailableError(text);
   }
   if (exception == "ParentNotDirectoryException" ||

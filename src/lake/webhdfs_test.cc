@@ -28,6 +28,11 @@ TEST(WebHdfsErrorTest, Table) {
       {0, 403, Remote("RetriableException", "try again"), Code::kUnavailable},
       {0, 403, Remote("StandbyException", "Operation category READ is not supported"),
        Code::kUnavailable},
+      {0, 403, Remote("IOException", "Failed to find datanode, suggest to check cluster health."),
+       Code::kUnavailable},
+      {0, 403, Remote("RemoteException", "File /x could only be written to 0 of the 1 "
+                                         "minReplication nodes."),
+       Code::kUnavailable},
       {0, 403, Remote("IOException", "/d is non empty': Directory is not empty"),
        Code::kFailedPrecondition},
       {0, 403, Remote("DSQuotaExceededException", "quota"), Code::kResourceExhausted},

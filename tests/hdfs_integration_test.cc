@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "comptoir/lake/storage.h"
+#include "comptoir/lake/webhdfs.h"
 
 namespace comptoir {
 namespace {
@@ -136,6 +138,19 @@ TEST_F(Hdfs, LakeCommandsAndLargeFileRoundTripWithBoundedMemory) {
   CliResult missing = RunCli({"lake", "--lake", webhdfs_, "cat", path});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_TRUE(Has(missing.err, "File does not exist: " + path)) << missing.err;
+}
+
+TEST_F(Hdfs, CreateOptionsReachHdfs) {
+  lake::RegisterWebHdfsStorage();
+  auto fs = lake::OpenStorage(webhdfs_ + "?user=comptoir");
+  ASSERT_TRUE(fs.ok()) << fs.status();
+  lake::CreateOptions o;
+  o.replication = 1;
+  o.block_size = 2 << 20;
+  o.permission = 0640;
+  std::string path = root_ + "/opts/f.txt";
+  ASSERT_TRUE(lake::WriteStringToFile(fs->get(), path, "hello", o).ok());
+  EXPECT_EQ(HdfsDfs("-stat '%r %o %a %b' " + path), "1 2097152 640 5\n");
 }
 
 TEST_F(Hdfs, UnreachableNameNodeIsAClearError) {

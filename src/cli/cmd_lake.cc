@@ -9,6 +9,8 @@
 
 #include "common.h"
 #include "comptoir/core/progress.h"
+#include "comptoir/core/retry.h"
+#include "comptoir/core/signals.h"
 #include "comptoir/lake/compression.h"
 #include "fmt/format.h"
 
@@ -104,20 +106,33 @@ Status Put(lake::Storage* fs, const std::string& local, const std::string& path,
     if (exists && !overwrite) {
       return absl::AlreadyExistsError(StrCat(path, " already exists; use -f to overwrite"));
     }
-    lake::CreateOptions opts;
-    opts.overwrite = true;
-    ASSIGN_OR_RETURN(auto out, fs->Create(tmp, opts));
     core::Progress progress("put", total, "bytes", quiet);
     std::vector<char> buf(1 << 20);
-    while (true) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoToStatus(errno, StrCat("read ", local));
-      if (n == 0) break;
-      RETURN_IF_ERROR(out->Append(std::string_view(buf.data(), static_cast<size_t>(n))));
-      progress.Add(static_cast<uint64_t>(n), static_cast<uint64_t>(n));
+    auto upload = [&]() -> Status {
+      lake::CreateOptions opts;
+      opts.overwrite = true;
+      ASSIGN_OR_RETURN(auto out, fs->Create(tmp, opts));
+      while (true) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoToStatus(errno, StrCat("read ", local));
+        if (n == 0) break;
+        RETURN_IF_ERROR(out->Append(std::string_view(buf.data(), static_cast<size_t>(n))));
+        progress.Add(static_cast<uint64_t>(n), static_cast<uint64_t>(n));
+        RETURN_IF_ERROR(core::CheckCancelled("put"));
+      }
+      return out->Close();
+    };
+    if (fd == STDIN_FILENO || !S_ISREG(st.st_mode)) {
+      RETURN_IF_ERROR(upload());  // a stream cannot be read twice
+    } else {
+      // A local file can be re-read: a transient failure (a DataNode restarting)
+      // restarts the upload from the beginning, within the retry deadline.
+      RETURN_IF_ERROR(core::Retry(core::RetryOptions{}, [&]() -> Status {
+        if (::lseek(fd, 0, SEEK_SET) != 0) return ErrnoToStatus(errno, StrCat("seek ", local));
+        return upload();
+      }));
     }
-    RETURN_IF_ERROR(out->Close());
     if (exists) RETURN_IF_ERROR(fs->Delete(path, false));
     return fs->Rename(tmp, path);
   }();

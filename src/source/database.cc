@@ -187,6 +187,23 @@ void AppendCopyText(std::string* out, const std::optional<std::string>& value) {
   }
 }
 
+StatusOr<ServerAddress> ResolveServer(const ConnectOptions& options, uint16_t default_port) {
+  ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(options.url));
+  ServerAddress a;
+  a.redacted_url = uri.Redacted();
+  a.database = uri.path.empty() ? "" : uri.path.substr(1);
+  if (a.database.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat("database URL ", a.redacted_url, " names no database; add /DBNAME"));
+  }
+  a.user = options.username.empty() ? uri.user : options.username;
+  a.password = options.password ? options.password : uri.password;
+  a.host = uri.host().empty() ? "127.0.0.1" : uri.host();
+  a.port = uri.port().value_or(default_port);
+  a.query = uri.query;
+  return a;
+}
+
 StatusOr<std::unique_ptr<Connection>> Connect(const ConnectOptions& options) {
   ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(options.url));
   if (uri.scheme == "mysql" || uri.scheme == "mariadb") return ConnectMySql(options);

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <mutex>
 
-#include "comptoir/core/uri.h"
 #include "comptoir/source/database.h"
 #include "comptoir/source/errors.h"
 
@@ -330,16 +329,7 @@ class MySqlConnection final : public Connection {
 
 StatusOr<std::unique_ptr<Connection>> ConnectMySql(const ConnectOptions& options) {
   InitLibraryOnce();
-  ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(options.url));
-  std::string db = uri.path.empty() ? "" : uri.path.substr(1);
-  if (db.empty()) {
-    return absl::InvalidArgumentError(
-        StrCat("database URL ", uri.Redacted(), " names no database; add /DBNAME"));
-  }
-  std::string user = options.username.empty() ? uri.user : options.username;
-  std::optional<std::string> password = options.password ? options.password : uri.password;
-  std::string host = uri.host().empty() ? "127.0.0.1" : uri.host();
-  unsigned port = uri.port().value_or(3306);
+  ASSIGN_OR_RETURN(ServerAddress a, ResolveServer(options, 3306));
   MYSQL* conn = mysql_init(nullptr);
   if (conn == nullptr) return absl::ResourceExhaustedError("mysql_init failed (out of memory)");
   unsigned timeout = static_cast<unsigned>(options.connect_timeout_s);
@@ -348,16 +338,16 @@ StatusOr<std::unique_ptr<Connection>> ConnectMySql(const ConnectOptions& options
   my_bool local_infile = 1;
   mysql_optionsv(conn, MYSQL_OPT_LOCAL_INFILE, &local_infile);
   std::string sock;
-  if (auto it = uri.query.find("socket"); it != uri.query.end()) sock = it->second;
-  if (mysql_real_connect(conn, host.c_str(), user.empty() ? nullptr : user.c_str(),
-                         password ? password->c_str() : nullptr, db.c_str(), port,
+  if (auto it = a.query.find("socket"); it != a.query.end()) sock = it->second;
+  if (mysql_real_connect(conn, a.host.c_str(), a.user.empty() ? nullptr : a.user.c_str(),
+                         a.password ? a.password->c_str() : nullptr, a.database.c_str(), a.port,
                          sock.empty() ? nullptr : sock.c_str(), CLIENT_LOCAL_FILES) == nullptr) {
     Status s = MySqlErrorToStatus(mysql_errno(conn), mysql_error(conn),
-                                  StrCat("cannot connect to ", uri.Redacted()));
+                                  StrCat("cannot connect to ", a.redacted_url));
     mysql_close(conn);
     return s;
   }
-  auto c = std::make_unique<MySqlConnection>(conn, db);
+  auto c = std::make_unique<MySqlConnection>(conn, a.database);
   // UTC for TIMESTAMP columns, strict conversions, no zero-date surprises on load.
   RETURN_IF_ERROR(c->Execute("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, "
                              "',STRICT_ALL_TABLES'), net_write_timeout = 600"));

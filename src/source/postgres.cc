@@ -2,7 +2,6 @@
 // format: one CopyData message per row, no result buffering.
 #include <libpq-fe.h>
 
-#include "comptoir/core/uri.h"
 #include "comptoir/source/database.h"
 #include "comptoir/source/errors.h"
 
@@ -266,39 +265,31 @@ class PostgresConnection final : public Connection {
 }  // namespace
 
 StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const ConnectOptions& options) {
-  ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(options.url));
-  std::string db = uri.path.empty() ? "" : uri.path.substr(1);
-  if (db.empty()) {
-    return absl::InvalidArgumentError(
-        StrCat("database URL ", uri.Redacted(), " names no database; add /DBNAME"));
-  }
-  std::string user = options.username.empty() ? uri.user : options.username;
-  std::optional<std::string> password = options.password ? options.password : uri.password;
-  std::string host = uri.host().empty() ? "127.0.0.1" : uri.host();
-  std::string port = std::to_string(uri.port().value_or(5432));
+  ASSIGN_OR_RETURN(ServerAddress a, ResolveServer(options, 5432));
+  std::string port = std::to_string(a.port);
   std::string timeout = std::to_string(options.connect_timeout_s);
   std::vector<const char*> keys = {"host", "port", "dbname", "connect_timeout",
                                    "application_name", "client_encoding"};
-  std::vector<const char*> values = {host.c_str(), port.c_str(), db.c_str(), timeout.c_str(),
+  std::vector<const char*> values = {a.host.c_str(), port.c_str(), a.database.c_str(), timeout.c_str(),
                                      "comptoir", "UTF8"};
-  if (!user.empty()) {
+  if (!a.user.empty()) {
     keys.push_back("user");
-    values.push_back(user.c_str());
+    values.push_back(a.user.c_str());
   }
-  if (password) {
+  if (a.password) {
     keys.push_back("password");
-    values.push_back(password->c_str());
+    values.push_back(a.password->c_str());
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
   PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
   if (PQstatus(conn) != CONNECTION_OK) {
     Status s = PostgresErrorToStatus("", PQerrorMessage(conn),
-                                     StrCat("cannot connect to ", uri.Redacted()));
+                                     StrCat("cannot connect to ", a.redacted_url));
     PQfinish(conn);
     return s;
   }
-  auto c = std::make_unique<PostgresConnection>(conn, db);
+  auto c = std::make_unique<PostgresConnection>(conn, a.database);
   RETURN_IF_ERROR(c->Execute("SET DateStyle = ISO; SET TimeZone = 'UTC'; "
                              "SET bytea_output = 'hex'; SET extra_float_digits = 1"));
   return std::unique_ptr<Connection>(std::move(c));

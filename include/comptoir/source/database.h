@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,6 +129,19 @@ struct ConnectOptions {
   std::optional<std::string> password;  // from --password-file, -P or the URL
   int connect_timeout_s = 10;
 };
+
+// Where and as whom to connect to a database server, from the URL and flags.
+struct ServerAddress {
+  std::string redacted_url;  // for messages
+  std::string database;
+  std::string user;
+  std::optional<std::string> password;
+  std::string host;
+  uint16_t port = 0;
+  std::map<std::string, std::string> query;
+};
+// InvalidArgument when the URL names no database.
+StatusOr<ServerAddress> ResolveServer(const ConnectOptions& options, uint16_t default_port);
 
 // Opens a connection. Errors say what failed and what to do.
 StatusOr<std::unique_ptr<Connection>> Connect(const ConnectOptions& options);

@@ -1,0 +1,95 @@
+// The embedded durable log (`log:///dir`): Kafka's storage model on a local
+// disk, for one machine and the demo.
+//
+// Layout: <dir>/<topic>/topic.json (partition count, retention), and per
+// partition <dir>/<topic>/<p>/<base offset>.log segments. A record is
+//   u32 length | u32 crc32c(rest) | i64 offset | i64 timestamp_ms | u32 key length | key | value
+// little-endian. Segments roll by size; a sparse index (<base>.index, one
+// entry per 64 KiB) finds an offset without scanning the whole segment; it is
+// rebuilt when missing or stale. Retention removes whole old segments by size
+// and age.
+//
+// Concurrency: one writer per partition at a time, across processes (an
+// exclusive flock on <p>/.writer; a second writer waits up to the open
+// timeout, then fails). Any number of readers in any process follow new data
+// by polling the file size (new records are seen within a few milliseconds).
+//
+// Crash safety: Append() buffers; Flush() writes the batch and, with
+// FsyncPolicy::kEveryBatch, fdatasyncs before returning: what Flush()
+// acknowledged survives kill -9 and power loss. On open, a torn tail (a record
+// cut short or failing its CRC) is truncated, never returned.
+//
+// Consumer groups: <dir>/<topic>/groups/<group>/<partition> holds the next
+// offset to read, replaced atomically (write, fsync, rename).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "comptoir/bus/bus.h"
+
+namespace comptoir::bus {
+
+// Appends to one partition. Not thread-safe; one per partition per process.
+class PartitionWriter {
+ public:
+  virtual ~PartitionWriter() = default;
+  // Buffers a record and returns its offset (durable after Flush()).
+  virtual StatusOr<int64_t> Append(std::string_view key, std::string_view value,
+                                   int64_t timestamp_ms) = 0;
+  // Writes buffered records (and syncs them, per the fsync policy).
+  virtual Status Flush() = 0;
+  // The offset the next record will get.
+  virtual int64_t EndOffset() const = 0;
+};
+
+// Reads one partition in offset order. Not thread-safe.
+class PartitionReader {
+ public:
+  virtual ~PartitionReader() = default;
+  // Moves to `offset` (clamped to the retained range).
+  virtual Status Seek(int64_t offset) = 0;
+  // Moves to the first record with timestamp >= `timestamp_ms`.
+  virtual Status SeekToTime(int64_t timestamp_ms) = 0;
+  // Up to `max` records from the current position; waits up to `wait` for
+  // the first one when none is there yet. Empty when nothing arrived.
+  virtual StatusOr<std::vector<Record>> Read(size_t max, std::chrono::milliseconds wait) = 0;
+  virtual int64_t Position() const = 0;
+};
+
+class EmbeddedLog {
+ public:
+  // Opens (creating) the log directory.
+  static StatusOr<std::unique_ptr<EmbeddedLog>> Open(const std::string& dir, LogOptions options = {});
+
+  Status CreateTopic(const std::string& topic, const TopicConfig& config);
+  StatusOr<TopicConfig> DescribeTopic(const std::string& topic) const;
+  StatusOr<std::vector<std::string>> ListTopics() const;
+
+  StatusOr<std::unique_ptr<PartitionWriter>> OpenWriter(const std::string& topic, int partition);
+  StatusOr<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic, int partition);
+
+  // First retained and next-to-write offsets of a partition.
+  StatusOr<std::pair<int64_t, int64_t>> OffsetRange(const std::string& topic, int partition) const;
+
+  Status CommitOffset(const std::string& topic, const std::string& group, int partition,
+                      int64_t next_offset);
+  // nullopt when the group never committed for that partition.
+  StatusOr<std::optional<int64_t>> CommittedOffset(const std::string& topic,
+                                                   const std::string& group, int partition) const;
+
+  // Applies retention to every partition of `topic` (writers also do it when they roll).
+  Status EnforceRetention(const std::string& topic);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  EmbeddedLog(std::string dir, LogOptions options) : dir_(std::move(dir)), options_(options) {}
+  std::string dir_;
+  LogOptions options_;
+};
+
+}  // namespace comptoir::bus

@@ -40,6 +40,7 @@ void AddLakeCommands(CLI::App* app, Globals* g, int* result);
 void AddSeedCommand(CLI::App* app, Globals* g, int* result);
 void AddImportCommands(CLI::App* app, Globals* g, int* result);
 void AddDemoCommand(CLI::App* app, Globals* g, int* result);
+void AddStreamCommands(CLI::App* app, Globals* g, int* result);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

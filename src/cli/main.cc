@@ -23,7 +23,8 @@ int Main(int argc, char** argv) {
   int result = 0;
   CLI::App app{
       "Comptoir: a retail data platform in one native binary.\n"
-      "Batch import from ERP databases into an HDFS-style lake (Flow A), with Sqoop's flags."};
+      "Batch import from ERP databases into an HDFS-style lake (Flow A), with Sqoop's flags;\n"
+      "point-of-sale events on a durable bus (Flow B, embedded log so far)."};
   app.name("comptoir");
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
@@ -58,6 +59,7 @@ int Main(int argc, char** argv) {
   cli::AddSeedCommand(&app, &g, &result);
   cli::AddImportCommands(&app, &g, &result);
   cli::AddLakeCommands(&app, &g, &result);
+  cli::AddStreamCommands(&app, &g, &result);
   cli::AddDemoCommand(&app, &g, &result);
 
   CLI::App* config_cmd = app.add_subcommand("config", "Show configuration keys and values");

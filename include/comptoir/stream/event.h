@@ -1,0 +1,63 @@
+// Point-of-sale events: the JSON carried on the `transactions` topic.
+//
+//   {"event_id":"p7f3a-000000000001","ts":"2026-11-27T21:48:14.123Z","order_number":10100,
+//    "order_line":1,"customer":"Land of Toys Inc.","country":"USA","territory":"NA",
+//    "product_code":"S10_1678","product_line":"Motorcycles","quantity":30,
+//    "price_each":95.70,"amount":2871.00,"status":"Shipped","deal_size":"Medium"}
+//
+// Money is exact: amounts are written with two decimals and parsed from their
+// text into integer cents, never through a binary float. The parser also
+// takes the reference design's minimal events {"order_id", "amount",
+// "status", "customer_id"} (then `ts` is the message timestamp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "comptoir/core/status.h"
+
+namespace comptoir::stream {
+
+struct Event {
+  std::string event_id;
+  int64_t ts_ms = 0;  // milliseconds since the Unix epoch (UTC)
+  int64_t order_number = 0;
+  int order_line = 0;
+  std::string customer;
+  std::string country;
+  std::string territory;
+  std::string product_code;
+  std::string product_line;
+  int quantity = 0;
+  int64_t price_each_cents = 0;
+  int64_t amount_cents = 0;
+  std::string status;
+  std::string deal_size;
+  bool minimal = false;  // parsed from the reference design's minimal format
+};
+
+// One JSON object, fields in the order above.
+std::string ToJson(const Event& e);
+
+// Reusable parser (simdjson); not thread-safe, one per thread.
+class EventParser {
+ public:
+  EventParser();
+  ~EventParser();
+  // `message_ts_ms` stands in for a missing `ts`. InvalidArgument names the
+  // field: bad JSON, a missing field, a non-numeric amount.
+  StatusOr<Event> Parse(std::string_view json, int64_t message_ts_ms);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// "2026-11-27T21:48:14.123Z"
+std::string FormatTimestamp(int64_t ts_ms);
+// Decimal text ("2871", "2871.5", "2871.00", "-3.1") to cents; more than two
+// decimals or anything else is InvalidArgument.
+StatusOr<int64_t> ParseCents(std::string_view text);
+
+}  // namespace comptoir::stream

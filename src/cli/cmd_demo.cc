@@ -1,12 +1,18 @@
 // comptoir demo: the main job. For now Flow A end to end on embedded parts:
 // a SQLite ERP seeded with synthetic sales, imported into a local lake.
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <iostream>
 
 #include "common.h"
+#include "comptoir/bus/client.h"
+#include "comptoir/core/decimal.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/seed/sales.h"
+#include "comptoir/stream/event.h"
+#include "comptoir/stream/simulator.h"
 #include "fmt/format.h"
 
 namespace comptoir::cli {
@@ -25,7 +31,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", dir.string()));
   std::string db = (dir / "erp.db").string();
   std::string lake_dir = (dir / "lake").string();
-  std::cout << fmt::format("[1/3] ERP: SQLite database {} with {} synthetic sales rows\n", db,
+  std::cout << fmt::format("[1/4] ERP: SQLite database {} with {} synthetic sales rows\n", db,
                            core::WithThousands(f.rows));
   source::ConnectOptions co;
   co.url = StrCat("sqlite://", db, "?create=1");
@@ -53,7 +59,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
                                core::NowSeconds() - t0);
     }
   }
-  std::cout << fmt::format("[2/3] Flow A: import sales into {}/user/sqoop/sales with {} mappers\n",
+  std::cout << fmt::format("[2/4] Flow A: import sales into {}/user/sqoop/sales with {} mappers\n",
                            lake_dir, f.mappers);
   importer::ImportOptions o;
   o.connect.url = StrCat("sqlite://", db);
@@ -68,7 +74,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
       "      {} rows ({}) in {:.2f} s ({} rows/s), validated against the source's count\n",
       core::WithThousands(r.rows), core::HumanBytes(static_cast<double>(r.bytes)), r.seconds,
       core::WithThousands(static_cast<uint64_t>(r.rows / std::max(r.seconds, 1e-6))));
-  std::cout << "[3/3] The lake now holds:\n";
+  std::cout << "[3/4] The lake now holds:\n";
   ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, fs->List("/user/sqoop/sales"));
   for (const lake::FileInfo& file : files) {
     std::cout << fmt::format("      {:>12}  {}\n", file.size, file.path);
@@ -80,10 +86,54 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   head = head.substr(0, head.rfind('\n') + 1);
   std::cout << "      first lines of part-m-00000:\n";
   for (std::string_view line : Split(head, '\n', true)) std::cout << "        " << line << "\n";
+  // Flow B: a burst of live point-of-sale events on the embedded bus, read back.
+  std::string bus_uri = StrCat("log://", (dir / "bus").string());
+  std::cout << fmt::format("[4/4] Flow B: 1,000 live events to {} (topic transactions), then read "
+                           "back by consumer group demo\n",
+                           bus_uri);
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<bus::Producer> producer,
+                     bus::OpenProducer(bus_uri, "transactions", 3));
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    stream::Simulator sim(2, "demo", (now / 1000 - 1700000000) * 1000);
+    for (int i = 0; i < 1000; ++i) {
+      stream::Event e = sim.Next(now + i);
+      RETURN_IF_ERROR(producer->Send(std::to_string(e.order_number), stream::ToJson(e), e.ts_ms));
+    }
+    RETURN_IF_ERROR(producer->Flush());
+  }
+  bus::ConsumerOptions group;
+  group.group = "demo";
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
+                   bus::OpenConsumer(bus_uri, "transactions", group));
+  stream::EventParser parser;
+  std::map<std::string, int64_t> by_status;
+  uint64_t events = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<bus::Record> batch,
+                     consumer->Poll(5000, std::chrono::milliseconds(50)));
+    if (batch.empty()) break;
+    for (const bus::Record& rec : batch) {
+      StatusOr<stream::Event> e = parser.Parse(rec.value, rec.timestamp_ms);
+      if (!e.ok()) continue;
+      by_status[e->status] += e->amount_cents;
+      ++events;
+    }
+    RETURN_IF_ERROR(consumer->Commit());
+  }
+  std::cout << fmt::format("      read {} new events; revenue by status:\n", core::WithThousands(events));
+  for (const auto& [status, cents] : by_status) {
+    std::string amount;
+    core::AppendFixed(&amount, cents, 2);
+    std::cout << fmt::format("        {:<12} {:>14}\n", status, amount);
+  }
   std::cout << fmt::format(
-      "Done. Browse it with `build/comptoir lake ls -R --lake {}` or "
-      "`build/comptoir lake cat --lake {} /user/sqoop/sales`.\n",
-      lake_dir, lake_dir);
+      "Done. Browse the lake with `build/comptoir lake ls -R --lake {}`, watch live events with\n"
+      "`build/comptoir produce --bus {} --rate 5` and `build/comptoir consume --bus {} --format "
+      "table`.\n",
+      lake_dir, bus_uri, bus_uri);
   return absl::OkStatus();
 }
 
@@ -92,7 +142,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
 void AddDemoCommand(CLI::App* app, Globals* g, int* result) {
   auto f = std::make_shared<DemoFlags>();
   CLI::App* cmd = app->add_subcommand(
-      "demo", "Run the platform end to end on embedded parts (today: seed an ERP, import it)");
+      "demo", "Run the platform end to end on embedded parts (today: seed an ERP, import it, live events)");
   cmd->add_option("--dir", f->dir, "Working directory for the ERP database and the lake (default ./demo)");
   cmd->add_option("--rows", f->rows, "Synthetic sales rows to seed (default 200000)");
   cmd->add_option("-m,--num-mappers", f->mappers, "Parallel readers for the import (default 4)");

@@ -7,18 +7,40 @@
 namespace comptoir::bus {
 namespace {
 
-StatusOr<std::unique_ptr<EmbeddedLog>> OpenLog(const std::string& uri) {
+struct Target {
+  std::string log_dir;  // log:///dir
+  std::string brokers;  // kafka://h:p,h:p -> "h:p,h:p"
+  BusOptions options;
+};
+
+StatusOr<Target> ParseBusUri(const std::string& uri, const BusOptions& bus) {
   ASSIGN_OR_RETURN(core::Uri u, core::ParseUri(uri));
+  Target t;
+  t.options = bus;
   if (u.scheme == "kafka") {
-    return absl::UnimplementedError(StrCat(
-        "the Kafka backend (", uri, ") is not built yet; use an embedded log: log:///dir"));
+    if (u.hosts.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("bus URI \"", uri, "\" names no broker: use kafka://host:port[,host:port]"));
+    }
+    for (const core::HostPort& h : u.hosts) {
+      if (!t.brokers.empty()) t.brokers += ',';
+      t.brokers += StrCat(h.host, ":", h.port.value_or(9092));
+    }
+    // kafka://b:9092?compression.type=zstd passes properties too.
+    for (const auto& [k, v] : u.query) t.options.kafka_properties[k] = v;
+    return t;
   }
   if (u.scheme != "log" || !u.hosts.empty() || u.path.empty()) {
     return absl::InvalidArgumentError(
-        StrCat("bus URI \"", uri, "\" must be log:///absolute/dir (or kafka://host:port)"));
+        StrCat("bus URI \"", uri, "\" must be log:///absolute/dir or kafka://host:port"));
   }
-  return EmbeddedLog::Open(u.path);
+  t.log_dir = u.path;
+  return t;
 }
+
+// Partitions reach the disk in batches: a record waits at most `linger` for
+// others to share its write and fdatasync.
+constexpr auto kLinger = std::chrono::milliseconds(2);
 
 class LogProducer final : public Producer {
  public:
@@ -30,12 +52,20 @@ class LogProducer final : public Producer {
     if (!w) {
       ASSIGN_OR_RETURN(w, log_->OpenWriter(topic_, p));
     }
-    return w->Append(key, value, ts).status();
+    if (pending_ == 0) oldest_ = std::chrono::steady_clock::now();
+    ++pending_;
+    RETURN_IF_ERROR(w->Append(key, value, ts).status());
+    return pending_ >= 5000 ? Flush() : absl::OkStatus();
+  }
+  Status Poll() override {
+    if (pending_ > 0 && std::chrono::steady_clock::now() - oldest_ >= kLinger) return Flush();
+    return absl::OkStatus();
   }
   Status Flush() override {
     for (auto& w : writers_) {
       if (w) RETURN_IF_ERROR(w->Flush());
     }
+    pending_ = 0;
     return absl::OkStatus();
   }
   int partitions() const override { return static_cast<int>(writers_.size()); }
@@ -44,6 +74,8 @@ class LogProducer final : public Producer {
   std::unique_ptr<EmbeddedLog> log_;
   std::string topic_;
   std::vector<std::unique_ptr<PartitionWriter>> writers_;
+  size_t pending_ = 0;
+  std::chrono::steady_clock::time_point oldest_;
 };
 
 class LogConsumer final : public Consumer {
@@ -55,7 +87,9 @@ class LogConsumer final : public Consumer {
     for (int p = 0; p < partitions; ++p) {
       ASSIGN_OR_RETURN(auto r, log_->OpenReader(topic_, p));
       std::optional<int64_t> committed;
-      if (!o_.group.empty()) {
+      if (auto it = o_.start_offsets.find(p); it != o_.start_offsets.end()) {
+        committed = it->second;
+      } else if (!o_.group.empty()) {
         ASSIGN_OR_RETURN(committed, log_->CommittedOffset(topic_, o_.group, p));
       }
       if (committed) {
@@ -88,10 +122,15 @@ class LogConsumer final : public Consumer {
   }
 
   Status Commit() override {
+    std::map<int, int64_t> next;
+    for (size_t p = 0; p < readers_.size(); ++p) next[static_cast<int>(p)] = readers_[p]->Position();
+    return CommitOffsets(next);
+  }
+
+  Status CommitOffsets(const std::map<int, int64_t>& next) override {
     if (o_.group.empty()) return absl::OkStatus();
-    for (size_t p = 0; p < readers_.size(); ++p) {
-      RETURN_IF_ERROR(log_->CommitOffset(topic_, o_.group, static_cast<int>(p),
-                                         readers_[p]->Position()));
+    for (const auto& [p, offset] : next) {
+      RETURN_IF_ERROR(log_->CommitOffset(topic_, o_.group, p, offset));
     }
     return absl::OkStatus();
   }
@@ -113,26 +152,73 @@ class LogConsumer final : public Consumer {
   size_t next_ = 0;
 };
 
+class LogAdmin final : public Admin {
+ public:
+  explicit LogAdmin(std::unique_ptr<EmbeddedLog> log) : log_(std::move(log)) {}
+  Status CreateTopic(const std::string& topic, int partitions, int /*replication*/) override {
+    TopicConfig c;
+    c.partitions = partitions;
+    return log_->CreateTopic(topic, c);
+  }
+  StatusOr<std::vector<std::string>> ListTopics() override { return log_->ListTopics(); }
+  StatusOr<int> Partitions(const std::string& topic) override {
+    ASSIGN_OR_RETURN(TopicConfig c, log_->DescribeTopic(topic));
+    return c.partitions;
+  }
+  StatusOr<std::vector<PartitionState>> Describe(const std::string& topic,
+                                                 const std::string& group) override {
+    ASSIGN_OR_RETURN(int n, Partitions(topic));
+    std::vector<PartitionState> out;
+    for (int p = 0; p < n; ++p) {
+      PartitionState s;
+      s.partition = p;
+      ASSIGN_OR_RETURN(auto range, log_->OffsetRange(topic, p));
+      s.start = range.first;
+      s.end = range.second;
+      if (!group.empty()) {
+        ASSIGN_OR_RETURN(s.committed, log_->CommittedOffset(topic, group, p));
+      }
+      out.push_back(s);
+    }
+    return out;
+  }
+  EmbeddedLog* log() { return log_.get(); }
+
+ private:
+  std::unique_ptr<EmbeddedLog> log_;
+};
+
 }  // namespace
 
+StatusOr<std::unique_ptr<Admin>> OpenAdmin(const std::string& uri, const BusOptions& bus) {
+  ASSIGN_OR_RETURN(Target t, ParseBusUri(uri, bus));
+  if (!t.brokers.empty()) return OpenKafkaAdmin(t.brokers, t.options);
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
+  return std::unique_ptr<Admin>(new LogAdmin(std::move(log)));
+}
+
 StatusOr<std::unique_ptr<Producer>> OpenProducer(const std::string& uri, const std::string& topic,
-                                                 int partitions_if_new) {
-  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, OpenLog(uri));
-  StatusOr<TopicConfig> c = log->DescribeTopic(topic);
-  if (absl::IsNotFound(c.status())) {
-    TopicConfig nc;
-    nc.partitions = partitions_if_new;
-    Status s = log->CreateTopic(topic, nc);
+                                                 int partitions_if_new, const BusOptions& bus) {
+  ASSIGN_OR_RETURN(Target t, ParseBusUri(uri, bus));
+  ASSIGN_OR_RETURN(std::unique_ptr<Admin> admin, OpenAdmin(uri, bus));
+  StatusOr<int> n = admin->Partitions(topic);
+  if (absl::IsNotFound(n.status())) {
+    Status s = admin->CreateTopic(topic, partitions_if_new, 1);
     if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
-    c = log->DescribeTopic(topic);
+    n = admin->Partitions(topic);
   }
-  RETURN_IF_ERROR(c.status());
-  return std::unique_ptr<Producer>(new LogProducer(std::move(log), topic, c->partitions));
+  RETURN_IF_ERROR(n.status());
+  if (!t.brokers.empty()) return OpenKafkaProducer(t.brokers, topic, t.options);
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
+  return std::unique_ptr<Producer>(new LogProducer(std::move(log), topic, *n));
 }
 
 StatusOr<std::unique_ptr<Consumer>> OpenConsumer(const std::string& uri, const std::string& topic,
-                                                 const ConsumerOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, OpenLog(uri));
+                                                 const ConsumerOptions& options,
+                                                 const BusOptions& bus) {
+  ASSIGN_OR_RETURN(Target t, ParseBusUri(uri, bus));
+  if (!t.brokers.empty()) return OpenKafkaConsumer(t.brokers, topic, options, t.options);
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
   ASSIGN_OR_RETURN(TopicConfig c, log->DescribeTopic(topic));
   auto consumer = std::make_unique<LogConsumer>(std::move(log), topic, options);
   RETURN_IF_ERROR(consumer->Init(c.partitions));

@@ -1,6 +1,7 @@
 // comptoir produce / consume: Flow B's simulator and console consumer.
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,8 @@
 #include "comptoir/core/signals.h"
 #include "comptoir/stream/event.h"
 #include "comptoir/stream/simulator.h"
+#include "comptoir/stream/archiver.h"
+#include "comptoir/lake/compression.h"
 #include "comptoir/core/decimal.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -50,14 +53,24 @@ StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   return std::chrono::milliseconds(n * mult);
 }
 
-// A bare directory is the embedded log there.
-std::string BusUri(const std::string& text) {
+// --bus, else the config's bus.uri; a bare directory is the embedded log there.
+std::string BusUri(const Globals& g, const std::string& flag) {
+  std::string text = flag.empty() ? g.config.GetString("bus.uri") : flag;
   if (text.find("://") != std::string::npos) return text;
   return "log://" + std::filesystem::absolute(text).lexically_normal().string();
 }
 
+bus::BusOptions BusOptionsFrom(const Globals& g) {
+  bus::BusOptions o;
+  o.kafka_properties = g.config.GetTable("bus.kafka");
+  return o;
+}
+
+constexpr const char* kBusHelp =
+    "Bus URI: kafka://host:port[,host:port], log:///dir or a directory (default: config bus.uri, ./bus)";
+
 struct ProduceFlags {
-  std::string bus = "bus";
+  std::string bus;
   std::string topic = "transactions";
   double rate = 5;
   int burst = 0;
@@ -70,15 +83,16 @@ struct ProduceFlags {
   int partitions = 3;
 };
 
-Status RunProduce(const ProduceFlags& f, bool quiet) {
+Status RunProduce(const ProduceFlags& f, const Globals& g) {
   std::chrono::milliseconds duration{0};
   if (!f.duration.empty()) {
     ASSIGN_OR_RETURN(duration, ParseDuration(f.duration));
   }
   ASSIGN_OR_RETURN(std::chrono::milliseconds burst_every, ParseDuration(f.burst_every));
   if (f.rate < 0) return absl::InvalidArgumentError("--rate must be 0 (as fast as possible) or more");
-  std::string uri = BusUri(f.bus);
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Producer> producer, bus::OpenProducer(uri, f.topic, f.partitions));
+  std::string uri = BusUri(g, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Producer> producer,
+                   bus::OpenProducer(uri, f.topic, f.partitions, BusOptionsFrom(g)));
   std::ofstream log;
   if (!f.log.empty()) {
     log.open(f.log, std::ios::app);
@@ -87,12 +101,14 @@ Status RunProduce(const ProduceFlags& f, bool quiet) {
   int64_t start_ms = NowMs();
   stream::Simulator sim(f.seed, fmt::format("p{:x}", (start_ms ^ getpid()) & 0xfffff),
                         (start_ms / 1000 - 1700000000) * 1000);
-  core::Progress progress("producing", f.count, "events", quiet);
+  core::Progress progress("producing", f.count, "events", g.quiet);
   auto t0 = std::chrono::steady_clock::now();
   auto next_burst = t0 + burst_every;
   uint64_t sent = 0;
-  auto last_flush = t0;
   Status status;
+  stream::Event e;
+  std::string json;
+  char key_buf[24];
   while (f.count == 0 || sent < f.count) {
     auto now = std::chrono::steady_clock::now();
     if (duration.count() > 0 && now - t0 >= duration) break;
@@ -103,9 +119,12 @@ Status RunProduce(const ProduceFlags& f, bool quiet) {
       next_burst += burst_every;
     }
     for (int i = 0; i < n && (f.count == 0 || sent < f.count); ++i) {
-      stream::Event e = sim.Next(NowMs());
-      std::string json = stream::ToJson(e);
-      status = producer->Send(std::to_string(e.order_number), json, e.ts_ms);
+      sim.Next(NowMs(), &e);
+      json.clear();
+      stream::AppendJson(e, &json);
+      auto key = std::to_chars(key_buf, key_buf + sizeof(key_buf), e.order_number);
+      status = producer->Send(std::string_view(key_buf, static_cast<size_t>(key.ptr - key_buf)),
+                              json, e.ts_ms);
       if (!status.ok()) break;
       if (log.is_open()) {
         log << stream::Simulator::LogLine(e) << '\n';
@@ -117,16 +136,22 @@ Status RunProduce(const ProduceFlags& f, bool quiet) {
     if (!status.ok()) break;
     if (f.rate > 0) {
       if (log.is_open()) log.flush();
-      RETURN_IF_ERROR(producer->Flush());  // paced: every event is durable before the next
       auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                           std::chrono::duration<double>(static_cast<double>(sent) / f.rate));
+      // A long pause before the next event: make this one durable now;
+      // otherwise let events share a batch (the producer's linger).
+      status = due - std::chrono::steady_clock::now() > std::chrono::milliseconds(5)
+                   ? producer->Flush()
+                   : producer->Poll();
+      if (!status.ok()) break;
       std::this_thread::sleep_until(due);
-    } else if (now - last_flush >= std::chrono::milliseconds(5) || sent % 5000 == 0) {
-      RETURN_IF_ERROR(producer->Flush());
-      last_flush = now;
+    } else {
+      status = producer->Poll();
+      if (!status.ok()) break;
     }
   }
   Status flushed = producer->Flush();
+  if (!status.ok() || !flushed.ok()) progress.Finish();
   if (log.is_open()) log.flush();
   progress.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -138,7 +163,7 @@ Status RunProduce(const ProduceFlags& f, bool quiet) {
 }
 
 struct ConsumeFlags {
-  std::string bus = "bus";
+  std::string bus;
   std::string topic = "transactions";
   std::string group;
   bool from_beginning = false;
@@ -147,7 +172,7 @@ struct ConsumeFlags {
   std::string format = "json";
 };
 
-Status RunConsume(const ConsumeFlags& f) {
+Status RunConsume(const ConsumeFlags& f, const Globals& g) {
   if (f.format != "json" && f.format != "table") {
     return absl::InvalidArgumentError(StrCat("--format \"", f.format, "\": use json or table"));
   }
@@ -165,8 +190,9 @@ Status RunConsume(const ConsumeFlags& f) {
     o.start = bus::StartAt::kTime;
     o.start_time_ms = probe->ts_ms;
   }
-  std::string uri = BusUri(f.bus);
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::OpenConsumer(uri, f.topic, o));
+  std::string uri = BusUri(g, f.bus);
+  bus::BusOptions bo = BusOptionsFrom(g);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::OpenConsumer(uri, f.topic, o, bo));
   std::unique_ptr<bus::Producer> dlq;
   stream::EventParser parser;
   uint64_t seen = 0, bad = 0;
@@ -189,7 +215,7 @@ Status RunConsume(const ConsumeFlags& f) {
         ++bad;
         if (f.topic.ends_with(".dlq")) continue;
         if (!dlq) {
-          ASSIGN_OR_RETURN(dlq, bus::OpenProducer(uri, f.topic + ".dlq", 1));
+          ASSIGN_OR_RETURN(dlq, bus::OpenProducer(uri, f.topic + ".dlq", 1, bo));
         }
         RETURN_IF_ERROR(dlq->Send(r.key,
                                   StrCat(R"({"error":)", nlohmann::json(std::string(e.status().message())).dump(),
@@ -220,13 +246,161 @@ Status RunConsume(const ConsumeFlags& f) {
   return absl::OkStatus();
 }
 
+struct BusFlags {
+  std::string bus;
+  std::string topic;
+  std::string group;
+  int partitions = 3;
+  int replication = 1;
+  bool json = false;
+};
+
+Status RunBusList(const BusFlags& f, const Globals& g) {
+  std::string uri = BusUri(g, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  ASSIGN_OR_RETURN(std::vector<std::string> topics, admin->ListTopics());
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& t : topics) {
+    ASSIGN_OR_RETURN(int n, admin->Partitions(t));
+    if (f.json) {
+      out.push_back({{"topic", t}, {"partitions", n}});
+    } else {
+      std::cout << fmt::format("{:<40} {} partition{}\n", t, n, n == 1 ? "" : "s");
+    }
+  }
+  if (f.json) std::cout << out.dump() << '\n';
+  return absl::OkStatus();
+}
+
+Status RunBusCreate(const BusFlags& f, const Globals& g) {
+  if (f.partitions < 1 || f.replication < 1) {
+    return absl::InvalidArgumentError("--partitions and --replication must be at least 1");
+  }
+  std::string uri = BusUri(g, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  RETURN_IF_ERROR(admin->CreateTopic(f.topic, f.partitions, f.replication));
+  std::cout << fmt::format("Created topic {} with {} partition{} on {}\n", f.topic, f.partitions,
+                           f.partitions == 1 ? "" : "s", uri);
+  return absl::OkStatus();
+}
+
+Status RunBusDescribe(const BusFlags& f, const Globals& g) {
+  std::string uri = BusUri(g, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  ASSIGN_OR_RETURN(std::vector<bus::PartitionState> parts, admin->Describe(f.topic, f.group));
+  int64_t total = 0, lag = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  if (!f.json) {
+    std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12}\n", "partition", "start", "end",
+                             "committed", "lag");
+  }
+  for (const bus::PartitionState& p : parts) {
+    total += p.end - p.start;
+    lag += p.lag();
+    if (f.json) {
+      nlohmann::json row = {{"partition", p.partition}, {"start", p.start}, {"end", p.end}};
+      if (!f.group.empty()) {
+        row["committed"] = p.committed ? nlohmann::json(*p.committed) : nlohmann::json(nullptr);
+        row["lag"] = p.lag();
+      }
+      rows.push_back(row);
+    } else {
+      std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12}\n", p.partition, p.start, p.end,
+                               f.group.empty() ? "-" : p.committed ? std::to_string(*p.committed) : "none",
+                               f.group.empty() ? "-" : std::to_string(p.lag()));
+    }
+  }
+  if (f.json) {
+    nlohmann::json out = {{"topic", f.topic}, {"records", total}, {"partitions", rows}};
+    if (!f.group.empty()) {
+      out["group"] = f.group;
+      out["lag"] = lag;
+    }
+    std::cout << out.dump() << '\n';
+  } else {
+    std::cout << fmt::format("topic {}: {} records in {} partitions", f.topic,
+                             core::WithThousands(static_cast<uint64_t>(total)), parts.size());
+    if (!f.group.empty()) std::cout << fmt::format("; group {} lag {}", f.group, lag);
+    std::cout << '\n';
+  }
+  return absl::OkStatus();
+}
+
+struct ArchiveFlags {
+  std::string bus;
+  std::string topic = "transactions";
+  std::string lake;
+  std::string target_dir = "/user/kafka/transactions";
+  std::string group = "comptoir-archiver";
+  std::string roll_size = "128MB";
+  std::string roll_interval = "5m";
+  std::string compress = "none";
+  std::string idle_exit;
+};
+
+// "128MB", "64KiB", "1G", plain bytes.
+StatusOr<uint64_t> ParseSize(const std::string& text) {
+  std::string t = ToLower(text);
+  uint64_t mult = 1;
+  for (auto [suffix, m] : std::initializer_list<std::pair<std::string_view, uint64_t>>{
+           {"kib", 1ull << 10}, {"mib", 1ull << 20}, {"gib", 1ull << 30}, {"kb", 1ull << 10},
+           {"mb", 1ull << 20}, {"gb", 1ull << 30}, {"k", 1ull << 10}, {"m", 1ull << 20},
+           {"g", 1ull << 30}, {"b", 1}}) {
+    if (t.ends_with(suffix)) {
+      mult = m;
+      t.resize(t.size() - suffix.size());
+      break;
+    }
+  }
+  int64_t n = 0;
+  if (!ParseInt(t, &n) || n <= 0) {
+    return absl::InvalidArgumentError(StrCat("size \"", text, "\": use e.g. 128MB, 64KiB or bytes"));
+  }
+  return static_cast<uint64_t>(n) * mult;
+}
+
+Status RunArchive(const ArchiveFlags& f, const Globals& g) {
+  stream::ArchiverOptions o;
+  o.bus_uri = BusUri(g, f.bus);
+  o.bus = BusOptionsFrom(g);
+  o.topic = f.topic;
+  o.group = f.group;
+  o.target_dir = f.target_dir;
+  ASSIGN_OR_RETURN(o.roll_bytes, ParseSize(f.roll_size));
+  ASSIGN_OR_RETURN(o.roll_interval, ParseDuration(f.roll_interval));
+  ASSIGN_OR_RETURN(o.codec, lake::ParseCodec(f.compress));
+  if (o.codec == lake::Codec::kGzip) {
+    return absl::InvalidArgumentError("--compress: the archive is written as zstd or none");
+  }
+  std::chrono::milliseconds idle{0};
+  if (!f.idle_exit.empty()) {
+    ASSIGN_OR_RETURN(idle, ParseDuration(f.idle_exit));
+  }
+  std::string lake_uri = f.lake.empty() ? g.config.GetString("lake") : f.lake;
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<stream::Archiver> archiver, stream::Archiver::Open(lake.get(), o));
+  if (!g.quiet) {
+    std::cerr << fmt::format("archiving {} topic {} into {}{} (group {}; Ctrl-C to stop)\n",
+                             o.bus_uri, o.topic, lake->Uri(), o.target_dir, o.group);
+  }
+  Status s = archiver->Run([] { return core::Cancelled(); }, idle);
+  const stream::ArchiverStats& st = archiver->stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << fmt::format(
+      "Archived {} events in {} files ({} bytes) into {}{} in {:.2f} s; lag {}\n",
+      core::WithThousands(st.events), st.files, core::WithThousands(st.bytes), lake->Uri(),
+      o.target_dir, secs, st.lag);
+  return s;
+}
+
 }  // namespace
 
 void AddStreamCommands(CLI::App* app, Globals* g, int* result) {
   auto p = std::make_shared<ProduceFlags>();
   CLI::App* produce = app->add_subcommand(
       "produce", "Simulate point-of-sale transactions onto the bus (Flow B)");
-  produce->add_option("--bus", p->bus, "Bus URI: log:///dir or a directory (default ./bus)");
+  produce->add_option("--bus", p->bus, kBusHelp);
   produce->add_option("--topic", p->topic, "Topic (default transactions)");
   produce->add_option("--rate", p->rate, "Events per second; 0 = as fast as possible (default 5)");
   produce->add_option("--burst", p->burst, "Extra events sent at once every --burst-every");
@@ -239,22 +413,69 @@ void AddStreamCommands(CLI::App* app, Globals* g, int* result) {
                       "Share of events followed by a WARNING/ERROR log line (default 0.02)");
   produce->add_option("--partitions", p->partitions, "Partitions of a new topic (default 3)");
   produce->callback([p, g, result] {
-    Status s = RunProduce(*p, g->quiet);
+    Status s = RunProduce(*p, *g);
     *result = s.ok() ? 0 : Fail("produce", s);
   });
 
   auto c = std::make_shared<ConsumeFlags>();
   CLI::App* consume = app->add_subcommand("consume", "Print events from the bus");
-  consume->add_option("--bus", c->bus, "Bus URI: log:///dir or a directory (default ./bus)");
+  consume->add_option("--bus", c->bus, kBusHelp);
   consume->add_option("--topic", c->topic, "Topic (default transactions)");
   consume->add_option("--group", c->group, "Consumer group: resume where it left off and commit");
   consume->add_flag("--from-beginning", c->from_beginning, "Start at the oldest event");
   consume->add_option("--from-time", c->from_time, "Start at this time (RFC 3339 UTC)");
   consume->add_option("--count", c->count, "Stop after N events");
   consume->add_option("--format", c->format, "json (default) or table");
-  consume->callback([c, result] {
-    Status s = RunConsume(*c);
+  consume->callback([c, g, result] {
+    Status s = RunConsume(*c, *g);
     *result = s.ok() ? 0 : Fail("consume", s);
+  });
+
+  auto b = std::make_shared<BusFlags>();
+  CLI::App* bus_cmd = app->add_subcommand("bus", "Topics, offsets and consumer-group lag");
+  bus_cmd->add_option("--bus", b->bus, kBusHelp);
+  bus_cmd->add_flag("--json", b->json, "Print JSON");
+  bus_cmd->require_subcommand(1);
+  CLI::App* list = bus_cmd->add_subcommand("list", "List the topics and their partitions");
+  list->callback([b, g, result] {
+    Status s = RunBusList(*b, *g);
+    *result = s.ok() ? 0 : Fail("bus list", s);
+  });
+  CLI::App* create = bus_cmd->add_subcommand("create", "Create a topic");
+  create->add_option("topic", b->topic, "Topic name")->required();
+  create->add_option("--partitions", b->partitions, "Partitions (default 3)");
+  create->add_option("--replication", b->replication, "Kafka replication factor (default 1)");
+  create->callback([b, g, result] {
+    Status s = RunBusCreate(*b, *g);
+    *result = s.ok() ? 0 : Fail("bus create", s);
+  });
+  CLI::App* describe = bus_cmd->add_subcommand(
+      "describe", "Offsets of every partition, and a group's committed offsets and lag");
+  describe->add_option("topic", b->topic, "Topic name")->required();
+  describe->add_option("--group", b->group, "Consumer group whose lag to show");
+  describe->callback([b, g, result] {
+    Status s = RunBusDescribe(*b, *g);
+    *result = s.ok() ? 0 : Fail("bus describe", s);
+  });
+
+  auto a = std::make_shared<ArchiveFlags>();
+  CLI::App* archive = app->add_subcommand(
+      "archive", "Copy a topic into the lake exactly once (dt=YYYY-MM-DD/part-P-FIRST-LAST.jsonl)");
+  archive->add_option("--bus", a->bus, kBusHelp);
+  archive->add_option("--topic", a->topic, "Topic (default transactions)");
+  archive->add_option("--lake", a->lake, "Lake URI or directory (default: config lake)");
+  archive->add_option("--target-dir", a->target_dir,
+                      "Lake directory (default /user/kafka/transactions)");
+  archive->add_option("--group", a->group, "Consumer group (default comptoir-archiver)");
+  archive->add_option("--roll-size", a->roll_size, "Roll a file at this size (default 128MB)");
+  archive->add_option("--roll-interval", a->roll_interval,
+                      "Roll a file this long after its first event (default 5m)");
+  archive->add_option("--compress", a->compress, "none (default) or zstd (.jsonl.zst)");
+  archive->add_option("--idle-exit", a->idle_exit,
+                      "Publish and exit once no event arrived for this long (e.g. 5s)");
+  archive->callback([a, g, result] {
+    Status s = RunArchive(*a, *g);
+    *result = s.ok() ? 0 : Fail("archive", s);
   });
 }
 

@@ -77,6 +77,14 @@ int Main(int argc, char** argv) {
   config_cmd->add_subcommand("show", "Print each key's value and where it came from")
       ->callback([&] {
         for (const core::ConfigKey& k : core::BuiltinConfigKeys()) {
+          if (k.name.ends_with(".*")) {
+            std::string prefix(k.name.substr(0, k.name.size() - 2));
+            for (const auto& [key, value] : g.config.GetTable(prefix)) {
+              std::string full = StrCat(prefix, ".", key);
+              std::cout << fmt::format("{} = \"{}\"  ({})\n", full, value, g.config.Origin(full));
+            }
+            continue;
+          }
           std::cout << fmt::format("{} = \"{}\"  ({})\n", k.name, g.config.GetString(k.name),
                                    g.config.Origin(k.name));
         }

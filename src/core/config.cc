@@ -20,6 +20,10 @@ constexpr ConfigKey kBuiltinKeys[] = {
      "Codec used with --compress: gzip or zstd"},
     {"import.jobs_dir", ConfigType::kString, "",
      "Where saved jobs live (default: $HOME/.comptoir/jobs)"},
+    {"bus.uri", ConfigType::kString, "./bus",
+     "Event bus: log:///dir (embedded log), a directory, or kafka://host:port[,host:port]"},
+    {"bus.kafka.*", ConfigType::kString, "",
+     "librdkafka properties passed through, e.g. [bus.kafka] \"security.protocol\" = \"SSL\""},
 };
 
 Status TypeError(std::string_view key, std::string_view text, std::string_view origin,
@@ -64,6 +68,11 @@ std::string Config::EnvName(std::string_view key) {
 const ConfigKey* Config::Find(std::string_view key) const {
   for (const ConfigKey& k : keys_) {
     if (k.name == key) return &k;
+    // "bus.kafka.*" accepts any key below "bus.kafka.".
+    if (k.name.ends_with(".*") && key.size() > k.name.size() - 1 &&
+        key.starts_with(k.name.substr(0, k.name.size() - 1))) {
+      return &k;
+    }
   }
   return nullptr;
 }
@@ -91,6 +100,7 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
   Config c;
   c.keys_ = keys;
   for (const ConfigKey& k : keys) {
+    if (k.name.ends_with(".*")) continue;  // open tables have no default entries
     c.values_[std::string(k.name)] = Value{std::string(k.default_value), "default"};
   }
   std::error_code ec;
@@ -109,6 +119,7 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
     return absl::NotFoundError(StrCat("config file ", path, " does not exist"));
   }
   for (const ConfigKey& k : keys) {
+    if (k.name.ends_with(".*")) continue;
     std::string env = EnvName(k.name);
     const char* v = getenv ? getenv(env.c_str()) : std::getenv(env.c_str());
     if (v != nullptr) RETURN_IF_ERROR(c.Put(k.name, v, StrCat("env ", env)));
@@ -135,6 +146,15 @@ bool Config::GetBool(std::string_view key) const {
   bool v = false;
   (void)ParseBool(GetString(key), &v);
   return v;
+}
+
+std::map<std::string, std::string> Config::GetTable(std::string_view prefix) const {
+  std::map<std::string, std::string> out;
+  std::string p = StrCat(prefix, ".");
+  for (auto it = values_.lower_bound(p); it != values_.end() && it->first.starts_with(p); ++it) {
+    out[it->first.substr(p.size())] = it->second.text;
+  }
+  return out;
 }
 
 std::string Config::Origin(std::string_view key) const {

@@ -1,5 +1,7 @@
 #include "comptoir/stream/event.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include "comptoir/core/decimal.h"
@@ -10,16 +12,86 @@
 
 namespace comptoir::stream {
 
+namespace {
+
+// "2026-11-27T21:48:14" for a whole second, cached: consecutive events
+// usually share it.
+void AppendSecond(int64_t secs, std::string* out) {
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local std::string cached;
+  if (secs != cached_secs) {
+    auto tp = std::chrono::sys_seconds(std::chrono::seconds(secs));
+    cached = fmt::format("{:%Y-%m-%dT%H:%M:%S}", tp);
+    cached_secs = secs;
+  }
+  out->append(cached);
+}
+
+void AppendTimestamp(int64_t ts_ms, std::string* out) {
+  int64_t ms = ((ts_ms % 1000) + 1000) % 1000;
+  AppendSecond((ts_ms - ms) / 1000, out);
+  char tail[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
+  out->append(tail, 5);
+}
+
+// A JSON string literal: quotes, backslashes and control characters escaped,
+// other bytes (UTF-8) as they are.
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t clean = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + clean, i - clean);
+    clean = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default: fmt::format_to(std::back_inserter(*out), "\\u{:04x}", c);
+    }
+  }
+  out->append(s.data() + clean, s.size() - clean);
+  out->push_back('"');
+}
+
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+}  // namespace
+
 std::string FormatTimestamp(int64_t ts_ms) {
-  auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ts_ms));
-  auto secs = std::chrono::floor<std::chrono::seconds>(tp);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, (ts_ms % 1000 + 1000) % 1000);
+  std::string out;
+  AppendTimestamp(ts_ms, &out);
+  return out;
 }
 
 StatusOr<int64_t> ParseCents(std::string_view text) {
+  // Fast path: [-]digits[.d[d]], the form every producer writes.
+  std::string_view t = text;
+  bool neg = ConsumePrefix(&t, "-");
+  size_t dot = t.find('.');
+  std::string_view whole = t.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view() : t.substr(dot + 1);
+  auto all_digits = [](std::string_view d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!whole.empty() && whole.size() <= 15 && frac.size() <= 2 &&
+      (dot == std::string_view::npos || !frac.empty()) && all_digits(whole) && all_digits(frac)) {
+    int64_t v = 0;
+    for (char c : whole) v = v * 10 + (c - '0');
+    for (size_t i = 0; i < 2; ++i) v = v * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+    return neg ? -v : v;
+  }
   StatusOr<std::string> fixed = core::NormalizeDecimal(text, 2);
   if (!fixed.ok()) return fixed.status();
-  bool neg = !fixed->empty() && fixed->front() == '-';
+  bool fixed_neg = !fixed->empty() && fixed->front() == '-';
   std::string digits;
   for (char c : *fixed) {
     if (c >= '0' && c <= '9') digits.push_back(c);
@@ -28,21 +100,49 @@ StatusOr<int64_t> ParseCents(std::string_view text) {
   if (digits.size() > 17 || !ParseInt(digits, &v)) {
     return absl::InvalidArgumentError(StrCat("\"", text, "\" is out of range"));
   }
-  return neg ? -v : v;
+  return fixed_neg ? -v : v;
+}
+
+void AppendJson(const Event& e, std::string* out) {
+  auto field = [out](std::string_view name) {
+    out->append(name);
+  };
+  field(R"({"event_id":)");
+  AppendJsonString(e.event_id, out);
+  field(R"(,"ts":")");
+  AppendTimestamp(e.ts_ms, out);
+  field(R"(","order_number":)");
+  AppendInt(e.order_number, out);
+  field(R"(,"order_line":)");
+  AppendInt(e.order_line, out);
+  field(R"(,"customer":)");
+  AppendJsonString(e.customer, out);
+  field(R"(,"country":)");
+  AppendJsonString(e.country, out);
+  field(R"(,"territory":)");
+  AppendJsonString(e.territory, out);
+  field(R"(,"product_code":)");
+  AppendJsonString(e.product_code, out);
+  field(R"(,"product_line":)");
+  AppendJsonString(e.product_line, out);
+  field(R"(,"quantity":)");
+  AppendInt(e.quantity, out);
+  field(R"(,"price_each":)");
+  core::AppendFixed(out, e.price_each_cents, 2);
+  field(R"(,"amount":)");
+  core::AppendFixed(out, e.amount_cents, 2);
+  field(R"(,"status":)");
+  AppendJsonString(e.status, out);
+  field(R"(,"deal_size":)");
+  AppendJsonString(e.deal_size, out);
+  out->push_back('}');
 }
 
 std::string ToJson(const Event& e) {
-  std::string price, amount;
-  core::AppendFixed(&price, e.price_each_cents, 2);
-  core::AppendFixed(&amount, e.amount_cents, 2);
-  auto q = [](const std::string& s) { return nlohmann::json(s).dump(); };
-  return fmt::format(
-      R"({{"event_id":{},"ts":"{}","order_number":{},"order_line":{},"customer":{},)"
-      R"("country":{},"territory":{},"product_code":{},"product_line":{},"quantity":{},)"
-      R"("price_each":{},"amount":{},"status":{},"deal_size":{}}})",
-      q(e.event_id), FormatTimestamp(e.ts_ms), e.order_number, e.order_line, q(e.customer),
-      q(e.country), q(e.territory), q(e.product_code), q(e.product_line), e.quantity, price,
-      amount, q(e.status), q(e.deal_size));
+  std::string out;
+  out.reserve(320);
+  AppendJson(e, &out);
+  return out;
 }
 
 struct EventParser::Impl {

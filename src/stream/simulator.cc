@@ -10,8 +10,16 @@ namespace comptoir::stream {
 namespace {
 
 int64_t Cents(const std::optional<std::string>& v) {
-  StatusOr<int64_t> c = ParseCents(v.value_or("0"));
+  StatusOr<int64_t> c = ParseCents(v ? std::string_view(*v) : std::string_view("0"));
   return c.ok() ? *c : 0;
+}
+
+void Assign(const std::optional<std::string>& v, std::string* out) {
+  if (v) {
+    out->assign(*v);
+  } else {
+    out->clear();
+  }
 }
 
 }  // namespace
@@ -27,29 +35,40 @@ Simulator::Simulator(uint64_t seed, std::string producer_id, int64_t order_base)
       rng_(seed) {}
 
 Event Simulator::Next(int64_t now_ms) {
-  seed::SalesRow row;
-  gen_.Next(&row);
   Event e;
-  e.event_id = fmt::format("{}-{:012d}", producer_id_, ++seq_);
+  Next(now_ms, &e);
+  return e;
+}
+
+void Simulator::Next(int64_t now_ms, Event* out) {
+  seed::SalesRow& row = row_;
+  gen_.Next(&row);
+  Event& e = *out;
+  e.event_id = producer_id_;
+  char seq[13];
+  uint64_t n_seq = ++seq_;
+  for (int i = 11; i >= 0; --i, n_seq /= 10) seq[i] = static_cast<char>('0' + n_seq % 10);
+  seq[12] = '\0';
+  e.event_id.push_back('-');
+  e.event_id.append(seq, 12);
   e.ts_ms = now_ms;
   int64_t n = 0;
-  (void)ParseInt(row[0].value_or("0"), &n);
+  (void)ParseInt(row[0] ? std::string_view(*row[0]) : "0", &n);
   e.order_number = n + order_base_;
   int q = 0, line = 0;
-  (void)ParseInt(row[1].value_or("0"), &q);
-  (void)ParseInt(row[3].value_or("0"), &line);
+  (void)ParseInt(row[1] ? std::string_view(*row[1]) : "0", &q);
+  (void)ParseInt(row[3] ? std::string_view(*row[3]) : "0", &line);
   e.quantity = q;
   e.order_line = line;
   e.price_each_cents = Cents(row[2]);
   e.amount_cents = Cents(row[4]);
-  e.status = row[6].value_or("");
-  e.product_line = row[10].value_or("");
-  e.product_code = row[12].value_or("");
-  e.customer = row[13].value_or("");
-  e.country = row[20].value_or("");
-  e.territory = row[21].value_or("");
-  e.deal_size = row[24].value_or("");
-  return e;
+  Assign(row[6], &e.status);
+  Assign(row[10], &e.product_line);
+  Assign(row[12], &e.product_code);
+  Assign(row[13], &e.customer);
+  Assign(row[20], &e.country);
+  Assign(row[21], &e.territory);
+  Assign(row[24], &e.deal_size);
 }
 
 std::string Simulator::LogLine(const Event& e) {

@@ -6,7 +6,9 @@
 // missing explicit file is an error) may only contain declared keys: an
 // unknown key is an InvalidArgument error that names the key and the file.
 // The environment variable of key "import.num_mappers" is
-// COMPTOIR_IMPORT_NUM_MAPPERS. Values are kept as validated text.
+// COMPTOIR_IMPORT_NUM_MAPPERS. Values are kept as validated text. A key
+// declared as "bus.kafka.*" opens a table whose keys pass through unchecked
+// (read with GetTable("bus.kafka")); they come from the file or Set() only.
 // Not thread-safe; build it once at start-up, then read it.
 #pragma once
 
@@ -49,6 +51,8 @@ class Config {
   std::string GetString(std::string_view key) const;
   int64_t GetInt(std::string_view key) const;
   bool GetBool(std::string_view key) const;
+  // The keys below `prefix` of an open table (declared as "prefix.*"), without the prefix.
+  std::map<std::string, std::string> GetTable(std::string_view prefix) const;
   // Where the value came from: "default", "file PATH", "env NAME", "flag".
   std::string Origin(std::string_view key) const;
 

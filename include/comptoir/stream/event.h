@@ -39,6 +39,8 @@ struct Event {
 
 // One JSON object, fields in the order above.
 std::string ToJson(const Event& e);
+// The same, appended to `out` (reuse one buffer on hot paths).
+void AppendJson(const Event& e, std::string* out);
 
 // Reusable parser (simdjson); not thread-safe, one per thread.
 class EventParser {

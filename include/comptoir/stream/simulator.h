@@ -19,6 +19,8 @@ class Simulator {
   // added to order numbers so runs do not reuse them.
   Simulator(uint64_t seed, std::string producer_id, int64_t order_base);
   Event Next(int64_t now_ms);
+  // The same into `e`, reusing its buffers (the full-speed path).
+  void Next(int64_t now_ms, Event* e);
   // "2026-11-27 21:48:14,123 INFO sale order=10100 line=1 ... amount=2871.00 status=Shipped"
   static std::string LogLine(const Event& e);
   // With probability `rate`, a WARNING or ERROR line (declined payment,
@@ -27,6 +29,7 @@ class Simulator {
 
  private:
   seed::SalesGenerator gen_;
+  seed::SalesRow row_;
   std::string producer_id_;
   int64_t order_base_;
   uint64_t seq_ = 0;

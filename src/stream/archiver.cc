@@ -1,0 +1,200 @@
+#include "comptoir/stream/archiver.h"
+
+#include <cstring>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace comptoir::stream {
+namespace {
+
+constexpr std::string_view kTemporary = "_temporary";
+
+// "dt=2026-11-28" for a UTC millisecond timestamp.
+std::string DayDir(int64_t ts_ms) {
+  using namespace std::chrono;
+  sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(ts_ms)));
+  year_month_day ymd(day);
+  return fmt::format("dt={:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+}
+
+bool ParseOffset(std::string_view text, int64_t* out) {
+  return !text.empty() && ParseInt(text, out) && *out >= 0;
+}
+
+}  // namespace
+
+std::optional<ArchiveFile> ParseArchiveFileName(std::string_view name) {
+  if (!ConsumePrefix(&name, "part-")) return std::nullopt;
+  size_t dot = name.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string_view ext = name.substr(dot);
+  if (ext != ".jsonl" && ext != ".jsonl.zst") return std::nullopt;
+  std::vector<std::string_view> parts = Split(name.substr(0, dot), '-', false);
+  if (parts.size() != 3) return std::nullopt;
+  int64_t p = 0;
+  ArchiveFile f;
+  if (!ParseOffset(parts[0], &p) || !ParseOffset(parts[1], &f.first) ||
+      !ParseOffset(parts[2], &f.last) || f.last < f.first || p > 1 << 20) {
+    return std::nullopt;
+  }
+  f.partition = static_cast<int>(p);
+  return f;
+}
+
+struct Archiver::OpenFile {
+  std::string temp_path;
+  std::string day;
+  std::unique_ptr<lake::WritableFile> out;
+  int64_t first = 0;
+  int64_t last = 0;
+  uint64_t events = 0;
+  std::chrono::steady_clock::time_point opened;
+};
+
+Archiver::Archiver(lake::Storage* lake, ArchiverOptions options)
+    : lake_(lake), o_(std::move(options)), last_data_(std::chrono::steady_clock::now()) {}
+
+Archiver::~Archiver() = default;
+
+StatusOr<std::unique_ptr<Archiver>> Archiver::Open(lake::Storage* lake, ArchiverOptions options) {
+  ASSIGN_OR_RETURN(options.target_dir, lake::NormalizePath(options.target_dir));
+  if (options.roll_bytes == 0 || options.roll_interval.count() <= 0) {
+    return absl::InvalidArgumentError("the roll size and interval must be positive");
+  }
+  auto a = std::unique_ptr<Archiver>(new Archiver(lake, std::move(options)));
+  RETURN_IF_ERROR(a->Recover());
+  bus::ConsumerOptions co;
+  co.group = a->o_.group;
+  co.balanced = false;  // one archiver reads every partition
+  co.start = bus::StartAt::kBeginning;
+  co.start_offsets = a->resume_;
+  ASSIGN_OR_RETURN(a->consumer_, bus::OpenConsumer(a->o_.bus_uri, a->o_.topic, co, a->o_.bus));
+  // Catch the group up with files published just before a crash.
+  RETURN_IF_ERROR(a->consumer_->CommitOffsets(a->resume_));
+  return a;
+}
+
+Status Archiver::Recover() {
+  const std::string& target = o_.target_dir;
+  std::string temp = lake::JoinPath(target, kTemporary);
+  ASSIGN_OR_RETURN(bool has_temp, lake::Exists(lake_, temp));
+  if (has_temp) RETURN_IF_ERROR(lake_->Delete(temp, /*recursive=*/true));
+  RETURN_IF_ERROR(lake_->MakeDirs(target));
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> days, lake_->List(target));
+  for (const lake::FileInfo& d : days) {
+    if (!d.is_dir || !d.name.starts_with("dt=")) continue;
+    ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, lake_->List(d.path));
+    for (const lake::FileInfo& f : files) {
+      std::optional<ArchiveFile> a = ParseArchiveFileName(f.name);
+      if (!a) continue;
+      int64_t& next = resume_[a->partition];
+      next = std::max(next, a->last + 1);
+    }
+  }
+  stats_.recovered = resume_.size();
+  // The group may be ahead of the lake (files removed by hand): never archive twice.
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(o_.bus_uri, o_.bus));
+  ASSIGN_OR_RETURN(std::vector<bus::PartitionState> parts, admin->Describe(o_.topic, o_.group));
+  for (const bus::PartitionState& p : parts) {
+    if (p.committed && *p.committed > resume_[p.partition]) resume_[p.partition] = *p.committed;
+  }
+  return absl::OkStatus();
+}
+
+Status Archiver::Append(const bus::Record& r) {
+  std::unique_ptr<OpenFile>& f = open_[r.partition];
+  std::string day = DayDir(r.timestamp_ms);
+  if (f && f->day != day) {
+    RETURN_IF_ERROR(Publish(r.partition));  // a file holds one day
+  }
+  if (!f) {
+    f = std::make_unique<OpenFile>();
+    f->day = day;
+    f->first = r.offset;
+    f->opened = std::chrono::steady_clock::now();
+    f->temp_path = lake::JoinPath(lake::JoinPath(o_.target_dir, kTemporary),
+                                  fmt::format("part-{}-{}.jsonl", r.partition, r.offset));
+    lake::CreateOptions co;
+    co.overwrite = true;
+    ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, lake_->Create(f->temp_path, co));
+    f->out = lake::NewCompressingFile(std::move(raw), o_.codec);
+  }
+  const std::string& v = r.value;
+  if (std::memchr(v.data(), '\n', v.size()) != nullptr ||
+      std::memchr(v.data(), '\r', v.size()) != nullptr) {
+    nlohmann::json j = {{"malformed", true}, {"partition", r.partition}, {"offset", r.offset},
+                        {"value", v}};
+    RETURN_IF_ERROR(f->out->Append(
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
+  } else {
+    RETURN_IF_ERROR(f->out->Append(v));
+    RETURN_IF_ERROR(f->out->Append("\n"));
+  }
+  f->last = r.offset;
+  ++f->events;
+  return absl::OkStatus();
+}
+
+Status Archiver::Publish(int partition) {
+  auto it = open_.find(partition);
+  if (it == open_.end() || !it->second) return absl::OkStatus();
+  OpenFile& f = *it->second;
+  uint64_t bytes = f.out->Size();
+  RETURN_IF_ERROR(f.out->Close());
+  std::string final_path = lake::JoinPath(
+      lake::JoinPath(o_.target_dir, f.day),
+      fmt::format("part-{}-{}-{}.jsonl{}", partition, f.first, f.last, lake::CodecExtension(o_.codec)));
+  RETURN_IF_ERROR(lake_->Rename(f.temp_path, final_path));
+  // Only now is the group allowed past these records.
+  RETURN_IF_ERROR(consumer_->CommitOffsets({{partition, f.last + 1}}));
+  stats_.events += f.events;
+  stats_.bytes += bytes;
+  ++stats_.files;
+  open_.erase(it);
+  return absl::OkStatus();
+}
+
+Status Archiver::Step(std::chrono::milliseconds wait) {
+  ASSIGN_OR_RETURN(std::vector<bus::Record> batch, consumer_->Poll(10000, wait));
+  auto now = std::chrono::steady_clock::now();
+  if (!batch.empty()) last_data_ = now;
+  for (const bus::Record& r : batch) {
+    RETURN_IF_ERROR(Append(r));
+    const auto& f = open_[r.partition];
+    if (f->out->Size() >= o_.roll_bytes) RETURN_IF_ERROR(Publish(r.partition));
+  }
+  std::vector<int> due;
+  for (const auto& [p, f] : open_) {
+    if (f && now - f->opened >= o_.roll_interval) due.push_back(p);
+  }
+  for (int p : due) RETURN_IF_ERROR(Publish(p));
+  return absl::OkStatus();
+}
+
+Status Archiver::Close() {
+  std::vector<int> parts;
+  for (const auto& [p, f] : open_) parts.push_back(p);
+  for (int p : parts) RETURN_IF_ERROR(Publish(p));
+  StatusOr<int64_t> lag = consumer_->Lag();
+  if (lag.ok()) stats_.lag = *lag;
+  return absl::OkStatus();
+}
+
+Status Archiver::Run(const std::function<bool()>& stop, std::chrono::milliseconds idle_exit) {
+  auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(200), o_.roll_interval);
+  while (!stop()) {
+    RETURN_IF_ERROR(Step(wait));
+    if (idle_exit.count() > 0 && open_.empty() &&
+        std::chrono::steady_clock::now() - last_data_ >= idle_exit) {
+      break;
+    }
+    if (idle_exit.count() > 0 && std::chrono::steady_clock::now() - last_data_ >= idle_exit) {
+      RETURN_IF_ERROR(Close());  // publish the tail, then exit at the next turn
+    }
+  }
+  return Close();
+}
+
+}  // namespace comptoir::stream

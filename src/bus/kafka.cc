@@ -61,7 +61,7 @@ Status KafkaError(rd_kafka_resp_err_t err, std::string_view what) {
     case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
-      return absl::UnavailableError(msg);
+      return absl::UnavailableError(StrCat(msg, " (is the broker running and reachable?)"));
     case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
     case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
@@ -79,9 +79,7 @@ Status KafkaError(rd_kafka_resp_err_t err, std::string_view what) {
 
 // Routes librdkafka's own log lines to Comptoir's logger.
 void LogCallback(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
-  if (level <= 3) {
-    spdlog::error("kafka {}: {}", fac, buf);
-  } else if (level <= 4) {
+  if (level <= 4) {
     spdlog::warn("kafka {}: {}", fac, buf);
   } else {
     spdlog::debug("kafka {}: {}", fac, buf);

@@ -1,5 +1,6 @@
 #include "comptoir/stream/archiver.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "fmt/format.h"
@@ -152,7 +153,7 @@ Status Archiver::Publish(int partition) {
   stats_.events += f.events;
   stats_.bytes += bytes;
   ++stats_.files;
-  open_.erase(it);
+  it->second.reset();  // the entry stays: callers may hold a reference to it
   return absl::OkStatus();
 }
 
@@ -163,7 +164,7 @@ Status Archiver::Step(std::chrono::milliseconds wait) {
   for (const bus::Record& r : batch) {
     RETURN_IF_ERROR(Append(r));
     const auto& f = open_[r.partition];
-    if (f->out->Size() >= o_.roll_bytes) RETURN_IF_ERROR(Publish(r.partition));
+    if (f && f->out->Size() >= o_.roll_bytes) RETURN_IF_ERROR(Publish(r.partition));
   }
   std::vector<int> due;
   for (const auto& [p, f] : open_) {
@@ -175,8 +176,12 @@ Status Archiver::Step(std::chrono::milliseconds wait) {
 
 Status Archiver::Close() {
   std::vector<int> parts;
-  for (const auto& [p, f] : open_) parts.push_back(p);
+  for (const auto& [p, f] : open_) {
+    if (f) parts.push_back(p);
+  }
   for (int p : parts) RETURN_IF_ERROR(Publish(p));
+  Status cleaned = lake_->Delete(lake::JoinPath(o_.target_dir, kTemporary), /*recursive=*/true);
+  if (!cleaned.ok() && !absl::IsNotFound(cleaned)) return cleaned;
   StatusOr<int64_t> lag = consumer_->Lag();
   if (lag.ok()) stats_.lag = *lag;
   return absl::OkStatus();
@@ -186,7 +191,8 @@ Status Archiver::Run(const std::function<bool()>& stop, std::chrono::millisecond
   auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(200), o_.roll_interval);
   while (!stop()) {
     RETURN_IF_ERROR(Step(wait));
-    if (idle_exit.count() > 0 && open_.empty() &&
+    bool any_open = std::any_of(open_.begin(), open_.end(), [](const auto& e) { return e.second != nullptr; });
+    if (idle_exit.count() > 0 && !any_open &&
         std::chrono::steady_clock::now() - last_data_ >= idle_exit) {
       break;
     }

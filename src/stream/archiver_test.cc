@@ -1,0 +1,206 @@
+#include "comptoir/stream/archiver.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "comptoir/lake/fault_injection.h"
+
+namespace comptoir::stream {
+namespace {
+
+constexpr int64_t kDay = 86400000;
+constexpr int64_t kBase = 1764288000000;  // 2025-11-28T00:00:00Z
+
+TEST(ArchiveFileName, ParsesOnlyArchiveParts) {
+  auto f = ParseArchiveFileName("part-2-100-199.jsonl.zst");
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->partition, 2);
+  EXPECT_EQ(f->first, 100);
+  EXPECT_EQ(f->last, 199);
+  EXPECT_TRUE(ParseArchiveFileName("part-0-0-0.jsonl").has_value());
+  for (const char* bad : {"part-0-5-4.jsonl", "part-0-1.jsonl", "part-a-1-2.jsonl",
+                          "part-0-1-2.json", "x-0-1-2.jsonl", "part-0--1-2.jsonl", "_SUCCESS"}) {
+    EXPECT_FALSE(ParseArchiveFileName(bad).has_value()) << bad;
+  }
+}
+
+class ArchiverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    lake::RegisterBuiltinStorages();
+    dir_ = (std::filesystem::temp_directory_path() /
+            ("comptoir-archiver-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove_all(dir_);
+    bus_ = "log://" + dir_ + "/bus";
+    lake_ = lake::NewLocalStorage(dir_ + "/lake");
+    o_.bus_uri = bus_;
+    o_.roll_interval = std::chrono::hours(1);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Values "e<i>" with timestamps base + i * step.
+  void Produce(int from, int to, int64_t step = 1000) {
+    auto p = bus::OpenProducer(bus_, "transactions", 3).value();
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(p->Send(StrCat("k", i % 7), StrCat(R"({"e":)", i, "}"), kBase + i * step).ok());
+    }
+    ASSERT_TRUE(p->Flush().ok());
+  }
+
+  void Drain(Archiver* a) {
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(a->Step(std::chrono::milliseconds(20)).ok());
+  }
+
+  // Every published file: name -> lines.
+  std::map<std::string, std::vector<std::string>> Published(lake::Storage* fs = nullptr) {
+    if (fs == nullptr) fs = lake_.get();
+    std::map<std::string, std::vector<std::string>> out;
+    auto days = fs->List(o_.target_dir);
+    if (!days.ok()) return out;
+    for (const auto& d : *days) {
+      if (!d.name.starts_with("dt=")) continue;
+      std::vector<lake::FileInfo> files = fs->List(d.path).value();
+      for (const auto& f : files) {
+        auto in = lake::NewDecompressingFile(fs->Open(f.path).value(), lake::CodecForName(f.name));
+        std::string text;
+        char buf[65536];
+        while (true) {
+          size_t n = *in->Read(buf, sizeof(buf));
+          if (n == 0) break;
+          text.append(buf, n);
+        }
+        for (std::string_view l : Split(text, '\n', true)) out[d.name + "/" + f.name].emplace_back(l);
+      }
+    }
+    return out;
+  }
+
+  // Checks that the published files hold events [0, n) exactly once and that
+  // each file's name matches its partition and offsets.
+  void ExpectExactlyOnce(int n) {
+    std::map<int, int> seen;
+    std::map<int, std::vector<ArchiveFile>> ranges;
+    for (const auto& [name, lines] : Published()) {
+      auto f = ParseArchiveFileName(name.substr(name.find('/') + 1));
+      ASSERT_TRUE(f.has_value()) << name;
+      EXPECT_EQ(static_cast<int64_t>(lines.size()), f->last - f->first + 1) << name;
+      ranges[f->partition].push_back(*f);
+      for (const std::string& l : lines) ++seen[std::stoi(l.substr(5))];
+    }
+    EXPECT_EQ(static_cast<int>(seen.size()), n);
+    for (const auto& [i, count] : seen) EXPECT_EQ(count, 1) << "event " << i;
+    // Offset ranges are contiguous per partition: no gap, no overlap.
+    for (auto& [p, rs] : ranges) {
+      std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      int64_t next = 0;
+      for (const ArchiveFile& r : rs) {
+        EXPECT_EQ(r.first, next) << "partition " << p;
+        next = r.last + 1;
+      }
+    }
+  }
+
+  std::string dir_, bus_;
+  std::unique_ptr<lake::Storage> lake_;
+  ArchiverOptions o_;
+};
+
+TEST_F(ArchiverTest, RollsBySizeAndDayAndCommitsAfterPublishing) {
+  // 3,000 events one minute apart: the stream crosses two midnights.
+  Produce(0, 3000, 60000);
+  o_.roll_bytes = 4096;
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  EXPECT_EQ(a->stats().events, 3000u);
+  EXPECT_GT(a->stats().files, 10u);
+  ExpectExactlyOnce(3000);
+  std::set<std::string> days;
+  for (const auto& [name, lines] : Published()) days.insert(name.substr(0, name.find('/')));
+  EXPECT_EQ(days, (std::set<std::string>{"dt=2025-11-28", "dt=2025-11-29", "dt=2025-11-30"}));
+  // No temporary survives a clean close; the group is at the end.
+  EXPECT_FALSE(*lake::Exists(lake_.get(), o_.target_dir + "/_temporary"));
+  auto parts = bus::OpenAdmin(bus_).value()->Describe("transactions", o_.group).value();
+  for (const auto& p : parts) EXPECT_EQ(p.lag(), 0);
+}
+
+TEST_F(ArchiverTest, CrashBeforePublishingLosesNothingAndDuplicatesNothing) {
+  Produce(0, 1000);
+  {
+    auto a = Archiver::Open(lake_.get(), o_).value();
+    Drain(a.get());
+    // Destroyed without Close(): the open files stay temporaries.
+  }
+  EXPECT_TRUE(Published().empty());
+  EXPECT_TRUE(*lake::Exists(lake_.get(), o_.target_dir + "/_temporary"));
+  Produce(1000, 1500);
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  ExpectExactlyOnce(1500);
+}
+
+TEST_F(ArchiverTest, CrashBetweenPublishAndCommitIsRepairedFromFileNames) {
+  Produce(0, 800);
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  a.reset();
+  // As if the process died after the renames but before the commits.
+  bus::ConsumerOptions co;
+  co.group = o_.group;
+  auto rewind = bus::OpenConsumer(bus_, "transactions", co).value();
+  ASSERT_TRUE(rewind->CommitOffsets({{0, 0}, {1, 0}, {2, 0}}).ok());
+  Produce(800, 900);
+  auto b = Archiver::Open(lake_.get(), o_).value();
+  EXPECT_EQ(b->stats().recovered, 3u);
+  Drain(b.get());
+  ASSERT_TRUE(b->Close().ok());
+  EXPECT_EQ(b->stats().events, 100u);
+  ExpectExactlyOnce(900);
+}
+
+TEST_F(ArchiverTest, AFailedRenameIsAnErrorAndTheRetryIsExact) {
+  Produce(0, 500);
+  lake::FaultInjectionStorage faulty(lake_.get());
+  faulty.FailAt(lake::FaultOp::kRename, 2, absl::UnavailableError("injected rename failure"));
+  {
+    auto a = Archiver::Open(&faulty, o_).value();
+    Drain(a.get());
+    Status s = a->Close();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  }
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  ExpectExactlyOnce(500);
+}
+
+TEST_F(ArchiverTest, ZstdFilesAndMultiLineValuesKeepOneRecordPerLine) {
+  {
+    auto p = bus::OpenProducer(bus_, "transactions", 3).value();
+    ASSERT_TRUE(p->Send("k", "{\"e\":0}", kBase).ok());
+    ASSERT_TRUE(p->Send("k", "broken\nvalue", kBase + 1).ok());
+    ASSERT_TRUE(p->Flush().ok());
+  }
+  o_.codec = lake::Codec::kZstd;
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  auto files = Published();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(files.begin()->first.ends_with(".jsonl.zst")) << files.begin()->first;
+  ASSERT_EQ(files.begin()->second.size(), 2u);
+  EXPECT_EQ(files.begin()->second[0], "{\"e\":0}");
+  EXPECT_EQ(files.begin()->second[1],
+            StrCat(R"({"malformed":true,"offset":1,"partition":)", bus::PartitionForKey("k", 3),
+                   R"(,"value":"broken\nvalue"})"));
+}
+
+}  // namespace
+}  // namespace comptoir::stream

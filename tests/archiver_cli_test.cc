@@ -1,0 +1,129 @@
+// `comptoir archive` killed with SIGKILL ten times while 200,000 events flow:
+// every event ends up in the lake exactly once. On the embedded log and on
+// the real Kafka broker.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cli_runner.h"
+#include "comptoir/core/strings.h"
+#include "comptoir/stream/archiver.h"
+#include "comptoir/stream/event.h"
+#include "nlohmann/json.hpp"
+
+namespace comptoir {
+namespace {
+
+using testing::CliResult;
+using testing::RunCli;
+
+class ArchiverKill : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir("archive-kill");
+    if (GetParam() == "log") {
+      bus_ = "log://" + dir_ + "/bus";
+    } else {
+      bus_ = testing::ServiceEnv("COMPTOIR_TEST_KAFKA");
+      if (bus_.empty()) GTEST_SKIP() << "no Kafka broker (run `make test`)";
+    }
+    topic_ = StrCat("archive-", GetParam(), "-", getpid());
+    lake_ = dir_ + "/lake";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, bus_, topic_, lake_;
+};
+
+TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) {
+  constexpr int kEvents = 200000;
+  ASSERT_EQ(RunCli({"bus", "--bus", bus_, "create", topic_, "--partitions", "3"}).exit_code, 0);
+  int producer = testing::StartCli({"produce", "-q", "--bus", bus_, "--topic", topic_, "--count",
+                                    std::to_string(kEvents), "--rate", "25000", "--seed", "5"},
+                                   dir_ + "/produce.log");
+  ASSERT_GT(producer, 0);
+  std::vector<std::string> archive = {"archive", "--bus", bus_, "--topic", topic_, "--lake", lake_,
+                                      "--roll-interval", "300ms", "--roll-size", "256KiB"};
+  std::mt19937 rng(42);
+  int lo = GetParam() == "log" ? 300 : 1200;
+  std::uniform_int_distribution<int> ms(lo, lo + 700);
+  for (int i = 0; i < 10; ++i) {
+    int pid = testing::StartCli(archive, dir_ + "/archive.log");
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ASSERT_TRUE(WIFSIGNALED(st)) << "archiver run " << i << " ended by itself";
+  }
+  int st = 0;
+  waitpid(producer, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "the producer failed";
+  // Something was archived before the last run (the kills hit a working archiver).
+  CliResult mid = RunCli({"lake", "--lake", lake_, "ls", "-R", "/user/kafka/transactions"});
+  EXPECT_NE(mid.out.find("part-"), std::string::npos) << mid.out << mid.err;
+
+  std::vector<std::string> last = archive;
+  last.insert(last.end(), {"--idle-exit", "2s"});
+  CliResult fin = RunCli(last);
+  ASSERT_EQ(fin.exit_code, 0) << fin.err;
+
+  // Read every published file.
+  std::string root = lake_ + "/user/kafka/transactions";
+  std::set<std::string> ids;
+  size_t lines = 0;
+  std::map<int, std::vector<stream::ArchiveFile>> ranges;
+  stream::EventParser parser;
+  for (const auto& day : std::filesystem::directory_iterator(root)) {
+    std::string day_name = day.path().filename().string();
+    if (day_name == "_temporary") continue;
+    ASSERT_TRUE(day_name.starts_with("dt=")) << day_name;
+    for (const auto& f : std::filesystem::directory_iterator(day.path())) {
+      auto range = stream::ParseArchiveFileName(f.path().filename().string());
+      ASSERT_TRUE(range.has_value()) << f.path();
+      ranges[range->partition].push_back(*range);
+      std::ifstream in(f.path());
+      std::string line;
+      int64_t in_file = 0;
+      while (std::getline(in, line)) {
+        auto e = parser.Parse(line, 0);
+        ASSERT_TRUE(e.ok()) << line;
+        ids.insert(e->event_id);
+        ++lines;
+        ++in_file;
+      }
+      EXPECT_EQ(in_file, range->last - range->first + 1) << f.path();
+    }
+  }
+  EXPECT_EQ(lines, static_cast<size_t>(kEvents)) << "duplicates or losses";
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
+  int64_t total = 0;
+  for (auto& [p, rs] : ranges) {
+    std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    int64_t next = 0;
+    for (const auto& r : rs) {
+      EXPECT_EQ(r.first, next) << "gap or overlap in partition " << p;
+      next = r.last + 1;
+    }
+    total += next;
+  }
+  EXPECT_EQ(total, kEvents);
+  // The group's offsets caught up with the lake.
+  CliResult d = RunCli({"bus", "--bus", bus_, "--json", "describe", topic_, "--group",
+                        "comptoir-archiver"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_EQ(nlohmann::json::parse(d.out)["lag"], 0) << d.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiverKill, ::testing::Values("log", "kafka"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+}  // namespace
+}  // namespace comptoir

@@ -1,6 +1,7 @@
 // comptoir produce / consume: Flow B's simulator and console consumer.
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "common.h"
 #include "comptoir/bus/client.h"
@@ -173,8 +175,9 @@ struct ConsumeFlags {
 };
 
 Status RunConsume(const ConsumeFlags& f, const Globals& g) {
-  if (f.format != "json" && f.format != "table") {
-    return absl::InvalidArgumentError(StrCat("--format \"", f.format, "\": use json or table"));
+  if (f.format != "json" && f.format != "table" && f.format != "summary") {
+    return absl::InvalidArgumentError(
+        StrCat("--format \"", f.format, "\": use json, table or summary"));
   }
   bus::ConsumerOptions o;
   o.group = f.group;
@@ -197,6 +200,12 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
   stream::EventParser parser;
   uint64_t seen = 0, bad = 0;
   int64_t revenue = 0;
+  struct Sum {
+    uint64_t events = 0;
+    int64_t cents = 0;
+  };
+  std::unordered_map<std::string, Sum> by_status, by_line;
+  auto last_commit = std::chrono::steady_clock::now();
   if (f.format == "table") {
     std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30} {:>10} {:<10}\n", "ts", "order", "line",
                              "customer", "amount", "status");
@@ -225,7 +234,14 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
         continue;
       }
       revenue += e->amount_cents;
-      if (f.format == "table") {
+      if (f.format == "summary") {
+        Sum& st = by_status[e->status];
+        ++st.events;
+        st.cents += e->amount_cents;
+        Sum& pl = by_line[e->product_line];
+        ++pl.events;
+        pl.cents += e->amount_cents;
+      } else if (f.format == "table") {
         std::string amount;
         core::AppendFixed(&amount, e->amount_cents, 2);
         std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30.30} {:>10} {:<10}\n",
@@ -235,7 +251,30 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
     }
     std::cout.flush();
     if (dlq) RETURN_IF_ERROR(dlq->Flush());
-    RETURN_IF_ERROR(consumer->Commit());  // after the records were handled
+    // Commit after the records were handled, at most every 200 ms (each
+    // commit is a round trip to the broker).
+    auto now = std::chrono::steady_clock::now();
+    bool done = (f.count != 0 && seen >= f.count) || core::Cancelled();
+    if (done || now - last_commit >= std::chrono::milliseconds(200)) {
+      RETURN_IF_ERROR(consumer->Commit());
+      last_commit = now;
+    }
+  }
+  RETURN_IF_ERROR(consumer->Commit());
+  if (f.format == "summary") {
+    auto print = [](const char* title, const std::unordered_map<std::string, Sum>& m) {
+      std::vector<std::pair<std::string, Sum>> rows(m.begin(), m.end());
+      std::sort(rows.begin(), rows.end(),
+                [](const auto& a, const auto& b) { return a.second.cents > b.second.cents; });
+      std::cout << fmt::format("{:<20} {:>12} {:>18}\n", title, "events", "revenue");
+      for (const auto& [key, sum] : rows) {
+        std::string amount;
+        core::AppendFixed(&amount, sum.cents, 2);
+        std::cout << fmt::format("{:<20} {:>12} {:>18}\n", key, sum.events, amount);
+      }
+    };
+    print("status", by_status);
+    print("product_line", by_line);
   }
   std::string total;
   core::AppendFixed(&total, revenue, 2);
@@ -425,7 +464,9 @@ void AddStreamCommands(CLI::App* app, Globals* g, int* result) {
   consume->add_flag("--from-beginning", c->from_beginning, "Start at the oldest event");
   consume->add_option("--from-time", c->from_time, "Start at this time (RFC 3339 UTC)");
   consume->add_option("--count", c->count, "Stop after N events");
-  consume->add_option("--format", c->format, "json (default) or table");
+  consume->add_option("--format", c->format,
+                      "json (default: each message as it is), table, or summary (revenue by "
+                      "status and product line at the end)");
   consume->callback([c, g, result] {
     Status s = RunConsume(*c, *g);
     *result = s.ok() ? 0 : Fail("consume", s);

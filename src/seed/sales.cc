@@ -143,7 +143,7 @@ const std::vector<Customer>& Customers() {
   return *c;
 }
 
-std::string DealSize(int64_t sales_cents) {
+std::string_view DealSize(int64_t sales_cents) {
   if (sales_cents < 300000) return "Small";
   if (sales_cents <= 700000) return "Medium";
   return "Large";
@@ -225,7 +225,7 @@ void SalesGenerator::StartOrder() {
                        : "Disputed";
 }
 
-bool SalesGenerator::Next(SalesRow* row) {
+bool SalesGenerator::NextLine(SalesLine* out) {
   if (produced_ >= rows_) return false;
   if (lines_left_ == 0) StartOrder();
   --lines_left_;
@@ -235,20 +235,42 @@ bool SalesGenerator::Next(SalesRow* row) {
   int64_t qty = Uniform(20) == 0 ? 6 + static_cast<int64_t>(Uniform(92))
                                  : 20 + static_cast<int64_t>(Uniform(31));
   int64_t true_price = p.msrp * (85 + static_cast<int64_t>(Uniform(31)));  // cents
-  int64_t price_each = std::min<int64_t>(true_price, 10000);  // capped at 100, as in the source
-  int64_t sales = qty * true_price;
+  SalesLine& l = *out;
+  l.order_number = order_number_;
+  l.order_line = line_;
+  l.quantity = qty;
+  l.price_each_cents = std::min<int64_t>(true_price, 10000);  // capped at 100, as in the source
+  l.sales_cents = qty * true_price;
+  l.day = day_;
+  l.msrp = p.msrp;
+  l.status = status_;
+  l.product_line = p.line;
+  l.product_code = p.code;
+  l.customer = c.name;
+  l.country = c.country;
+  l.territory = c.territory;
+  l.deal_size = DealSize(l.sales_cents);
+  l.customer_index = customer_;
+  ++produced_;
+  return true;
+}
+
+bool SalesGenerator::Next(SalesRow* row) {
+  SalesLine l;
+  if (!NextLine(&l)) return false;
+  const Customer& c = Customers()[l.customer_index];
   using namespace std::chrono;
-  year_month_day ymd{sys_days{2003y / January / 6} + days{day_}};
+  year_month_day ymd{sys_days{2003y / January / 6} + days{l.day}};
   int month = static_cast<int>(static_cast<unsigned>(ymd.month()));
   int year = static_cast<int>(ymd.year());
   std::string date = fmt::format("{:04}-{:02}-{:02} 00:00:00", year, month,
                                  static_cast<unsigned>(ymd.day()));
-  *row = {std::to_string(order_number_), std::to_string(qty), Money(price_each),
-          std::to_string(line_), Money(sales), date, status_,
+  *row = {std::to_string(l.order_number), std::to_string(l.quantity), Money(l.price_each_cents),
+          std::to_string(l.order_line), Money(l.sales_cents), date, std::string(l.status),
           std::to_string((month - 1) / 3 + 1), std::to_string(month), std::to_string(year),
-          p.line, std::to_string(p.msrp), p.code, c.name, c.phone, c.address1, c.address2,
-          c.city, c.state, c.postal, c.country, c.territory, c.last, c.first, DealSize(sales)};
-  ++produced_;
+          std::string(l.product_line), std::to_string(l.msrp), std::string(l.product_code), c.name,
+          c.phone, c.address1, c.address2, c.city, c.state, c.postal, c.country, c.territory,
+          c.last, c.first, std::string(l.deal_size)};
   return true;
 }
 

@@ -7,22 +7,6 @@
 #include "fmt/format.h"
 
 namespace comptoir::stream {
-namespace {
-
-int64_t Cents(const std::optional<std::string>& v) {
-  StatusOr<int64_t> c = ParseCents(v ? std::string_view(*v) : std::string_view("0"));
-  return c.ok() ? *c : 0;
-}
-
-void Assign(const std::optional<std::string>& v, std::string* out) {
-  if (v) {
-    out->assign(*v);
-  } else {
-    out->clear();
-  }
-}
-
-}  // namespace
 
 std::string PythonLogTime(int64_t ts_ms) {
   auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ts_ms));
@@ -41,34 +25,28 @@ Event Simulator::Next(int64_t now_ms) {
 }
 
 void Simulator::Next(int64_t now_ms, Event* out) {
-  seed::SalesRow& row = row_;
-  gen_.Next(&row);
+  seed::SalesLine l;
+  gen_.NextLine(&l);
   Event& e = *out;
   e.event_id = producer_id_;
   char seq[13];
   uint64_t n_seq = ++seq_;
   for (int i = 11; i >= 0; --i, n_seq /= 10) seq[i] = static_cast<char>('0' + n_seq % 10);
-  seq[12] = '\0';
   e.event_id.push_back('-');
   e.event_id.append(seq, 12);
   e.ts_ms = now_ms;
-  int64_t n = 0;
-  (void)ParseInt(row[0] ? std::string_view(*row[0]) : "0", &n);
-  e.order_number = n + order_base_;
-  int q = 0, line = 0;
-  (void)ParseInt(row[1] ? std::string_view(*row[1]) : "0", &q);
-  (void)ParseInt(row[3] ? std::string_view(*row[3]) : "0", &line);
-  e.quantity = q;
-  e.order_line = line;
-  e.price_each_cents = Cents(row[2]);
-  e.amount_cents = Cents(row[4]);
-  Assign(row[6], &e.status);
-  Assign(row[10], &e.product_line);
-  Assign(row[12], &e.product_code);
-  Assign(row[13], &e.customer);
-  Assign(row[20], &e.country);
-  Assign(row[21], &e.territory);
-  Assign(row[24], &e.deal_size);
+  e.order_number = l.order_number + order_base_;
+  e.order_line = l.order_line;
+  e.quantity = static_cast<int>(l.quantity);
+  e.price_each_cents = l.price_each_cents;
+  e.amount_cents = l.sales_cents;
+  e.status.assign(l.status);
+  e.product_line.assign(l.product_line);
+  e.product_code.assign(l.product_code);
+  e.customer.assign(l.customer);
+  e.country.assign(l.country);
+  e.territory.assign(l.territory);
+  e.deal_size.assign(l.deal_size);
 }
 
 std::string Simulator::LogLine(const Event& e) {

@@ -34,11 +34,27 @@ using SalesRow = std::vector<std::optional<std::string>>;
 // 109 products with MSRP, 92 customers in 19 countries and 4 territories,
 // Shipped ~93 %, orders from 2003-01 to 2005-05 with several lines each,
 // DEALSIZE from SALES (3000/7000). Money is computed in integer cents.
+// One generated order line before any text formatting (the fast path of
+// the stream simulator). The views stay valid until the next call.
+struct SalesLine {
+  int64_t order_number = 0;
+  int order_line = 0;
+  int64_t quantity = 0;
+  int64_t price_each_cents = 0;
+  int64_t sales_cents = 0;
+  int64_t day = 0;  // days since 2003-01-06
+  int msrp = 0;
+  std::string_view status, product_line, product_code, customer, country, territory, deal_size;
+  size_t customer_index = 0;
+};
+
 class SalesGenerator {
  public:
   SalesGenerator(uint64_t rows, uint64_t seed);
   // Fills `row` with the next row; false after `rows` rows.
   bool Next(SalesRow* row);
+  // The same row, unformatted.
+  bool NextLine(SalesLine* line);
 
  private:
   void StartOrder();

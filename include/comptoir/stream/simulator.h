@@ -29,7 +29,6 @@ class Simulator {
 
  private:
   seed::SalesGenerator gen_;
-  seed::SalesRow row_;
   std::string producer_id_;
   int64_t order_base_;
   uint64_t seq_ = 0;

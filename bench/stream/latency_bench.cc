@@ -1,13 +1,15 @@
 // Produce -> consume latency through the bus, paced.
 //
-//   latency_bench BUS_URI TOPIC [RATE=10000] [SECONDS=10] [VALUE_BYTES=200]
+//   latency_bench BUS_URI TOPIC [RATE=10000] [SECONDS=10] [VALUE_BYTES=200] [kafka.property=value...]
 //
 // A producer sends RATE events per second for SECONDS (the same pacing and
 // flushing rule as `comptoir produce`: a record is made durable at once when
 // the next one is more than 5 ms away, else it shares the producer's batch);
 // a consumer in the same process reads them. Each value carries its send time
 // (steady clock, ns); the latency is receive time - send time. Prints one
-// line: events, p50, p99, p99.9 and max in milliseconds.
+// line: events, p50, p99, p99.9 and max in milliseconds. The first second
+// (connections, the idempotent producer's id, the consumer's first fetch) is
+// a warm-up and not counted.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,27 +45,35 @@ int main(int argc, char** argv) {
   size_t value_bytes = argc > 5 ? std::stoul(argv[5]) : 200;
   auto total = static_cast<int64_t>(rate * seconds);
 
-  auto producer = comptoir::bus::OpenProducer(uri, topic, 3);
+  comptoir::bus::BusOptions bus;
+  for (int i = 6; i < argc; ++i) {
+    std::string kv = argv[i];
+    bus.kafka_properties[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  }
+  auto producer = comptoir::bus::OpenProducer(uri, topic, 3, bus);
   if (!producer.ok()) return Die(producer.status(), "open producer");
   comptoir::bus::ConsumerOptions co;
   co.start = comptoir::bus::StartAt::kEnd;
-  auto consumer = comptoir::bus::OpenConsumer(uri, topic, co);
+  auto consumer = comptoir::bus::OpenConsumer(uri, topic, co, bus);
   if (!consumer.ok()) return Die(consumer.status(), "open consumer");
   // Let the consumer settle on the end offsets before the clock starts.
   (void)(*consumer)->Poll(1, milliseconds(500));
 
+  auto warmup = duration<double>(1.0);
+  auto warm_events = static_cast<int64_t>(rate);
   std::vector<double> lat_ms;
   lat_ms.reserve(static_cast<size_t>(total));
   std::thread reader([&] {
     auto deadline = steady_clock::now() + duration<double>(seconds + 30);
-    while (static_cast<int64_t>(lat_ms.size()) < total && steady_clock::now() < deadline) {
-      auto batch = (*consumer)->Poll(10000, milliseconds(100));
+    while (static_cast<int64_t>(lat_ms.size()) < total && steady_clock::now() < deadline + warmup) {
+      auto batch = (*consumer)->PollView(10000, milliseconds(100));
       if (!batch.ok()) {
         Die(batch.status(), "poll");
         return;
       }
       int64_t now = NowNs();
       for (const auto& r : *batch) {
+        if (r.value[0] == 'w') continue;  // warm-up
         int64_t sent = std::stoll(r.value.substr(0, r.value.find(' ')));
         lat_ms.push_back(static_cast<double>(now - sent) / 1e6);
       }
@@ -72,8 +82,8 @@ int main(int argc, char** argv) {
 
   std::string pad(value_bytes > 24 ? value_bytes - 24 : 0, 'x');
   auto t0 = steady_clock::now();
-  for (int64_t i = 0; i < total; ++i) {
-    std::string value = std::to_string(NowNs()) + " " + pad;
+  for (int64_t i = 0; i < total + warm_events; ++i) {
+    std::string value = (i < warm_events ? "w" : "") + std::to_string(NowNs()) + " " + pad;
     int64_t wall_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
     auto s = (*producer)->Send(std::to_string(i % 1000), value, wall_ms);
     if (!s.ok()) return Die(s, "send");

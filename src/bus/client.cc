@@ -105,18 +105,20 @@ class LogConsumer final : public Consumer {
     return absl::OkStatus();
   }
 
-  StatusOr<std::vector<Record>> Poll(size_t max, std::chrono::milliseconds wait) override {
-    std::vector<Record> out;
+  StatusOr<std::span<const Record>> PollView(size_t max, std::chrono::milliseconds wait) override {
+    if (slots_.size() < max) slots_.resize(max);
+    size_t n = 0;
     auto deadline = std::chrono::steady_clock::now() + wait;
     while (true) {
-      for (size_t i = 0; i < readers_.size() && out.size() < max; ++i) {
+      for (size_t i = 0; i < readers_.size() && n < max; ++i) {
         auto& r = readers_[(next_ + i) % readers_.size()];
-        ASSIGN_OR_RETURN(std::vector<Record> got,
-                         r->Read(max - out.size(), std::chrono::milliseconds(0)));
-        for (Record& rec : got) out.push_back(std::move(rec));
+        ASSIGN_OR_RETURN(size_t got, r->ReadInto(slots_.data() + n, max - n, std::chrono::milliseconds(0)));
+        n += got;
       }
       next_ = (next_ + 1) % std::max<size_t>(readers_.size(), 1);
-      if (!out.empty() || std::chrono::steady_clock::now() >= deadline) return out;
+      if (n > 0 || std::chrono::steady_clock::now() >= deadline) {
+        return std::span<const Record>(slots_.data(), n);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
@@ -149,6 +151,7 @@ class LogConsumer final : public Consumer {
   std::string topic_;
   ConsumerOptions o_;
   std::vector<std::unique_ptr<PartitionReader>> readers_;
+  std::vector<Record> slots_;  // PollView()'s reused records
   size_t next_ = 0;
 };
 

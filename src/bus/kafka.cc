@@ -79,7 +79,9 @@ Status KafkaError(rd_kafka_resp_err_t err, std::string_view what) {
 
 // Routes librdkafka's own log lines to Comptoir's logger.
 void LogCallback(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
-  if (level <= 4) {
+  // [bus.kafka] holds producer and consumer properties together: each client
+  // ignores the other's, which is expected, not worth a warning.
+  if (level <= 4 && std::string_view(fac) != "CONFWARN") {
     spdlog::warn("kafka {}: {}", fac, buf);
   } else {
     spdlog::debug("kafka {}: {}", fac, buf);
@@ -176,6 +178,7 @@ class KafkaProducer final : public Producer {
                                {"compression.type", "lz4"},
                                {"linger.ms", "5"},
                                {"batch.size", "1000000"},
+                               {"queue.buffering.max.messages", "1000000"},
                                {"queue.buffering.max.kbytes", "262144"}}));
     rd_kafka_conf_set_opaque(conf.get(), p.get());
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::OnDelivery);
@@ -204,7 +207,7 @@ class KafkaProducer final : public Producer {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return KafkaError(err, StrCat("send to topic ", topic_, " on kafka://", brokers_));
       }
-      rd_kafka_poll(rk_.get(), 10);  // the local queue is full: wait for deliveries
+      rd_kafka_poll(rk_.get(), 1);  // the local queue is full: wait for deliveries
       RETURN_IF_ERROR(Failures());
     }
     return Failures();
@@ -308,12 +311,13 @@ class KafkaConsumer final : public Consumer {
     if (rk_) rd_kafka_consumer_close(rk_.get());
   }
 
-  StatusOr<std::vector<Record>> Poll(size_t max, std::chrono::milliseconds wait) override {
-    std::vector<Record> out;
+  StatusOr<std::span<const Record>> PollView(size_t max, std::chrono::milliseconds wait) override {
+    if (slots_.size() < max) slots_.resize(max);
+    size_t n = 0;
     auto deadline = std::chrono::steady_clock::now() + wait;
-    while (out.size() < max) {
+    while (n < max) {
       int timeout = 0;
-      if (out.empty()) {
+      if (n == 0) {
         timeout = static_cast<int>(std::max<int64_t>(
             0, std::chrono::duration_cast<std::chrono::milliseconds>(
                    deadline - std::chrono::steady_clock::now())
@@ -321,7 +325,7 @@ class KafkaConsumer final : public Consumer {
       }
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout);
       if (m == nullptr) {
-        if (out.empty() && timeout > 0) continue;  // woken up early without a message
+        if (n == 0 && timeout > 0) continue;  // woken up early without a message
         break;
       }
       RETURN_IF_ERROR(pending_error_);
@@ -339,19 +343,18 @@ class KafkaConsumer final : public Consumer {
         RETURN_IF_ERROR(s);
         continue;
       }
-      Record r;
-      r.topic = topic_;
+      Record& r = slots_[n++];
+      if (r.topic != topic_) r.topic = topic_;
       r.partition = m->partition;
       r.offset = m->offset;
       rd_kafka_timestamp_type_t tstype;
       r.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
-      if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+      r.key.assign(m->key != nullptr ? static_cast<const char*>(m->key) : "", m->key_len);
+      r.value.assign(m->payload != nullptr ? static_cast<const char*>(m->payload) : "", m->len);
       next_[m->partition] = m->offset + 1;
       rd_kafka_message_destroy(m);
-      out.push_back(std::move(r));
     }
-    return out;
+    return std::span<const Record>(slots_.data(), n);
   }
 
   Status Commit() override { return CommitOffsets(next_); }
@@ -480,6 +483,7 @@ class KafkaConsumer final : public Consumer {
   std::map<int, int64_t> next_;       // partition -> next offset after what Poll() returned
   std::map<int, int64_t> committed_;  // what Commit() last stored
   Status pending_error_;
+  std::vector<Record> slots_;  // PollView()'s reused records
 };
 
 // ---------------------------------------------------------------------------

@@ -198,6 +198,7 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
   ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::OpenConsumer(uri, f.topic, o, bo));
   std::unique_ptr<bus::Producer> dlq;
   stream::EventParser parser;
+  stream::Event event;
   uint64_t seen = 0, bad = 0;
   int64_t revenue = 0;
   struct Sum {
@@ -211,14 +212,15 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
                              "customer", "amount", "status");
   }
   while ((f.count == 0 || seen < f.count) && !core::Cancelled()) {
-    ASSIGN_OR_RETURN(std::vector<bus::Record> batch,
-                     consumer->Poll(f.count == 0 ? 1000 : std::min<uint64_t>(1000, f.count - seen),
+    ASSIGN_OR_RETURN(std::span<const bus::Record> batch,
+                     consumer->PollView(f.count == 0 ? 1000 : std::min<uint64_t>(1000, f.count - seen),
                                     std::chrono::milliseconds(200)));
     for (const bus::Record& r : batch) {
       ++seen;
-      StatusOr<stream::Event> e = parser.Parse(r.value, r.timestamp_ms);
+      Status parsed = parser.Parse(r.value, r.timestamp_ms, &event);
+      const stream::Event* e = &event;
       if (f.format == "json") std::cout << r.value << '\n';  // every record, as it is
-      if (!e.ok()) {
+      if (!parsed.ok()) {
         // Malformed messages never stop the consumer: counted and set aside
         // (a dead-letter topic is not forwarded again).
         ++bad;
@@ -227,7 +229,7 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
           ASSIGN_OR_RETURN(dlq, bus::OpenProducer(uri, f.topic + ".dlq", 1, bo));
         }
         RETURN_IF_ERROR(dlq->Send(r.key,
-                                  StrCat(R"({"error":)", nlohmann::json(std::string(e.status().message())).dump(),
+                                  StrCat(R"({"error":)", nlohmann::json(std::string(parsed.message())).dump(),
                                          R"(,"partition":)", r.partition, R"(,"offset":)", r.offset,
                                          R"(,"value":)", nlohmann::json(r.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "}"),
                                   r.timestamp_ms));

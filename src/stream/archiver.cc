@@ -158,7 +158,7 @@ Status Archiver::Publish(int partition) {
 }
 
 Status Archiver::Step(std::chrono::milliseconds wait) {
-  ASSIGN_OR_RETURN(std::vector<bus::Record> batch, consumer_->Poll(10000, wait));
+  ASSIGN_OR_RETURN(std::span<const bus::Record> batch, consumer_->PollView(10000, wait));
   auto now = std::chrono::steady_clock::now();
   if (!batch.empty()) last_data_ = now;
   for (const bus::Record& r : batch) {

@@ -147,7 +147,7 @@ std::string ToJson(const Event& e) {
 
 struct EventParser::Impl {
   simdjson::ondemand::parser parser;
-  simdjson::padded_string buffer;
+  std::string buffer;  // the message, with SIMDJSON_PADDING bytes of capacity after it
 };
 
 EventParser::EventParser() : impl_(new Impl()) {}
@@ -176,12 +176,71 @@ StatusOr<int64_t> ParseTs(std::string_view t) {
 
 }  // namespace
 
+namespace {
+
+enum class Field {
+  kOther, kEventId, kTs, kOrderNumber, kOrderId, kOrderLine, kCustomer, kCustomerId, kCountry,
+  kTerritory, kProductCode, kProductLine, kQuantity, kPriceEach, kAmount, kStatus, kDealSize
+};
+
+// Dispatch on the length first: most keys are then told apart without a
+// full comparison.
+Field FieldOf(std::string_view k) {
+  auto is = [k](std::string_view name, Field f) { return k == name ? f : Field::kOther; };
+  switch (k.size()) {
+    case 2: return is("ts", Field::kTs);
+    case 6: return k[0] == 'a' ? is("amount", Field::kAmount) : is("status", Field::kStatus);
+    case 7: return is("country", Field::kCountry);
+    case 8:
+      switch (k[0]) {
+        case 'e': return is("event_id", Field::kEventId);
+        case 'c': return is("customer", Field::kCustomer);
+        case 'o': return is("order_id", Field::kOrderId);
+        case 'q': return is("quantity", Field::kQuantity);
+        default: return Field::kOther;
+      }
+    case 9: return k[0] == 'd' ? is("deal_size", Field::kDealSize) : is("territory", Field::kTerritory);
+    case 10: return k[0] == 'o' ? is("order_line", Field::kOrderLine) : is("price_each", Field::kPriceEach);
+    case 11: return is("customer_id", Field::kCustomerId);
+    case 12:
+      if (k[0] == 'o') return is("order_number", Field::kOrderNumber);
+      return k[8] == 'c' ? is("product_code", Field::kProductCode) : is("product_line", Field::kProductLine);
+    default: return Field::kOther;
+  }
+}
+
+}  // namespace
+
 StatusOr<Event> EventParser::Parse(std::string_view json, int64_t message_ts_ms) {
-  using namespace simdjson;
   Event e;
-  impl_->buffer = padded_string(json);
+  RETURN_IF_ERROR(Parse(json, message_ts_ms, &e));
+  return e;
+}
+
+Status EventParser::Parse(std::string_view json, int64_t message_ts_ms, Event* into) {
+  using namespace simdjson;
+  Event& e = *into;
+  e.event_id.clear();
+  e.ts_ms = 0;
+  e.order_number = 0;
+  e.order_line = 0;
+  e.customer.clear();
+  e.country.clear();
+  e.territory.clear();
+  e.product_code.clear();
+  e.product_line.clear();
+  e.quantity = 0;
+  e.price_each_cents = 0;
+  e.amount_cents = 0;
+  e.status.clear();
+  e.deal_size.clear();
+  e.minimal = false;
+  // One reused, padded buffer: no allocation per message.
+  std::string& buf = impl_->buffer;
+  if (buf.capacity() < json.size() + SIMDJSON_PADDING) buf.reserve(json.size() + SIMDJSON_PADDING);
+  buf.assign(json);
   ondemand::document doc;
-  if (impl_->parser.iterate(impl_->buffer).get(doc) != SUCCESS) {
+  if (impl_->parser.iterate(buf.data(), json.size(), buf.capacity()).get(doc) != SUCCESS) {
     return absl::InvalidArgumentError("not JSON");
   }
   ondemand::object obj;
@@ -215,48 +274,69 @@ StatusOr<Event> EventParser::Parse(std::string_view json, int64_t message_ts_ms)
       return absl::OkStatus();
     };
     int64_t n = 0;
-    if (key == "event_id") {
-      RETURN_IF_ERROR(str(&e.event_id));
-    } else if (key == "ts") {
-      std::string ts;
-      RETURN_IF_ERROR(str(&ts));
-      ASSIGN_OR_RETURN(e.ts_ms, ParseTs(ts));
-    } else if (key == "order_number" || key == "order_id") {
-      RETURN_IF_ERROR(integer(&e.order_number));
-      have_order = true;
-      e.minimal = key == "order_id";
-    } else if (key == "order_line") {
-      RETURN_IF_ERROR(integer(&n));
-      e.order_line = static_cast<int>(n);
-    } else if (key == "customer") {
-      RETURN_IF_ERROR(str(&e.customer));
-    } else if (key == "customer_id") {
-      if (v.get_string().get(sv) == SUCCESS) {
-        e.customer.assign(sv);
-      } else {
-        RETURN_IF_ERROR(integer(&n));
-        e.customer = std::to_string(n);
+    switch (FieldOf(key)) {
+      case Field::kEventId:
+        RETURN_IF_ERROR(str(&e.event_id));
+        break;
+      case Field::kTs: {
+        if (v.get_string().get(sv) != SUCCESS) {
+          return absl::InvalidArgumentError("field ts must be a string");
+        }
+        ASSIGN_OR_RETURN(e.ts_ms, ParseTs(sv));
+        break;
       }
-    } else if (key == "country") {
-      RETURN_IF_ERROR(str(&e.country));
-    } else if (key == "territory") {
-      RETURN_IF_ERROR(str(&e.territory));
-    } else if (key == "product_code") {
-      RETURN_IF_ERROR(str(&e.product_code));
-    } else if (key == "product_line") {
-      RETURN_IF_ERROR(str(&e.product_line));
-    } else if (key == "quantity") {
-      RETURN_IF_ERROR(integer(&n));
-      e.quantity = static_cast<int>(n);
-    } else if (key == "price_each") {
-      RETURN_IF_ERROR(money(&e.price_each_cents));
-    } else if (key == "amount") {
-      RETURN_IF_ERROR(money(&e.amount_cents));
-      have_amount = true;
-    } else if (key == "status") {
-      RETURN_IF_ERROR(str(&e.status));
-    } else if (key == "deal_size") {
-      RETURN_IF_ERROR(str(&e.deal_size));
+      case Field::kOrderNumber:
+      case Field::kOrderId:
+        RETURN_IF_ERROR(integer(&e.order_number));
+        have_order = true;
+        e.minimal = key == "order_id";
+        break;
+      case Field::kOrderLine:
+        RETURN_IF_ERROR(integer(&n));
+        e.order_line = static_cast<int>(n);
+        break;
+      case Field::kCustomer:
+        RETURN_IF_ERROR(str(&e.customer));
+        break;
+      case Field::kCustomerId:
+        if (v.get_string().get(sv) == SUCCESS) {
+          e.customer.assign(sv);
+        } else {
+          RETURN_IF_ERROR(integer(&n));
+          e.customer = std::to_string(n);
+        }
+        break;
+      case Field::kCountry:
+        RETURN_IF_ERROR(str(&e.country));
+        break;
+      case Field::kTerritory:
+        RETURN_IF_ERROR(str(&e.territory));
+        break;
+      case Field::kProductCode:
+        RETURN_IF_ERROR(str(&e.product_code));
+        break;
+      case Field::kProductLine:
+        RETURN_IF_ERROR(str(&e.product_line));
+        break;
+      case Field::kQuantity:
+        RETURN_IF_ERROR(integer(&n));
+        e.quantity = static_cast<int>(n);
+        break;
+      case Field::kPriceEach:
+        RETURN_IF_ERROR(money(&e.price_each_cents));
+        break;
+      case Field::kAmount:
+        RETURN_IF_ERROR(money(&e.amount_cents));
+        have_amount = true;
+        break;
+      case Field::kStatus:
+        RETURN_IF_ERROR(str(&e.status));
+        break;
+      case Field::kDealSize:
+        RETURN_IF_ERROR(str(&e.deal_size));
+        break;
+      case Field::kOther:
+        break;
     }
   }
   if (!have_order) return absl::InvalidArgumentError("missing field order_number (or order_id)");
@@ -266,7 +346,7 @@ StatusOr<Event> EventParser::Parse(std::string_view json, int64_t message_ts_ms)
   if (e.deal_size.empty()) {
     e.deal_size = e.amount_cents < 300000 ? "Small" : e.amount_cents <= 700000 ? "Medium" : "Large";
   }
-  return e;
+  return absl::OkStatus();
 }
 
 }  // namespace comptoir::stream

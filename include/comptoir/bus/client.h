@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,14 @@ class Consumer {
  public:
   virtual ~Consumer() = default;
   // Up to `max` records across partitions; waits up to `wait` for the first.
-  virtual StatusOr<std::vector<Record>> Poll(size_t max, std::chrono::milliseconds wait) = 0;
+  // The records stay valid until the next call (their buffers are reused:
+  // the hot path allocates nothing per record).
+  virtual StatusOr<std::span<const Record>> PollView(size_t max, std::chrono::milliseconds wait) = 0;
+  // The same, copied.
+  StatusOr<std::vector<Record>> Poll(size_t max, std::chrono::milliseconds wait) {
+    ASSIGN_OR_RETURN(std::span<const Record> view, PollView(max, wait));
+    return std::vector<Record>(view.begin(), view.end());
+  }
   // Stores the positions reached by Poll() for the group.
   virtual Status Commit() = 0;
   // Stores these next offsets (partition -> offset) for the group.

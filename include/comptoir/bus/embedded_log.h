@@ -54,9 +54,12 @@ class PartitionReader {
   virtual Status Seek(int64_t offset) = 0;
   // Moves to the first record with timestamp >= `timestamp_ms`.
   virtual Status SeekToTime(int64_t timestamp_ms) = 0;
-  // Up to `max` records from the current position; waits up to `wait` for
-  // the first one when none is there yet. Empty when nothing arrived.
-  virtual StatusOr<std::vector<Record>> Read(size_t max, std::chrono::milliseconds wait) = 0;
+  // Up to `max` records from the current position into `slots` (their
+  // buffers are reused); waits up to `wait` for the first one when none is
+  // there yet. Returns how many were read, 0 when nothing arrived.
+  virtual StatusOr<size_t> ReadInto(Record* slots, size_t max, std::chrono::milliseconds wait) = 0;
+  // The same, as a new vector.
+  StatusOr<std::vector<Record>> Read(size_t max, std::chrono::milliseconds wait);
   virtual int64_t Position() const = 0;
 };
 

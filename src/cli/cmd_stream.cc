@@ -121,12 +121,19 @@ Status RunProduce(const ProduceFlags& f, const Globals& g) {
       next_burst += burst_every;
     }
     for (int i = 0; i < n && (f.count == 0 || sent < f.count); ++i) {
-      sim.Next(NowMs(), &e);
-      json.clear();
-      stream::AppendJson(e, &json);
-      auto key = std::to_chars(key_buf, key_buf + sizeof(key_buf), e.order_number);
+      int64_t now_ms = NowMs();
+      int64_t order = 0;
+      if (log.is_open()) {  // the log lines need the whole event
+        sim.Next(now_ms, &e);
+        json.clear();
+        stream::AppendJson(e, &json);
+        order = e.order_number;
+      } else {
+        order = sim.NextJson(now_ms, &json);
+      }
+      auto key = std::to_chars(key_buf, key_buf + sizeof(key_buf), order);
       status = producer->Send(std::string_view(key_buf, static_cast<size_t>(key.ptr - key_buf)),
-                              json, e.ts_ms);
+                              json, now_ms);
       if (!status.ok()) break;
       if (log.is_open()) {
         log << stream::Simulator::LogLine(e) << '\n';

@@ -27,6 +27,8 @@ void AppendSecond(int64_t secs, std::string* out) {
   out->append(cached);
 }
 
+}  // namespace
+
 void AppendTimestamp(int64_t ts_ms, std::string* out) {
   int64_t ms = ((ts_ms % 1000) + 1000) % 1000;
   AppendSecond((ts_ms - ms) / 1000, out);
@@ -63,8 +65,6 @@ void AppendInt(int64_t v, std::string* out) {
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, r.ptr);
 }
-
-}  // namespace
 
 std::string FormatTimestamp(int64_t ts_ms) {
   std::string out;

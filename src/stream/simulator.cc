@@ -28,12 +28,8 @@ void Simulator::Next(int64_t now_ms, Event* out) {
   seed::SalesLine l;
   gen_.NextLine(&l);
   Event& e = *out;
-  e.event_id = producer_id_;
-  char seq[13];
-  uint64_t n_seq = ++seq_;
-  for (int i = 11; i >= 0; --i, n_seq /= 10) seq[i] = static_cast<char>('0' + n_seq % 10);
-  e.event_id.push_back('-');
-  e.event_id.append(seq, 12);
+  e.event_id.clear();
+  AppendEventId(&e.event_id);
   e.ts_ms = now_ms;
   e.order_number = l.order_number + order_base_;
   e.order_line = l.order_line;
@@ -47,6 +43,71 @@ void Simulator::Next(int64_t now_ms, Event* out) {
   e.country.assign(l.country);
   e.territory.assign(l.territory);
   e.deal_size.assign(l.deal_size);
+}
+
+void Simulator::AppendEventId(std::string* out) {
+  out->append(producer_id_);
+  char seq[13];
+  seq[0] = '-';
+  uint64_t n = ++seq_;
+  for (int i = 12; i >= 1; --i, n /= 10) seq[i] = static_cast<char>('0' + n % 10);
+  out->append(seq, 13);
+}
+
+const std::string& Simulator::Fragment(const void* key, const std::function<std::string()>& make) {
+  auto it = fragments_.find(key);
+  if (it == fragments_.end()) it = fragments_.emplace(key, make()).first;
+  return it->second;
+}
+
+int64_t Simulator::NextJson(int64_t now_ms, std::string* json) {
+  seed::SalesLine l;
+  gen_.NextLine(&l);
+  std::string& out = *json;
+  out.clear();
+  out.append(R"({"event_id":")");
+  AppendEventId(&out);
+  out.append(R"(","ts":")");
+  AppendTimestamp(now_ms, &out);
+  out.append(R"(","order_number":)");
+  int64_t order = l.order_number + order_base_;
+  AppendInt(order, &out);
+  out.append(R"(,"order_line":)");
+  AppendInt(l.order_line, &out);
+  // Catalogue strings live as long as the program: their address is their key.
+  out.append(Fragment(l.customer.data(), [&] {
+    std::string f = R"(,"customer":)";
+    AppendJsonString(l.customer, &f);
+    f += R"(,"country":)";
+    AppendJsonString(l.country, &f);
+    f += R"(,"territory":)";
+    AppendJsonString(l.territory, &f);
+    return f;
+  }));
+  out.append(Fragment(l.product_code.data(), [&] {
+    std::string f = R"(,"product_code":)";
+    AppendJsonString(l.product_code, &f);
+    f += R"(,"product_line":)";
+    AppendJsonString(l.product_line, &f);
+    return f;
+  }));
+  out.append(R"(,"quantity":)");
+  AppendInt(l.quantity, &out);
+  out.append(R"(,"price_each":)");
+  core::AppendFixed(&out, l.price_each_cents, 2);
+  out.append(R"(,"amount":)");
+  core::AppendFixed(&out, l.sales_cents, 2);
+  out.append(Fragment(l.status.data(), [&] {
+    std::string f = R"(,"status":)";
+    AppendJsonString(l.status, &f);
+    return f;
+  }));
+  out.append(Fragment(l.deal_size.data(), [&] {
+    std::string f = R"(,"deal_size":)";
+    AppendJsonString(l.deal_size, &f);
+    return f + "}";
+  }));
+  return order;
 }
 
 std::string Simulator::LogLine(const Event& e) {

@@ -69,7 +69,7 @@ class SalesGenerator {
   int line_ = 0;
   int64_t day_ = 0;  // days since 2003-01-06
   size_t customer_ = 0;
-  std::string status_;
+  std::string_view status_;  // a literal: stable, so its address identifies it
 };
 
 // Creates `table` (dropping it first when `drop`) and bulk-loads the rows of

@@ -4,7 +4,9 @@
 // reference app writes (Python logging layout).
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <random>
 #include <string>
 
@@ -19,8 +21,12 @@ class Simulator {
   // added to order numbers so runs do not reuse them.
   Simulator(uint64_t seed, std::string producer_id, int64_t order_base);
   Event Next(int64_t now_ms);
-  // The same into `e`, reusing its buffers (the full-speed path).
+  // The same into `e`, reusing its buffers.
   void Next(int64_t now_ms, Event* e);
+  // The next event straight to its JSON (exactly ToJson(Next(now_ms))), from
+  // pre-escaped catalogue fragments: the full-speed path. Returns the order
+  // number (the record key).
+  int64_t NextJson(int64_t now_ms, std::string* json);
   // "2026-11-27 21:48:14,123 INFO sale order=10100 line=1 ... amount=2871.00 status=Shipped"
   static std::string LogLine(const Event& e);
   // With probability `rate`, a WARNING or ERROR line (declined payment,
@@ -28,7 +34,13 @@ class Simulator {
   std::optional<std::string> IncidentLine(const Event& e, double rate);
 
  private:
+  // Writes the event id ("<producer>-<12-digit sequence>").
+  void AppendEventId(std::string* out);
+  // ",\"customer\":...,\"territory\":\"..\"" per customer, and the like.
+  const std::string& Fragment(const void* key, const std::function<std::string()>& make);
+
   seed::SalesGenerator gen_;
+  std::unordered_map<const void*, std::string> fragments_;
   std::string producer_id_;
   int64_t order_base_;
   uint64_t seq_ = 0;

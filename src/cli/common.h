@@ -1,6 +1,7 @@
 // Shared pieces of the command-line front end.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,12 @@ void AddSeedCommand(CLI::App* app, Globals* g, int* result);
 void AddImportCommands(CLI::App* app, Globals* g, int* result);
 void AddDemoCommand(CLI::App* app, Globals* g, int* result);
 void AddStreamCommands(CLI::App* app, Globals* g, int* result);
+void AddAgentCommand(CLI::App* app, Globals* g, int* result);
+
+// "90s", "5m", "2h", "1500ms", or plain seconds.
+StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
+// "128MB", "64KiB", "1G", or plain bytes.
+StatusOr<uint64_t> ParseSize(const std::string& text);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

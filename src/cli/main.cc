@@ -60,6 +60,7 @@ int Main(int argc, char** argv) {
   cli::AddImportCommands(&app, &g, &result);
   cli::AddLakeCommands(&app, &g, &result);
   cli::AddStreamCommands(&app, &g, &result);
+  cli::AddAgentCommand(&app, &g, &result);
   cli::AddDemoCommand(&app, &g, &result);
 
   CLI::App* config_cmd = app.add_subcommand("config", "Show configuration keys and values");

@@ -1,0 +1,271 @@
+#include "comptoir/agent/agent.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "fmt/format.h"
+
+#include "comptoir/core/strings.h"
+#include "comptoir/lake/fault_injection.h"
+
+namespace comptoir::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(AgentTemplate, ExpandsTimeAndHost) {
+  int64_t t = 1764324245123;  // 2025-11-28T10:04:05.123Z
+  EXPECT_EQ(ExpandTemplate("/user/flume/logs/%Y-%m-%d/%H/%{host}", t, "pos-1"),
+            "/user/flume/logs/2025-11-28/10/pos-1");
+  EXPECT_EQ(ExpandTemplate("/a/%M%S%%/%{other}", t, "h"), "/a/0405%/%{other}");
+  EXPECT_EQ(ParseLineTime("2025-11-28 10:04:05,123 INFO sale"), t);
+  EXPECT_EQ(ParseLineTime("  File \"app.py\", line 3"), -1);
+  EXPECT_EQ(ParseLineTime("2025-13-28 10:04:05,123 INFO"), -1);
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / ("comptoir-agent-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/logs");
+    lake_ = lake::NewLocalStorage(dir_ + "/lake");
+    o_.state_dir = dir_ + "/state";
+    o_.host = "pos-1";
+    FlowOptions f;
+    f.sources = {dir_ + "/logs/*.log"};
+    f.idle_timeout = std::chrono::hours(1);
+    o_.flows = {f};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string Line(int i) {
+    return fmt::format("2025-11-28 10:{:02d}:{:02d},{:03d} INFO sale order={} amount={}.50\n", i / 60 % 60,
+                       i % 60, i % 1000, 10000 + i, i % 997);
+  }
+  void Append(const std::string& name, int from, int to) {
+    std::ofstream out(dir_ + "/logs/" + name, std::ios::app);
+    for (int i = from; i < to; ++i) out << Line(i);
+  }
+  static std::string Lines(int from, int to) {
+    std::string s;
+    for (int i = from; i < to; ++i) s += Line(i);
+    return s;
+  }
+  std::unique_ptr<Agent> Open(lake::Storage* lake = nullptr) {
+    auto a = Agent::Open(lake ? lake : lake_.get(), o_);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? std::move(*a) : nullptr;
+  }
+  static void Steps(Agent* a, int n = 5) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(a->Step().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+
+  // Published content per source generation (files in offset order), and a
+  // check that the ranges in the names are contiguous from 0.
+  std::map<std::string, std::string> Published() {
+    std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> by_id;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ + "/lake")) {
+      if (!e.is_regular_file()) continue;
+      std::string name = e.path().filename().string();
+      EXPECT_FALSE(name.starts_with(".")) << "a temporary is left: " << e.path();
+      std::vector<std::string_view> parts = Split(name, '.', false);
+      std::string_view range = parts.back();
+      std::string id(parts[parts.size() - 2]);
+      uint64_t start = std::stoull(std::string(range.substr(0, range.find('-'))));
+      uint64_t end = std::stoull(std::string(range.substr(range.find('-') + 1)));
+      std::ifstream in(e.path(), std::ios::binary);
+      std::string data((std::istreambuf_iterator<char>(in)), {});
+      auto& slot = by_id[id][start];
+      slot.first = end;
+      slot.second += data;  // several target directories may share a range
+    }
+    std::map<std::string, std::string> out;
+    for (auto& [id, files] : by_id) {
+      uint64_t next = 0;
+      for (auto& [start, f] : files) {
+        EXPECT_EQ(start, next) << "gap or overlap in " << id;
+        next = f.first;
+        out[id] += f.second;
+      }
+    }
+    return out;
+  }
+  std::multiset<std::string> Contents() {
+    std::multiset<std::string> out;
+    for (auto& [id, data] : Published()) out.insert(data);
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<lake::Storage> lake_;
+  AgentOptions o_;
+};
+
+TEST_F(AgentTest, RenameAndCreateDrainsTheOldFileThenReadsTheNewOne) {
+  Append("app.log", 0, 500);
+  auto a = Open();
+  Steps(a.get());
+  fs::rename(dir_ + "/logs/app.log", dir_ + "/logs/app.log.1");
+  Append("app.log.1", 500, 600);  // a writer still holding the old file
+  Append("app.log", 600, 700);
+  Steps(a.get(), 60);  // the old file is let go after a second of quiet
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 600), Lines(600, 700)}));
+  EXPECT_EQ(a->stats().lines, 700u);
+}
+
+TEST_F(AgentTest, CopyTruncateStartsANewGenerationAtZero) {
+  Append("app.log", 0, 300);
+  auto a = Open();
+  Steps(a.get());
+  fs::copy_file(dir_ + "/logs/app.log", dir_ + "/logs/app.log.1");
+  fs::resize_file(dir_ + "/logs/app.log", 0);
+  Append("app.log", 300, 350);
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 300), Lines(300, 350)}));
+}
+
+TEST_F(AgentTest, DeleteAndRecreateAndInodeReuseAreNewFiles) {
+  Append("app.log", 0, 200);
+  auto a = Open();
+  Steps(a.get());
+  fs::remove(dir_ + "/logs/app.log");
+  Append("app.log", 200, 260);  // may well get the same inode number back
+  Steps(a.get(), 60);
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 200), Lines(200, 260)}));
+}
+
+TEST_F(AgentTest, APartialLastLineWaitsForItsNewline) {
+  {
+    std::ofstream out(dir_ + "/logs/app.log");
+    out << Line(0) << "2025-11-28 10:00:01,000 INFO half a li";
+  }
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Line(0)}));
+  a.reset();
+  {
+    std::ofstream out(dir_ + "/logs/app.log", std::ios::app);
+    out << "ne\n";
+  }
+  auto b = Open();
+  Steps(b.get());
+  ASSERT_TRUE(b->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Line(0) + "2025-11-28 10:00:01,000 INFO half a line\n"}));
+}
+
+TEST_F(AgentTest, TracebacksStayWithTheirLineAcrossRolls) {
+  o_.flows[0].multiline_start = R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )";
+  o_.flows[0].roll_bytes = 1;  // every sealed segment rolls into its own lake file
+  std::string tb = "Traceback (most recent call last):\n  File \"app.py\", line 7, in pay\n"
+                   "ValueError: card declined\n";
+  std::string expected;
+  {
+    std::ofstream out(dir_ + "/logs/app.log");
+    for (int i = 0; i < 50; ++i) {
+      std::string l = Line(i);
+      if (i % 5 == 0) l = l.substr(0, l.size() - 1) + " ERROR\n" + tb;
+      out << l;
+      expected += l;
+    }
+  }
+  auto a = Open();
+  Steps(a.get(), 60);  // the last record ends after a quiet second
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{expected}));
+  for (const auto& e : fs::recursive_directory_iterator(dir_ + "/lake")) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    std::string first;
+    std::getline(in, first);
+    EXPECT_GE(ParseLineTime(first), 0) << "a file starts inside a record: " << first;
+  }
+}
+
+TEST_F(AgentTest, TenFilesAtOnceAndOverLongLinesAreCut) {
+  o_.flows[0].max_record_bytes = 100;
+  std::multiset<std::string> expected;
+  for (int f = 0; f < 10; ++f) {
+    Append(fmt::format("app{}.log", f), f * 100, f * 100 + 100);
+    expected.insert(Lines(f * 100, f * 100 + 100));
+  }
+  {
+    std::ofstream out(dir_ + "/logs/long.log");
+    out << std::string(250, 'x') << "\n" << Line(5);
+  }
+  expected.insert(std::string(100, 'x') + "\n" + Line(5));
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), expected);
+  EXPECT_EQ(a->stats().truncated_records, 1u);
+}
+
+TEST_F(AgentTest, CrashesAtAnyPointLeaveEveryLineExactlyOnce) {
+  o_.flows[0].roll_bytes = 4096;
+  Append("app.log", 0, 100);
+  {
+    auto a = Open();
+    Steps(a.get(), 2);  // read and sealed, maybe rolled; then "kill -9"
+  }
+  Append("app.log", 100, 200);
+  {
+    // The lake refuses the second rename: a roll is half published.
+    lake::FaultInjectionStorage faulty(lake_.get());
+    faulty.FailAt(lake::FaultOp::kRename, 2, absl::UnavailableError("injected"));
+    auto a = Open(&faulty);
+    Steps(a.get(), 4);
+  }
+  Append("app.log", 200, 300);
+  {
+    auto a = Open();
+    Steps(a.get(), 1);
+  }
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 300)}));
+}
+
+TEST_F(AgentTest, LakeOutageSpoolsThenBackPressureThenDrains) {
+  o_.flows[0].roll_bytes = 2048;
+  o_.flows[0].max_spool_bytes = 16 * 1024;
+  lake::FaultInjectionStorage faulty(lake_.get());
+  faulty.FailAlways(lake::FaultOp::kCreate, absl::UnavailableError("lake down"));
+  Append("app.log", 0, 2000);  // about 100 KB: more than the spool may hold
+  auto a = Open(&faulty);
+  Steps(a.get(), 10);
+  // Reading stopped at the limit (back-pressure), minus the line cut by it.
+  EXPECT_GE(a->stats().spool_bytes, 15u * 1024);
+  EXPECT_LE(a->stats().spool_bytes, 16u * 1024);
+  auto files = a->Files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].committed, 0u);
+  EXPECT_NE(files[0].last_error.find("lake down"), std::string::npos) << files[0].last_error;
+  faulty.Clear();
+  for (int i = 0; i < 200 && a->Files()[0].committed < a->Files()[0].size; ++i) {
+    ASSERT_TRUE(a->Step().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 2000)}));
+  EXPECT_EQ(a->stats().spool_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace comptoir::agent

@@ -1,0 +1,166 @@
+// comptoir agent: Flow C, application logs into the lake exactly once.
+#include <chrono>
+#include <iostream>
+
+#include "comptoir/agent/agent.h"
+#include "comptoir/core/progress.h"
+#include "comptoir/core/signals.h"
+#include "common.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace comptoir::cli {
+namespace {
+
+struct AgentFlags {
+  std::vector<std::string> sources;
+  std::string target_dir = "/user/flume/logs/%Y-%m-%d";
+  std::string lake;
+  std::string state_dir = "./agent-state";
+  std::string roll_size = "128MB";
+  std::string roll_interval = "5m";
+  std::string idle_timeout = "30s";
+  std::string start_at = "beginning";
+  std::string time = "event";
+  std::string multiline_start;
+  std::string file_prefix;
+  std::string file_suffix;
+  std::string host;
+  std::string partial_timeout = "0";
+  bool once = false;
+  bool json = false;
+};
+
+Status RunAgent(const AgentFlags& f, const Globals& g) {
+  agent::AgentOptions o;
+  o.state_dir = f.state_dir;
+  o.host = f.host;
+  agent::FlowOptions flow;
+  flow.sources = f.sources;
+  flow.target_dir = f.target_dir;
+  flow.file_prefix = f.file_prefix;
+  flow.file_suffix = f.file_suffix;
+  flow.multiline_start = f.multiline_start;
+  if (f.start_at != "beginning" && f.start_at != "end") {
+    return absl::InvalidArgumentError(StrCat("--start-at \"", f.start_at, "\": use beginning or end"));
+  }
+  flow.start_at_end = f.start_at == "end";
+  if (f.time != "event" && f.time != "ingest") {
+    return absl::InvalidArgumentError(StrCat("--time \"", f.time, "\": use event or ingest"));
+  }
+  flow.use_event_time = f.time == "event";
+  ASSIGN_OR_RETURN(flow.roll_bytes, ParseSize(f.roll_size));
+  ASSIGN_OR_RETURN(flow.roll_interval, ParseDuration(f.roll_interval));
+  ASSIGN_OR_RETURN(flow.idle_timeout, ParseDuration(f.idle_timeout));
+  ASSIGN_OR_RETURN(flow.partial_timeout, ParseDuration(f.partial_timeout));
+  o.flows.push_back(flow);
+  std::string lake_uri = f.lake.empty() ? g.config.GetString("lake") : f.lake;
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<agent::Agent> a, agent::Agent::Open(lake.get(), o));
+  if (!g.quiet && !f.once) {
+    std::cerr << fmt::format("agent: tailing {} into {}{} (state {}; Ctrl-C to stop)\n",
+                             Join(f.sources, " "), lake->Uri(), f.target_dir, f.state_dir);
+  }
+  Status s;
+  if (f.once) {
+    // Everything there now, published, then exit.
+    for (int i = 0; i < 3 && s.ok(); ++i) s = a->Step();
+    if (s.ok()) s = a->Drain();
+  } else {
+    s = a->Run([] { return core::Cancelled(); });
+  }
+  const agent::AgentStats& st = a->stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << fmt::format(
+      "agent: {} lines ({} bytes) read, {} files ({} bytes) published into {} in {:.2f} s; "
+      "{} rotations, {} truncated, {} partial; spool {} bytes\n",
+      core::WithThousands(st.lines), core::WithThousands(st.bytes), st.published_files,
+      core::WithThousands(st.published_bytes), lake->Uri(), secs, st.rotations,
+      st.truncated_records, st.partial_records, core::WithThousands(st.spool_bytes));
+  return s;
+}
+
+Status RunAgentStatus(const AgentFlags& f) {
+  ASSIGN_OR_RETURN(std::vector<agent::FileStatus> files, agent::ReadStatus(f.state_dir));
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  if (f.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& x : files) {
+      out.push_back({{"flow", x.flow}, {"source_id", x.source_id}, {"path", x.path},
+                     {"size", x.size}, {"read", x.read}, {"committed", x.committed},
+                     {"lag_bytes", x.size > x.committed ? x.size - x.committed : 0},
+                     {"last_commit_ms", x.last_commit_ms}, {"last_error", x.last_error},
+                     {"open", x.open}});
+    }
+    std::cout << out.dump() << '\n';
+    return absl::OkStatus();
+  }
+  std::cout << fmt::format("{:<40} {:>14} {:>14} {:>14} {:>12} {:>14}  {}\n", "file", "read",
+                           "committed", "lag bytes", "lag time", "last commit", "last error");
+  for (const auto& x : files) {
+    uint64_t lag = x.size > x.committed ? x.size - x.committed : 0;
+    std::string since = x.last_commit_ms == 0 ? "never"
+                                              : fmt::format("{:.1f} s ago", (now - x.last_commit_ms) / 1000.0);
+    std::string lag_time = lag == 0 ? "0 s" : since;
+    std::cout << fmt::format("{:<40} {:>14} {:>14} {:>14} {:>12} {:>14}  {}\n", x.path, x.read,
+                             x.committed, lag, lag_time, since,
+                             x.last_error.empty() ? "-" : x.last_error);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
+  auto f = std::make_shared<AgentFlags>();
+  CLI::App* agent = app->add_subcommand(
+      "agent", "Tail application logs into the lake exactly once (Flow C)");
+  agent->add_option("--source", f->sources, "File or glob to tail (repeatable), e.g. 'logs/*.log'");
+  agent->add_option("--target-dir", f->target_dir,
+                    "Lake directory template: %Y %m %d %H %M, %{host} (default /user/flume/logs/%Y-%m-%d)");
+  agent->add_option("--lake", f->lake, "Lake URI or directory (default: config lake)");
+  agent->add_option("--state-dir", f->state_dir,
+                    "Checkpoints and the local spool (default ./agent-state)");
+  agent->add_option("--roll-size", f->roll_size, "Roll a lake file at this size (default 128MB)");
+  agent->add_option("--roll-interval", f->roll_interval,
+                    "Roll a lake file this long after its first line (default 5m)");
+  agent->add_option("--idle-timeout", f->idle_timeout,
+                    "Roll when a file got nothing new for this long (default 30s)");
+  agent->add_option("--start-at", f->start_at,
+                    "beginning (default) or end: where files found at the very first start begin");
+  agent->add_option("--time", f->time,
+                    "event (default: the line's own timestamp when it parses) or ingest: the time "
+                    "that fills the target template");
+  agent->add_option("--multiline-start", f->multiline_start,
+                    "Regex of a line that starts a record; other lines join the record before "
+                    "(e.g. '^\\d{4}-\\d\\d-\\d\\d ' keeps Python tracebacks with their line)");
+  agent->add_option("--partial-timeout", f->partial_timeout,
+                    "Release an unterminated last line after this long (default 0: wait for its newline)");
+  agent->add_option("--file-prefix", f->file_prefix, "Lake file name prefix (default: the source file name)");
+  agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
+  agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");
+  agent->add_flag("--once", f->once, "Publish what the files hold now, then exit");
+  agent->callback([f, g, result, agent] {
+    if (agent->get_subcommands().empty()) {
+      if (f->sources.empty()) {
+        *result = Fail("agent", absl::InvalidArgumentError("give at least one --source GLOB"));
+        return;
+      }
+      Status s = RunAgent(*f, *g);
+      *result = s.ok() ? 0 : Fail("agent", s);
+    }
+  });
+  CLI::App* status = agent->add_subcommand(
+      "status", "Each file's read and committed offsets, lag, last commit and last error");
+  status->add_option("--state-dir", f->state_dir, "The agent's state directory (default ./agent-state)");
+  status->add_flag("--json", f->json, "Print JSON");
+  status->callback([f, result] {
+    Status s = RunAgentStatus(*f);
+    *result = s.ok() ? 0 : Fail("agent status", s);
+  });
+}
+
+}  // namespace comptoir::cli

@@ -892,6 +892,11 @@ Status Agent::Run(const std::function<bool()>& stop) {
 
 std::vector<FileStatus> Agent::Files() const { return impl_->Files(); }
 
+bool Agent::CaughtUp() const {
+  return std::all_of(impl_->sources.begin(), impl_->sources.end(),
+                     [](const auto& s) { return s->fd < 0 || s->read_pos >= s->size; });
+}
+
 StatusOr<std::vector<FileStatus>> ReadStatus(const std::string& state_dir) {
   ASSIGN_OR_RETURN(std::string text, ReadLocalFile(state_dir + "/status.json"));
   std::vector<FileStatus> out;

@@ -65,7 +65,8 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   Status s;
   if (f.once) {
     // Everything there now, published, then exit.
-    for (int i = 0; i < 3 && s.ok(); ++i) s = a->Step();
+    s = a->Step();
+    while (s.ok() && !a->CaughtUp() && !core::Cancelled()) s = a->Step();
     if (s.ok()) s = a->Drain();
   } else {
     s = a->Run([] { return core::Cancelled(); });

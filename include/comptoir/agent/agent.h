@@ -105,6 +105,9 @@ class Agent {
   Status Step();
   // Seals, publishes everything and commits (the end of a clean stop).
   Status Drain();
+  // Every open file has been read to its end (what is left is at most an
+  // unterminated last line).
+  bool CaughtUp() const;
   // Runs until `stop()` is true, then drains. Lake failures are retried.
   Status Run(const std::function<bool()>& stop);
 

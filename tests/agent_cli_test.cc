@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -120,6 +121,53 @@ TEST(AgentCli, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) {
   CliResult status = RunCli({"agent", "status", "--state-dir", dir + "/state", "--json"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   if (!::testing::Test::HasFailure()) fs::remove_all(dir);
+}
+
+TEST(AgentCli, TheReferenceFlumeConfRunsAsIs) {
+  std::string dir = testing::TempDir("agent-flume");
+  fs::create_directories(dir + "/app/logs");
+  std::string lines;
+  for (int i = 0; i < 5000; ++i) {
+    lines += fmt::format("2026-11-28 10:00:{:02d},{:03d} INFO sale order={} amount=12.50\n", i % 60, i % 1000, i);
+  }
+  lines += "2026-11-28 10:01:00,000 ERROR payment gateway timeout\nTraceback (most recent call last):\n";
+  {
+    std::ofstream out(dir + "/app/logs/app.log", std::ios::binary);
+    out << lines;
+  }
+  {
+    std::ofstream conf(dir + "/flume.conf");
+    conf << "agent.sources = r1\nagent.sinks = k1\nagent.channels = c1\n"
+         << "agent.sources.r1.type = exec\nagent.sources.r1.command = tail -F " << dir << "/app/logs/app.log\n"
+         << "agent.sources.r1.channels = c1\nagent.channels.c1.type = memory\n"
+         << "agent.channels.c1.capacity = 1000\nagent.sinks.k1.type = hdfs\nagent.sinks.k1.channel = c1\n"
+         << "agent.sinks.k1.hdfs.path = hdfs://namenode:9000/user/flume/logs/%Y-%m-%d\n"
+         << "agent.sinks.k1.hdfs.fileType = DataStream\nagent.sinks.k1.hdfs.rollInterval = 30\n"
+         << "agent.sinks.k1.hdfs.rollSize = 0\nagent.sinks.k1.hdfs.rollCount = 0\n"
+         << "agent.sinks.k1.hdfs.useLocalTimeStamp = true\n";
+  }
+  CliResult printed = RunCli({"agent", "--flume-conf", dir + "/flume.conf", "--name", "agent", "--print-config"});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("target_dir = \"/user/flume/logs/%Y-%m-%d\""), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("roll_interval = \"30s\""), std::string::npos) << printed.out;
+  EXPECT_NE(printed.err.find("not honoured: agent.channels.c1.capacity = 1000"), std::string::npos) << printed.err;
+
+  CliResult run = RunCli({"agent", "-q", "--flume-conf", dir + "/flume.conf", "--name", "agent", "--lake",
+                          dir + "/lake", "--state-dir", dir + "/state", "--once"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::time_t now = std::time(nullptr);
+  char day[16];
+  std::strftime(day, sizeof(day), "%Y-%m-%d", std::gmtime(&now));
+  std::string published;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/lake/user/flume/logs/" + day)) {
+    EXPECT_TRUE(e.path().filename().string().starts_with("FlumeData.")) << e.path();
+    published += Slurp(e.path());
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+  EXPECT_EQ(published, lines);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // comptoir agent: Flow C, application logs into the lake exactly once.
 #include <chrono>
+#include <fstream>
 #include <iostream>
 
 #include "comptoir/agent/agent.h"
+#include "comptoir/agent/config.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
 #include "common.h"
@@ -29,10 +31,16 @@ struct AgentFlags {
   std::string partial_timeout = "0";
   bool once = false;
   bool json = false;
+  std::string config;
+  std::string flume_conf;
+  std::string flume_name = "agent";
+  bool print_config = false;
 };
 
-Status RunAgent(const AgentFlags& f, const Globals& g) {
-  agent::AgentOptions o;
+// The flow from the quick flags.
+StatusOr<agent::AgentConfig> ConfigFromFlags(const AgentFlags& f) {
+  agent::AgentConfig c;
+  agent::AgentOptions& o = c.options;
   o.state_dir = f.state_dir;
   o.host = f.host;
   agent::FlowOptions flow;
@@ -54,13 +62,49 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   ASSIGN_OR_RETURN(flow.idle_timeout, ParseDuration(f.idle_timeout));
   ASSIGN_OR_RETURN(flow.partial_timeout, ParseDuration(f.partial_timeout));
   o.flows.push_back(flow);
-  std::string lake_uri = f.lake.empty() ? g.config.GetString("lake") : f.lake;
+  c.lake = f.lake;
+  return c;
+}
+
+// --config, --flume-conf, or the quick flags; prints the not-honoured Flume
+// properties on stderr.
+StatusOr<agent::AgentConfig> ResolveConfig(const AgentFlags& f) {
+  int given = !f.config.empty() + !f.flume_conf.empty() + !f.sources.empty();
+  if (given != 1) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --config agent.toml, --flume-conf flume.conf --name AGENT, or --source GLOB");
+  }
+  if (!f.config.empty()) return agent::LoadAgentConfig(f.config);
+  if (!f.flume_conf.empty()) {
+    std::ifstream in(f.flume_conf);
+    if (!in) return absl::NotFoundError(StrCat("Flume configuration ", f.flume_conf, " does not exist"));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    ASSIGN_OR_RETURN(agent::FlumeMigration m, agent::MigrateFlumeConf(text, f.flume_name, f.flume_conf));
+    for (const std::string& n : m.not_honoured) std::cerr << "agent: not honoured: " << n << '\n';
+    m.config.options.state_dir = f.state_dir;
+    if (!f.lake.empty()) m.config.lake = f.lake;
+    return m.config;
+  }
+  return ConfigFromFlags(f);
+}
+
+Status RunAgent(const AgentFlags& f, const Globals& g) {
+  ASSIGN_OR_RETURN(agent::AgentConfig config, ResolveConfig(f));
+  if (f.print_config) {
+    std::cout << agent::AgentConfigToToml(config);
+    return absl::OkStatus();
+  }
+  agent::AgentOptions& o = config.options;
+  std::string lake_uri = !config.lake.empty() ? config.lake : g.config.GetString("lake");
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<agent::Agent> a, agent::Agent::Open(lake.get(), o));
   if (!g.quiet && !f.once) {
-    std::cerr << fmt::format("agent: tailing {} into {}{} (state {}; Ctrl-C to stop)\n",
-                             Join(f.sources, " "), lake->Uri(), f.target_dir, f.state_dir);
+    for (const agent::FlowOptions& flow : o.flows) {
+      std::cerr << fmt::format("agent: flow {}: tailing {} into {}{} (state {}; Ctrl-C to stop)\n",
+                               flow.name, Join(flow.sources, " "), lake->Uri(), flow.target_dir,
+                               o.state_dir);
+    }
   }
   Status s;
   if (f.once) {
@@ -144,16 +188,21 @@ void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
   agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
   agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");
   agent->add_flag("--once", f->once, "Publish what the files hold now, then exit");
+  agent->add_option("--config", f->config,
+                    "Agent configuration (TOML, several [[flow]]s; see docs/agent-config.md)");
+  agent->add_option("--flume-conf", f->flume_conf,
+                    "Run a Flume agent's exec (tail -F) / TAILDIR sources and HDFS sinks");
+  agent->add_option("--name", f->flume_name, "The Flume agent's name in --flume-conf (default agent)");
+  agent->add_flag("--print-config", f->print_config,
+                  "Print the configuration as TOML (e.g. converted from --flume-conf) and exit");
   agent->callback([f, g, result, agent] {
     if (agent->get_subcommands().empty()) {
-      if (f->sources.empty()) {
-        *result = Fail("agent", absl::InvalidArgumentError("give at least one --source GLOB"));
-        return;
-      }
       Status s = RunAgent(*f, *g);
       *result = s.ok() ? 0 : Fail("agent", s);
     }
   });
+  CLI::App* doc = agent->add_subcommand("config-doc", "Print the configuration reference (Markdown)");
+  doc->callback([] { std::cout << agent::AgentConfigMarkdown(); });
   CLI::App* status = agent->add_subcommand(
       "status", "Each file's read and committed offsets, lag, last commit and last error");
   status->add_option("--state-dir", f->state_dir, "The agent's state directory (default ./agent-state)");

@@ -128,48 +128,4 @@ StatusOr<source::ConnectOptions> ConnectionFlags::Resolve() const {
   return o;
 }
 
-// "90s", "5m", "2h", "1500ms", or plain seconds.
-StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  std::string_view t = text;
-  int64_t mult = 1000;
-  if (t.ends_with("ms")) {
-    mult = 1;
-    t.remove_suffix(2);
-  } else if (t.ends_with('s')) {
-    t.remove_suffix(1);
-  } else if (t.ends_with('m')) {
-    mult = 60000;
-    t.remove_suffix(1);
-  } else if (t.ends_with('h')) {
-    mult = 3600000;
-    t.remove_suffix(1);
-  }
-  int64_t n = 0;
-  if (!ParseInt(t, &n) || n < 0) {
-    return absl::InvalidArgumentError(StrCat("duration \"", text, "\": use e.g. 500ms, 30s, 5m, 1h"));
-  }
-  return std::chrono::milliseconds(n * mult);
-}
-
-// "128MB", "64KiB", "1G", plain bytes.
-StatusOr<uint64_t> ParseSize(const std::string& text) {
-  std::string t = ToLower(text);
-  uint64_t mult = 1;
-  for (auto [suffix, m] : std::initializer_list<std::pair<std::string_view, uint64_t>>{
-           {"kib", 1ull << 10}, {"mib", 1ull << 20}, {"gib", 1ull << 30}, {"kb", 1ull << 10},
-           {"mb", 1ull << 20}, {"gb", 1ull << 30}, {"k", 1ull << 10}, {"m", 1ull << 20},
-           {"g", 1ull << 30}, {"b", 1}}) {
-    if (t.ends_with(suffix)) {
-      mult = m;
-      t.resize(t.size() - suffix.size());
-      break;
-    }
-  }
-  int64_t n = 0;
-  if (!ParseInt(t, &n) || n <= 0) {
-    return absl::InvalidArgumentError(StrCat("size \"", text, "\": use e.g. 128MB, 64KiB or bytes"));
-  }
-  return static_cast<uint64_t>(n) * mult;
-}
-
 }  // namespace comptoir::cli

@@ -7,11 +7,15 @@
 
 #include "CLI/CLI.hpp"
 #include "comptoir/core/config.h"
+#include "comptoir/core/units.h"
 #include "comptoir/core/status.h"
 #include "comptoir/lake/storage.h"
 #include "comptoir/source/database.h"
 
 namespace comptoir::cli {
+
+using core::ParseDuration;
+using core::ParseSize;
 
 // Options every command shares; filled by main() before a command runs.
 struct Globals {
@@ -43,11 +47,6 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result);
 void AddDemoCommand(CLI::App* app, Globals* g, int* result);
 void AddStreamCommands(CLI::App* app, Globals* g, int* result);
 void AddAgentCommand(CLI::App* app, Globals* g, int* result);
-
-// "90s", "5m", "2h", "1500ms", or plain seconds.
-StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
-// "128MB", "64KiB", "1G", or plain bytes.
-StatusOr<uint64_t> ParseSize(const std::string& text);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

@@ -1,0 +1,510 @@
+#include "comptoir/agent/config.h"
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "comptoir/core/strings.h"
+#include "comptoir/core/units.h"
+#include "fmt/format.h"
+#include "toml++/toml.h"
+
+namespace comptoir::agent {
+namespace {
+
+constexpr AgentConfigKey kKeys[] = {
+    {"state_dir", false, "string", "./agent-state",
+     "Checkpoints and the local spool. Keep it on a local disk; one agent per directory."},
+    {"host", false, "string", "", "Value of %{host} in target_dir (default: the machine's name)."},
+    {"lake", false, "string", "",
+     "Lake URI (file:///dir, a directory, webhdfs://namenode:9870); default: the `lake` of comptoir.toml."},
+    {"name", true, "string", "default", "The flow's name (in status and checkpoints); unique."},
+    {"sources", true, "strings", "", "Files or globs to tail, e.g. [\"/var/log/app/*.log\"]. Required."},
+    {"target_dir", true, "string", "/user/flume/logs/%Y-%m-%d",
+     "Lake directory template: %Y %m %d %H %M %S and %{host}."},
+    {"file_prefix", true, "string", "", "Lake file name prefix (default: the source file's name)."},
+    {"file_suffix", true, "string", "", "Lake file name suffix, e.g. \".log\"."},
+    {"start_at", true, "beginning|end", "beginning",
+     "Where files present at the agent's very first start are read from."},
+    {"time", true, "event|ingest", "event",
+     "The time that fills target_dir: the line's own timestamp (Python logging layout) when it "
+     "parses, else the time the agent read it; or always the latter."},
+    {"multiline_start", true, "string", "",
+     "Regex of a line that starts a record; other lines join the record before it."},
+    {"max_record_size", true, "size", "1MiB", "Longer lines are cut to this size (and counted)."},
+    {"partial_timeout", true, "duration", "0",
+     "Release an unterminated last line after this long; 0 waits for its newline."},
+    {"roll_size", true, "size", "128MiB", "Publish a lake file once a file's spool holds this much."},
+    {"roll_interval", true, "duration", "5m", "... or this long after its oldest spooled line."},
+    {"idle_timeout", true, "duration", "30s", "... or when the file got nothing new for this long."},
+    {"seal_interval", true, "duration", "20ms", "How often read lines are made durable in the spool."},
+    {"max_spool", true, "size", "1GiB",
+     "Spool limit while the lake is unavailable; past it the agent stops reading (back-pressure)."},
+};
+
+const AgentConfigKey* FindKey(std::string_view name, bool per_flow) {
+  for (const AgentConfigKey& k : kKeys) {
+    if (k.name == name && k.per_flow == per_flow) return &k;
+  }
+  return nullptr;
+}
+
+// A TOML scalar as text (strings as they are, integers in decimal).
+std::optional<std::string> Scalar(const toml::node& n) {
+  if (auto s = n.value<std::string>(); s && n.is_string()) return *s;
+  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+  return std::nullopt;
+}
+
+Status Apply(const AgentConfigKey& k, const toml::node& node, FlowOptions* flow, AgentConfig* config,
+             const std::string& where) {
+  auto bad = [&](std::string_view want) {
+    return absl::InvalidArgumentError(StrCat(where, ": key \"", k.name, "\" must be ", want));
+  };
+  if (k.type == "strings") {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr) return bad("an array of strings");
+    flow->sources.clear();
+    for (const toml::node& e : *arr) {
+      auto s = e.value<std::string>();
+      if (!s || !e.is_string()) return bad("an array of strings");
+      flow->sources.push_back(*s);
+    }
+    return absl::OkStatus();
+  }
+  std::optional<std::string> text = Scalar(node);
+  if (!text) return bad("a string or an integer");
+  const std::string& v = *text;
+  if (k.type.find('|') != std::string_view::npos) {
+    bool ok = false;
+    for (std::string_view choice : Split(k.type, '|', true)) ok = ok || choice == v;
+    if (!ok) return bad(StrCat("one of ", k.type, " (got \"", v, "\")"));
+  }
+  auto size = [&](uint64_t* out) -> Status {
+    StatusOr<uint64_t> n = core::ParseSize(v);
+    if (!n.ok()) return bad(StrCat("a size such as 128MiB (got \"", v, "\")"));
+    *out = *n;
+    return absl::OkStatus();
+  };
+  auto duration = [&](std::chrono::milliseconds* out) -> Status {
+    StatusOr<std::chrono::milliseconds> d = core::ParseDuration(v);
+    if (!d.ok()) return bad(StrCat("a duration such as 30s or 5m (got \"", v, "\")"));
+    *out = *d;
+    return absl::OkStatus();
+  };
+  std::string_view n = k.name;
+  if (n == "state_dir") config->options.state_dir = v;
+  else if (n == "host") config->options.host = v;
+  else if (n == "lake") config->lake = v;
+  else if (n == "name") flow->name = v;
+  else if (n == "target_dir") flow->target_dir = v;
+  else if (n == "file_prefix") flow->file_prefix = v;
+  else if (n == "file_suffix") flow->file_suffix = v;
+  else if (n == "start_at") flow->start_at_end = v == "end";
+  else if (n == "time") flow->use_event_time = v == "event";
+  else if (n == "multiline_start") flow->multiline_start = v;
+  else if (n == "max_record_size") {
+    uint64_t b = 0;
+    RETURN_IF_ERROR(size(&b));
+    flow->max_record_bytes = static_cast<size_t>(b);
+  } else if (n == "partial_timeout") {
+    if (v == "0") {
+      flow->partial_timeout = std::chrono::milliseconds(0);
+    } else {
+      RETURN_IF_ERROR(duration(&flow->partial_timeout));
+    }
+  } else if (n == "roll_size") RETURN_IF_ERROR(size(&flow->roll_bytes));
+  else if (n == "roll_interval") RETURN_IF_ERROR(duration(&flow->roll_interval));
+  else if (n == "idle_timeout") RETURN_IF_ERROR(duration(&flow->idle_timeout));
+  else if (n == "seal_interval") RETURN_IF_ERROR(duration(&flow->seal_interval));
+  else if (n == "max_spool") RETURN_IF_ERROR(size(&flow->max_spool_bytes));
+  return absl::OkStatus();
+}
+
+std::string DurationText(std::chrono::milliseconds d) {
+  int64_t ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 3600000 == 0) return fmt::format("{}h", ms / 3600000);
+  if (ms % 60000 == 0) return fmt::format("{}m", ms / 60000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+std::string SizeText(uint64_t b) {
+  if (b % (1ull << 30) == 0) return fmt::format("{}GiB", b >> 30);
+  if (b % (1ull << 20) == 0) return fmt::format("{}MiB", b >> 20);
+  if (b % (1ull << 10) == 0) return fmt::format("{}KiB", b >> 10);
+  return std::to_string(b);
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::span<const AgentConfigKey> AgentConfigKeys() { return kKeys; }
+
+StatusOr<AgentConfig> ParseAgentConfig(std::string_view text, const std::string& origin) {
+  toml::table t;
+  try {
+    t = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(StrCat(origin, ":", e.source().begin.line, ":",
+                                             e.source().begin.column, ": ", e.description()));
+  }
+  AgentConfig config;
+  FlowOptions unused;
+  for (const auto& [key, node] : t) {
+    std::string k(key.str());
+    if (k == "flow") {
+      const toml::array* flows = node.as_array();
+      if (flows == nullptr) {
+        return absl::InvalidArgumentError(StrCat(origin, ": flows are [[flow]] tables"));
+      }
+      for (size_t i = 0; i < flows->size(); ++i) {
+        const toml::table* ft = (*flows)[i].as_table();
+        if (ft == nullptr) return absl::InvalidArgumentError(StrCat(origin, ": flows are [[flow]] tables"));
+        FlowOptions flow;
+        flow.name = i == 0 ? "default" : StrCat("flow", i + 1);
+        std::string where = StrCat(origin, " [[flow]] #", i + 1);
+        for (const auto& [fk, fv] : *ft) {
+          const AgentConfigKey* d = FindKey(fk.str(), true);
+          if (d == nullptr) {
+            return absl::InvalidArgumentError(StrCat("unknown key \"", fk.str(), "\" in ", where,
+                                                     "; run `comptoir agent config-doc` for the list"));
+          }
+          RETURN_IF_ERROR(Apply(*d, fv, &flow, &config, where));
+        }
+        if (flow.sources.empty()) {
+          return absl::InvalidArgumentError(StrCat(where, ": \"sources\" is required"));
+        }
+        for (const FlowOptions& other : config.options.flows) {
+          if (other.name == flow.name) {
+            return absl::InvalidArgumentError(StrCat(where, ": two flows are named \"", flow.name, "\""));
+          }
+        }
+        config.options.flows.push_back(flow);
+      }
+      continue;
+    }
+    const AgentConfigKey* d = FindKey(k, false);
+    if (d == nullptr) {
+      return absl::InvalidArgumentError(StrCat("unknown key \"", k, "\" in ", origin,
+                                               FindKey(k, true) ? " (it belongs in a [[flow]] table)" : "",
+                                               "; run `comptoir agent config-doc` for the list"));
+    }
+    RETURN_IF_ERROR(Apply(*d, node, &unused, &config, origin));
+  }
+  if (config.options.flows.empty()) {
+    return absl::InvalidArgumentError(StrCat(origin, " defines no [[flow]]"));
+  }
+  return config;
+}
+
+StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat("agent configuration ", path, " does not exist"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseAgentConfig(ss.str(), path);
+}
+
+std::string AgentConfigToToml(const AgentConfig& c) {
+  std::string out;
+  out += fmt::format("state_dir = {}\n", Quote(c.options.state_dir));
+  if (!c.options.host.empty()) out += fmt::format("host = {}\n", Quote(c.options.host));
+  if (!c.lake.empty()) out += fmt::format("lake = {}\n", Quote(c.lake));
+  for (const FlowOptions& f : c.options.flows) {
+    out += "\n[[flow]]\n";
+    out += fmt::format("name = {}\n", Quote(f.name));
+    std::vector<std::string> q;
+    for (const std::string& s : f.sources) q.push_back(Quote(s));
+    out += fmt::format("sources = [{}]\n", Join(q, ", "));
+    out += fmt::format("target_dir = {}\n", Quote(f.target_dir));
+    if (!f.file_prefix.empty()) out += fmt::format("file_prefix = {}\n", Quote(f.file_prefix));
+    if (!f.file_suffix.empty()) out += fmt::format("file_suffix = {}\n", Quote(f.file_suffix));
+    out += fmt::format("start_at = \"{}\"\n", f.start_at_end ? "end" : "beginning");
+    out += fmt::format("time = \"{}\"\n", f.use_event_time ? "event" : "ingest");
+    if (!f.multiline_start.empty()) out += fmt::format("multiline_start = {}\n", Quote(f.multiline_start));
+    out += fmt::format("max_record_size = \"{}\"\n", SizeText(f.max_record_bytes));
+    out += fmt::format("partial_timeout = \"{}\"\n", DurationText(f.partial_timeout));
+    out += fmt::format("roll_size = \"{}\"\n", SizeText(f.roll_bytes));
+    out += fmt::format("roll_interval = \"{}\"\n", DurationText(f.roll_interval));
+    out += fmt::format("idle_timeout = \"{}\"\n", DurationText(f.idle_timeout));
+    out += fmt::format("seal_interval = \"{}\"\n", DurationText(f.seal_interval));
+    out += fmt::format("max_spool = \"{}\"\n", SizeText(f.max_spool_bytes));
+  }
+  return out;
+}
+
+std::string AgentConfigMarkdown() {
+  std::string out =
+      "# Agent configuration\n\n"
+      "Generated from the declarations in `src/agent/config.cc` by `comptoir agent config-doc`;\n"
+      "do not edit by hand. `comptoir agent --config agent.toml` reads this file; an unknown key is\n"
+      "an error that names it. Sizes: `512KiB`, `128MiB` (`MB` is read as MiB), `1GiB`, or bytes.\n"
+      "Durations: `20ms`, `30s`, `5m`, `1h`.\n\n"
+      "```toml\nstate_dir = \"/var/lib/comptoir/agent\"\nlake = \"webhdfs://namenode:9870\"\n\n"
+      "[[flow]]\nname = \"app\"\nsources = [\"/var/log/app/*.log\"]\n"
+      "target_dir = \"/user/flume/logs/%Y-%m-%d\"\nmultiline_start = '^\\d{4}-\\d\\d-\\d\\d '\n```\n";
+  for (bool per_flow : {false, true}) {
+    out += per_flow ? "\n## Each `[[flow]]`\n\n" : "\n## Top level\n\n";
+    out += "| key | type | default | meaning |\n|---|---|---|---|\n";
+    for (const AgentConfigKey& k : kKeys) {
+      if (k.per_flow != per_flow) continue;
+      std::string type(k.type);
+      if (type.find('|') != std::string::npos) {
+        std::vector<std::string> choices;
+        for (std::string_view c : Split(k.type, '|', true)) choices.emplace_back(c);
+        type = StrCat("`", Join(choices, "` or `"), "`");
+      }
+      out += fmt::format("| `{}` | {} | {} | {} |\n", k.name, type,
+                         k.default_value.empty() ? "" : StrCat("`", k.default_value, "`"), k.help);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Java properties: `key = value` or `key: value`, # and ! comments, a
+// trailing backslash continues the line.
+std::map<std::string, std::string> ParseProperties(std::string_view text) {
+  std::map<std::string, std::string> out;
+  std::string logical;
+  for (std::string_view raw : Split(text, '\n', false)) {
+    std::string_view line = StripAsciiWhitespace(raw);
+    if (logical.empty() && (line.empty() || line[0] == '#' || line[0] == '!')) continue;
+    if (!line.empty() && line.back() == '\\') {
+      logical.append(line.substr(0, line.size() - 1));
+      continue;
+    }
+    logical.append(line);
+    size_t sep = logical.find_first_of("=:");
+    if (sep != std::string::npos) {
+      out[std::string(StripAsciiWhitespace(std::string_view(logical).substr(0, sep)))] =
+          std::string(StripAsciiWhitespace(std::string_view(logical).substr(sep + 1)));
+    }
+    logical.clear();
+  }
+  return out;
+}
+
+// TAILDIR's file-name regex to a glob, when it is a simple one.
+std::optional<std::string> RegexToGlob(std::string_view re) {
+  std::string out;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    if (c == '.' && i + 1 < re.size() && re[i + 1] == '*') {
+      out.push_back('*');
+      ++i;
+    } else if (c == '\\' && i + 1 < re.size() && re[i + 1] == '.') {
+      out.push_back('.');
+      ++i;
+    } else if (c == '.') {
+      out.push_back('?');
+    } else if (std::string_view("^$()[]{}+?|\\").find(c) != std::string_view::npos) {
+      return std::nullopt;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<FlumeMigration> MigrateFlumeConf(std::string_view properties, const std::string& agent,
+                                          const std::string& origin) {
+  std::map<std::string, std::string> p = ParseProperties(properties);
+  auto get = [&](const std::string& key) -> std::string {
+    auto it = p.find(key);
+    return it == p.end() ? "" : it->second;
+  };
+  std::string a = agent + ".";
+  if (get(a + "sources").empty() || get(a + "sinks").empty()) {
+    return absl::InvalidArgumentError(StrCat(origin, " has no agent \"", agent, "\" (no ", a,
+                                             "sources / ", a, "sinks); give its name with --name"));
+  }
+  FlumeMigration m;
+  std::set<std::string> used;
+  auto use = [&](const std::string& key) {
+    used.insert(key);
+    return get(key);
+  };
+  use(a + "sources");
+  use(a + "sinks");
+  use(a + "channels");
+  // Sinks: the HDFS sinks, by the channel they drain.
+  std::map<std::string, std::string> sink_of_channel;
+  const std::string sinks = get(a + "sinks");
+  const std::string sources = get(a + "sources");
+  for (std::string_view sink : Split(sinks, ' ', true)) {
+    std::string s = StrCat(a, "sinks.", sink, ".");
+    std::string type = use(s + "type");
+    if (type != "hdfs") {
+      m.not_honoured.push_back(StrCat(s, "type = ", type, ": only HDFS sinks are migrated"));
+      continue;
+    }
+    sink_of_channel[use(s + "channel")] = std::string(sink);
+  }
+  for (std::string_view src : Split(sources, ' ', true)) {
+    std::string s = StrCat(a, "sources.", src, ".");
+    std::string type = use(s + "type");
+    FlowOptions flow;
+    flow.name = std::string(src);
+    if (type == "exec") {
+      std::string cmd = use(s + "command");
+      std::vector<std::string_view> words = Split(cmd, ' ', true);
+      bool tail = !words.empty() && (words[0] == "tail" || words[0].ends_with("/tail"));
+      if (!tail || words.size() < 2 || words.back().starts_with("-")) {
+        m.not_honoured.push_back(StrCat(s, "command = ", cmd, ": only `tail -F FILE` is migrated"));
+        continue;
+      }
+      flow.sources.emplace_back(words.back());
+      for (std::string_view w : words) {
+        if (w == "-n" || w.starts_with("-n")) {
+          m.not_honoured.push_back(StrCat(s, "command: `", w,
+                                          "` ignored; the agent reads whole files and keeps its position"));
+        }
+      }
+      for (const char* k : {"shell", "restart", "restartThrottle", "logStdErr", "batchSize", "batchTimeout"}) {
+        if (!get(s + k).empty()) {
+          use(s + k);
+          m.not_honoured.push_back(StrCat(s, k, ": not needed (the agent tails files itself)"));
+        }
+      }
+    } else if (type == "TAILDIR" || type == "taildir") {
+      const std::string groups = use(s + "filegroups");
+      for (std::string_view g : Split(groups, ' ', true)) {
+        std::string path = use(StrCat(s, "filegroups.", g));
+        std::string dir = path.substr(0, path.rfind('/') + 1);
+        std::optional<std::string> glob = RegexToGlob(path.substr(path.rfind('/') + 1));
+        if (!glob) {
+          m.not_honoured.push_back(StrCat(s, "filegroups.", g, " = ", path,
+                                          ": the file-name regex is not a simple one; write a glob"));
+          continue;
+        }
+        flow.sources.push_back(dir + *glob);
+      }
+      if (!get(s + "positionFile").empty()) {
+        use(s + "positionFile");
+        m.not_honoured.push_back(StrCat(s, "positionFile: the agent keeps its positions in state_dir"));
+      }
+      if (get(s + "skipToEnd") == "true") {
+        use(s + "skipToEnd");
+        flow.start_at_end = true;
+      }
+    } else {
+      m.not_honoured.push_back(StrCat(s, "type = ", type, ": only exec (tail -F) and TAILDIR sources are migrated"));
+      continue;
+    }
+    if (!get(s + "interceptors").empty()) {
+      use(s + "interceptors");
+      m.not_honoured.push_back(StrCat(s, "interceptors: not migrated yet"));
+    }
+    std::string channels = use(s + "channels");
+    std::string sink;
+    for (std::string_view c : Split(channels, ' ', true)) {
+      used.insert(StrCat(a, "channels.", c, ".type"));
+      if (auto it = sink_of_channel.find(std::string(c)); it != sink_of_channel.end()) sink = it->second;
+    }
+    if (sink.empty()) {
+      m.not_honoured.push_back(StrCat(s, "channels = ", channels, ": no HDFS sink drains them"));
+      continue;
+    }
+    std::string k = StrCat(a, "sinks.", sink, ".hdfs.");
+    std::string path = use(k + "path");
+    // hdfs://namenode:8020/user/flume/logs/%Y-%m-%d -> the lake and the directory.
+    if (path.starts_with("hdfs://")) {
+      size_t slash = path.find('/', 7);
+      std::string authority = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+      std::string host = authority.substr(0, authority.find(':'));
+      m.config.lake = StrCat("webhdfs://", host, ":9870");
+      m.not_honoured.push_back(StrCat(k, "path: the NameNode's HTTP port is taken to be 9870 (", m.config.lake,
+                                      "); set lake = \"webhdfs://", host, ":PORT\" if it differs"));
+      path = slash == std::string::npos ? "/" : path.substr(slash);
+    }
+    flow.target_dir = path;
+    flow.file_prefix = get(k + "filePrefix").empty() ? "FlumeData" : use(k + "filePrefix");
+    flow.file_suffix = use(k + "fileSuffix");
+    auto seconds = [&](const std::string& key, std::chrono::milliseconds* out, const char* zero_means) -> Status {
+      std::string v = use(key);
+      if (v.empty()) return absl::OkStatus();
+      int64_t n = 0;
+      if (!ParseInt(v, &n) || n < 0) {
+        return absl::InvalidArgumentError(StrCat(origin, ": ", key, " = ", v, " is not a number of seconds"));
+      }
+      if (n == 0) {
+        *out = std::chrono::hours(24 * 365);
+        m.not_honoured.push_back(StrCat(key, " = 0: ", zero_means));
+      } else {
+        *out = std::chrono::seconds(n);
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(seconds(k + "rollInterval", &flow.roll_interval, "never roll by time (kept)"));
+    RETURN_IF_ERROR(seconds(k + "idleTimeout", &flow.idle_timeout, "no idle roll (kept)"));
+    if (get(k + "rollInterval").empty()) flow.roll_interval = std::chrono::seconds(30);  // Flume's default
+    std::string roll_size = use(k + "rollSize");
+    int64_t bytes = 0;
+    if (!roll_size.empty() && ParseInt(roll_size, &bytes) && bytes > 0) {
+      flow.roll_bytes = static_cast<uint64_t>(bytes);
+    } else if (roll_size.empty()) {
+      flow.roll_bytes = 1024;  // Flume's default rollSize
+    } else {
+      m.not_honoured.push_back(StrCat(k, "rollSize = ", roll_size, ": Flume never rolls by size; comptoir "
+                                      "still rolls at ", SizeText(flow.roll_bytes), " (roll_size)"));
+    }
+    std::string count = use(k + "rollCount");
+    if (count != "0") {
+      m.not_honoured.push_back(StrCat(k, "rollCount = ", count.empty() ? "10 (default)" : count,
+                                      ": rolls by event count are not supported; size and interval are"));
+    }
+    std::string file_type = use(k + "fileType");
+    if (!file_type.empty() && file_type != "DataStream") {
+      m.not_honoured.push_back(StrCat(k, "fileType = ", file_type, ": files are written as DataStream (plain text)"));
+    }
+    if (!get(k + "codeC").empty()) {
+      m.not_honoured.push_back(StrCat(k, "codeC = ", use(k + "codeC"), ": compression is not supported yet"));
+    }
+    flow.use_event_time = use(k + "useLocalTimeStamp") != "true";
+    for (const char* ignored : {"writeFormat", "batchSize", "callTimeout", "threadsPoolSize", "inUsePrefix",
+                                "inUseSuffix", "minBlockReplicas", "maxOpenFiles"}) {
+      if (!get(k + ignored).empty()) {
+        use(k + ignored);
+        if (std::string_view(ignored) != "writeFormat") {
+          m.not_honoured.push_back(StrCat(k, ignored, ": not needed"));
+        }
+      }
+    }
+    m.config.options.flows.push_back(flow);
+  }
+  // Channel settings have no equivalent: the spool replaces the channel.
+  for (const auto& [key, value] : p) {
+    if (!key.starts_with(a) || used.count(key)) continue;
+    if (key.starts_with(a + "channels.")) {
+      if (key.ends_with(".type")) continue;
+      m.not_honoured.push_back(StrCat(key, " = ", value, ": the agent's durable spool replaces the channel"));
+      continue;
+    }
+    m.not_honoured.push_back(StrCat(key, " = ", value, ": not supported"));
+  }
+  if (m.config.options.flows.empty()) {
+    return absl::InvalidArgumentError(StrCat(origin, ": agent \"", agent, "\" has no source comptoir can run: ",
+                                             Join(m.not_honoured, "; ")));
+  }
+  return m;
+}
+
+}  // namespace comptoir::agent

@@ -24,8 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kReadChunk = 1 << 20;       // per file per turn: fairness across files
-constexpr size_t kSealBytes = 8 << 20;       // seal at once past this much (else every seal_interval)
+constexpr size_t kReadChunk = 256 << 10;     // per file per turn: fairness across files
+constexpr size_t kSealBytes = 4 << 20;       // seal at once past this much (else every seal_interval)
 constexpr size_t kFingerprintBytes = 256;    // of a file's first bytes
 constexpr auto kDiscoverEvery = std::chrono::milliseconds(500);
 constexpr auto kRotateWait = std::chrono::seconds(1);  // drained and gone: let go
@@ -664,7 +664,7 @@ struct Agent::Impl {
     stats.spool_bytes += seg.end - seg.start;
     s->segments.push_back(seg);
     s->sealed_end = end;
-    s->unsealed.clear();
+    std::string().swap(s->unsealed);  // idle files hold no buffer
     return absl::OkStatus();
   }
 
@@ -710,41 +710,59 @@ struct Agent::Impl {
     };
     std::map<std::string, Out> outs;
     uint64_t bytes = 0;
+    int64_t dir_second = INT64_MIN;  // the template is expanded once per second of time
+    std::string dir;
     for (const Segment& g : segs) {
-      ASSIGN_OR_RETURN(std::string data, ReadLocalFile(g.path));
+      // Streamed in 1 MiB chunks: a roll never holds a whole segment in memory.
+      std::ifstream in(g.path, std::ios::binary);
+      if (!in) return absl::NotFoundError(StrCat("spool segment ", g.path, " is missing"));
       int64_t last_time = g.ingest_ms;
-      size_t pos = 0;
       Out* current = nullptr;
       std::string current_dir;
-      while (pos < data.size()) {
-        size_t nl = data.find('\n', pos);
-        size_t end = nl == std::string::npos ? data.size() : nl + 1;
-        std::string_view line(data.data() + pos, end - pos);
-        int64_t t = f.use_event_time ? ParseLineTime(line) : -1;
-        if (t >= 0) last_time = t;  // lines without a time (tracebacks) follow the line before
-        std::string dir = ExpandTemplate(f.target_dir, f.use_event_time ? last_time : g.ingest_ms, o.host);
-        if (current == nullptr || dir != current_dir) {
-          current_dir = dir;
-          current = &outs[dir];
-          if (!current->file && !current->exists) {
-            ASSIGN_OR_RETURN(std::string d, lake::NormalizePath(dir));
-            current->final_path = lake::JoinPath(d, name);
-            current->tmp = lake::JoinPath(d, StrCat(".", name, ".tmp"));
-            ASSIGN_OR_RETURN(bool exists, lake::Exists(lake, current->final_path));
-            current->exists = exists;  // published before a crash: keep it as it is
-            if (!exists) {
-              lake::CreateOptions co;
-              co.overwrite = true;
-              ASSIGN_OR_RETURN(current->file, lake->Create(current->tmp, co));
+      std::string data;
+      std::vector<char> chunk(1 << 20);
+      bool eof = false;
+      while (!eof) {
+        in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        data.append(chunk.data(), static_cast<size_t>(in.gcount()));
+        eof = !in;
+        size_t pos = 0;
+        while (pos < data.size()) {
+          size_t nl = data.find('\n', pos);
+          if (nl == std::string::npos && !eof) break;  // the rest comes with the next chunk
+          size_t end = nl == std::string::npos ? data.size() : nl + 1;
+          std::string_view line(data.data() + pos, end - pos);
+          int64_t t = f.use_event_time ? ParseLineTime(line) : -1;
+          if (t >= 0) last_time = t;  // lines without a time (tracebacks) follow the line before
+          int64_t when = f.use_event_time ? last_time : g.ingest_ms;
+          if (when / 1000 != dir_second) {
+            dir_second = when / 1000;
+            dir = ExpandTemplate(f.target_dir, when, o.host);
+          }
+          if (current == nullptr || dir != current_dir) {
+            current_dir = dir;
+            current = &outs[dir];
+            if (!current->file && !current->exists) {
+              ASSIGN_OR_RETURN(std::string d, lake::NormalizePath(dir));
+              current->final_path = lake::JoinPath(d, name);
+              current->tmp = lake::JoinPath(d, StrCat(".", name, ".tmp"));
+              ASSIGN_OR_RETURN(bool exists, lake::Exists(lake, current->final_path));
+              current->exists = exists;  // published before a crash: keep it as it is
+              if (!exists) {
+                lake::CreateOptions co;
+                co.overwrite = true;
+                ASSIGN_OR_RETURN(current->file, lake->Create(current->tmp, co));
+              }
             }
           }
+          if (current->file) RETURN_IF_ERROR(current->file->Append(line));
+          bytes += line.size();
+          pos = end;
         }
-        if (current->file) RETURN_IF_ERROR(current->file->Append(line));
-        bytes += line.size();
-        pos = end;
+        data.erase(0, pos);
       }
     }
-    for (auto& [dir, out] : outs) {
+    for (auto& [out_dir, out] : outs) {
       if (!out.file) continue;
       RETURN_IF_ERROR(out.file->Close());
       Status r = lake->Rename(out.tmp, out.final_path);
@@ -784,15 +802,21 @@ struct Agent::Impl {
       next_discover = now + kDiscoverEvery;
     }
     size_t n = sources.size();  // Read() may add generations
+    // Memory: the records held between seals, over all files, stay under kSealBytes.
+    size_t held = 0;
+    for (size_t i = 0; i < n; ++i) held += sources[i]->unsealed.size();
     for (size_t i = 0; i < n; ++i) {
       Source* s = sources[i].get();
+      size_t before = s->unsealed.size();
       if (!draining) {
         Status r = Read(s);
         if (!r.ok()) s->last_error = std::string(r.message());
       }
+      held += s->unsealed.size() - before;
       const FlowOptions& f = o.flows[s->flow];
       if (!s->unsealed.empty() && (draining || now - s->first_unsealed >= f.seal_interval ||
-                                   s->unsealed.size() >= kSealBytes)) {
+                                   held >= kSealBytes)) {
+        held -= s->unsealed.size();
         RETURN_IF_ERROR(Seal(s));
       }
       // A file renamed or deleted away, drained: let it go.

@@ -220,6 +220,13 @@ int64_t ParseLineTime(std::string_view l) {
   return ((days_since * 86400 + hh * 3600 + mi * 60 + ss) * 1000) + ms;
 }
 
+std::string_view ParseLineLevel(std::string_view line) {
+  if (ParseLineTime(line) < 0 || line.size() < 25 || line[23] != ' ') return {};
+  std::string_view rest = line.substr(24);
+  size_t end = rest.find_first_of(" \n");
+  return rest.substr(0, end);
+}
+
 // ---------------------------------------------------------------------------
 
 struct Agent::Impl {
@@ -260,6 +267,7 @@ struct Agent::Impl {
   lake::Storage* lake = nullptr;
   AgentOptions o;
   std::vector<std::unique_ptr<RE2>> multiline;  // per flow, may be null
+  std::vector<std::unique_ptr<RE2>> include, exclude;  // per flow, may be null
   std::vector<std::unique_ptr<Source>> sources;
   nlohmann::json checkpoint;  // {"sources": {id: {...}}, "started": true}
   bool first_start = false;
@@ -701,7 +709,12 @@ struct Agent::Impl {
       if (g.start >= static_cast<uint64_t>(first) && g.end <= static_cast<uint64_t>(last)) segs.push_back(g);
     }
     const FlowOptions& f = o.flows[s->flow];
-    std::string name = fmt::format("{}.{}.{}-{}{}", s->prefix, s->id, first, last, f.file_suffix);
+    std::string name = fmt::format("{}.{}.{}-{}{}{}", s->prefix, s->id, first, last, f.file_suffix,
+                                   lake::CodecExtension(f.codec));
+    RE2* include_re = include[s->flow].get();
+    RE2* exclude_re = exclude[s->flow].get();
+    bool keep = true;
+    bool decided = false;
     // One lake file per target directory; records keep their order.
     struct Out {
       std::string tmp, final_path;
@@ -732,8 +745,22 @@ struct Agent::Impl {
           if (nl == std::string::npos && !eof) break;  // the rest comes with the next chunk
           size_t end = nl == std::string::npos ? data.size() : nl + 1;
           std::string_view line(data.data() + pos, end - pos);
-          int64_t t = f.use_event_time ? ParseLineTime(line) : -1;
+          int64_t line_time = ParseLineTime(line);
+          int64_t t = f.use_event_time ? line_time : -1;
           if (t >= 0) last_time = t;  // lines without a time (tracebacks) follow the line before
+          if (line_time >= 0 || !decided) {  // a new record: decide again
+            decided = true;
+            std::string_view text = line.substr(0, line.size() - (line.ends_with('\n') ? 1 : 0));
+            keep = (f.levels.empty() ||
+                    std::find(f.levels.begin(), f.levels.end(), ParseLineLevel(line)) != f.levels.end()) &&
+                   (include_re == nullptr || RE2::PartialMatch(text, *include_re)) &&
+                   (exclude_re == nullptr || !RE2::PartialMatch(text, *exclude_re));
+          }
+          if (!keep) {
+            ++stats.filtered_lines;
+            pos = end;
+            continue;
+          }
           int64_t when = f.use_event_time ? last_time : g.ingest_ms;
           if (when / 1000 != dir_second) {
             dir_second = when / 1000;
@@ -751,7 +778,8 @@ struct Agent::Impl {
               if (!exists) {
                 lake::CreateOptions co;
                 co.overwrite = true;
-                ASSIGN_OR_RETURN(current->file, lake->Create(current->tmp, co));
+                ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, lake->Create(current->tmp, co));
+                current->file = lake::NewCompressingFile(std::move(raw), f.codec);
               }
             }
           }
@@ -891,16 +919,23 @@ StatusOr<std::unique_ptr<Agent>> Agent::Open(lake::Storage* lake, AgentOptions o
     if (f.roll_bytes == 0 || f.roll_interval.count() <= 0) {
       return absl::InvalidArgumentError(StrCat("flow ", f.name, ": the roll size and interval must be positive"));
     }
-    if (f.multiline_start.empty()) {
-      impl->multiline.push_back(nullptr);
-    } else {
-      auto re = std::make_unique<RE2>(f.multiline_start);
-      if (!re->ok()) {
-        return absl::InvalidArgumentError(StrCat("flow ", f.name, ": multiline start pattern \"",
-                                                 f.multiline_start, "\": ", re->error()));
+    auto compile = [&](const std::string& pattern, const char* what,
+                       std::vector<std::unique_ptr<RE2>>* into) -> Status {
+      if (pattern.empty()) {
+        into->push_back(nullptr);
+        return absl::OkStatus();
       }
-      impl->multiline.push_back(std::move(re));
-    }
+      auto re = std::make_unique<RE2>(pattern);
+      if (!re->ok()) {
+        return absl::InvalidArgumentError(
+            StrCat("flow ", f.name, ": ", what, " pattern \"", pattern, "\": ", re->error()));
+      }
+      into->push_back(std::move(re));
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(compile(f.multiline_start, "multiline start", &impl->multiline));
+    RETURN_IF_ERROR(compile(f.include, "include", &impl->include));
+    RETURN_IF_ERROR(compile(f.exclude, "exclude", &impl->exclude));
   }
   impl->o = std::move(options);
   RETURN_IF_ERROR(impl->Recover());

@@ -216,6 +216,42 @@ TEST_F(AgentTest, TenFilesAtOnceAndOverLongLinesAreCut) {
   EXPECT_EQ(a->stats().truncated_records, 1u);
 }
 
+TEST_F(AgentTest, LevelAndRegexFiltersKeepTracebacksWithTheirLineAndFilesCanBeZstd) {
+  o_.flows[0].levels = {"ERROR", "WARNING"};
+  o_.flows[0].exclude = "healthcheck";
+  o_.flows[0].codec = lake::Codec::kZstd;
+  std::string tb = "Traceback (most recent call last):\n  File \"app.py\", line 7\nValueError: declined\n";
+  std::string all, kept;
+  for (int i = 0; i < 300; ++i) {
+    std::string t = fmt::format("2025-11-28 10:{:02d}:{:02d},000 ", i / 60, i % 60);
+    std::string l = i % 10 == 0   ? t + "ERROR payment failed order=" + std::to_string(i) + "\n" + tb
+                    : i % 10 == 5 ? t + "WARNING stock-out order=" + std::to_string(i) + "\n"
+                    : i % 10 == 7 ? t + "WARNING healthcheck slow\n"
+                                  : t + "INFO sale order=" + std::to_string(i) + "\n";
+    all += l;
+    if (i % 10 == 0 || i % 10 == 5) kept += l;
+  }
+  std::ofstream(dir_ + "/logs/app.log", std::ios::binary) << all;
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  std::string got;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ + "/lake")) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_TRUE(e.path().string().ends_with(".zst")) << e.path();
+    auto in = lake::NewDecompressingFile(lake_->Open(e.path().string().substr((dir_ + "/lake").size())).value(),
+                                         lake::Codec::kZstd);
+    char buf[65536];
+    while (true) {
+      size_t n = *in->Read(buf, sizeof(buf));
+      if (n == 0) break;
+      got.append(buf, n);
+    }
+  }
+  EXPECT_EQ(got, kept);
+  EXPECT_EQ(a->stats().filtered_lines, 240u);  // 210 INFO lines and 30 healthchecks
+}
+
 TEST_F(AgentTest, CrashesAtAnyPointLeaveEveryLineExactlyOnce) {
   o_.flows[0].roll_bytes = 4096;
   Append("app.log", 0, 100);

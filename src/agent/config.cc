@@ -41,6 +41,12 @@ constexpr AgentConfigKey kKeys[] = {
     {"seal_interval", true, "duration", "20ms", "How often read lines are made durable in the spool."},
     {"max_spool", true, "size", "1GiB",
      "Spool limit while the lake is unavailable; past it the agent stops reading (back-pressure)."},
+    {"levels", true, "strings", "",
+     "Keep only lines of these levels, e.g. [\"WARNING\", \"ERROR\"] (Python logging layout); "
+     "lines without a time follow the line before."},
+    {"include", true, "string", "", "Regex: keep only the lines (records) that match."},
+    {"exclude", true, "string", "", "Regex: drop the lines (records) that match."},
+    {"compression", true, "none|gzip|zstd", "none", "Compress lake files (.gz / .zst appended to the name)."},
 };
 
 const AgentConfigKey* FindKey(std::string_view name, bool per_flow) {
@@ -66,11 +72,12 @@ Status Apply(const AgentConfigKey& k, const toml::node& node, FlowOptions* flow,
   if (k.type == "strings") {
     const toml::array* arr = node.as_array();
     if (arr == nullptr) return bad("an array of strings");
-    flow->sources.clear();
+    std::vector<std::string>& into = k.name == "levels" ? flow->levels : flow->sources;
+    into.clear();
     for (const toml::node& e : *arr) {
       auto s = e.value<std::string>();
       if (!s || !e.is_string()) return bad("an array of strings");
-      flow->sources.push_back(*s);
+      into.push_back(*s);
     }
     return absl::OkStatus();
   }
@@ -120,6 +127,11 @@ Status Apply(const AgentConfigKey& k, const toml::node& node, FlowOptions* flow,
   else if (n == "idle_timeout") RETURN_IF_ERROR(duration(&flow->idle_timeout));
   else if (n == "seal_interval") RETURN_IF_ERROR(duration(&flow->seal_interval));
   else if (n == "max_spool") RETURN_IF_ERROR(size(&flow->max_spool_bytes));
+  else if (n == "include") flow->include = v;
+  else if (n == "exclude") flow->exclude = v;
+  else if (n == "compression") {
+    ASSIGN_OR_RETURN(flow->codec, lake::ParseCodec(v));
+  }
   return absl::OkStatus();
 }
 
@@ -241,6 +253,14 @@ std::string AgentConfigToToml(const AgentConfig& c) {
     out += fmt::format("idle_timeout = \"{}\"\n", DurationText(f.idle_timeout));
     out += fmt::format("seal_interval = \"{}\"\n", DurationText(f.seal_interval));
     out += fmt::format("max_spool = \"{}\"\n", SizeText(f.max_spool_bytes));
+    if (!f.levels.empty()) {
+      std::vector<std::string> lv;
+      for (const std::string& l : f.levels) lv.push_back(Quote(l));
+      out += fmt::format("levels = [{}]\n", Join(lv, ", "));
+    }
+    if (!f.include.empty()) out += fmt::format("include = {}\n", Quote(f.include));
+    if (!f.exclude.empty()) out += fmt::format("exclude = {}\n", Quote(f.exclude));
+    if (f.codec != lake::Codec::kNone) out += fmt::format("compression = \"{}\"\n", lake::CodecName(f.codec));
   }
   return out;
 }
@@ -472,11 +492,18 @@ StatusOr<FlumeMigration> MigrateFlumeConf(std::string_view properties, const std
                                       ": rolls by event count are not supported; size and interval are"));
     }
     std::string file_type = use(k + "fileType");
-    if (!file_type.empty() && file_type != "DataStream") {
+    std::string codec = use(k + "codeC");
+    if (file_type == "CompressedStream" && !codec.empty()) {
+      StatusOr<lake::Codec> c = lake::ParseCodec(codec);
+      if (c.ok()) {
+        flow.codec = *c;
+      } else {
+        m.not_honoured.push_back(StrCat(k, "codeC = ", codec, ": comptoir writes gzip or zstd"));
+      }
+    } else if (!file_type.empty() && file_type != "DataStream") {
       m.not_honoured.push_back(StrCat(k, "fileType = ", file_type, ": files are written as DataStream (plain text)"));
-    }
-    if (!get(k + "codeC").empty()) {
-      m.not_honoured.push_back(StrCat(k, "codeC = ", use(k + "codeC"), ": compression is not supported yet"));
+    } else if (!codec.empty()) {
+      m.not_honoured.push_back(StrCat(k, "codeC = ", codec, ": ignored without fileType = CompressedStream"));
     }
     flow.use_event_time = use(k + "useLocalTimeStamp") != "true";
     for (const char* ignored : {"writeFormat", "batchSize", "callTimeout", "threadsPoolSize", "inUsePrefix",

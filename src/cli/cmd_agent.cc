@@ -29,6 +29,10 @@ struct AgentFlags {
   std::string file_suffix;
   std::string host;
   std::string partial_timeout = "0";
+  std::vector<std::string> levels;
+  std::string include;
+  std::string exclude;
+  std::string compress = "none";
   bool once = false;
   bool json = false;
   std::string config;
@@ -49,6 +53,10 @@ StatusOr<agent::AgentConfig> ConfigFromFlags(const AgentFlags& f) {
   flow.file_prefix = f.file_prefix;
   flow.file_suffix = f.file_suffix;
   flow.multiline_start = f.multiline_start;
+  flow.levels = f.levels;
+  flow.include = f.include;
+  flow.exclude = f.exclude;
+  ASSIGN_OR_RETURN(flow.codec, lake::ParseCodec(f.compress));
   if (f.start_at != "beginning" && f.start_at != "end") {
     return absl::InvalidArgumentError(StrCat("--start-at \"", f.start_at, "\": use beginning or end"));
   }
@@ -184,6 +192,11 @@ void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
                     "(e.g. '^\\d{4}-\\d\\d-\\d\\d ' keeps Python tracebacks with their line)");
   agent->add_option("--partial-timeout", f->partial_timeout,
                     "Release an unterminated last line after this long (default 0: wait for its newline)");
+  agent->add_option("--level", f->levels,
+                    "Keep only lines of this level (repeatable: --level WARNING --level ERROR)");
+  agent->add_option("--include", f->include, "Regex: keep only matching lines");
+  agent->add_option("--exclude", f->exclude, "Regex: drop matching lines");
+  agent->add_option("--compress", f->compress, "none (default), gzip or zstd lake files");
   agent->add_option("--file-prefix", f->file_prefix, "Lake file name prefix (default: the source file name)");
   agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
   agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "comptoir/core/status.h"
+#include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
 
 namespace comptoir::agent {
@@ -63,6 +64,13 @@ struct FlowOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds seal_interval{20};
   uint64_t max_spool_bytes = 1ull << 30;
+  // Interceptors, applied when a roll writes the lake file. A line that has
+  // no time of its own (a traceback line) follows the decision on the line
+  // before it.
+  std::vector<std::string> levels;  // keep only lines of these levels (INFO, WARNING, ...); empty = all
+  std::string include;              // regex: keep only matching lines; empty = all
+  std::string exclude;              // regex: drop matching lines
+  lake::Codec codec = lake::Codec::kNone;  // gzip or zstd lake files (.gz / .zst)
 };
 
 struct AgentOptions {
@@ -91,6 +99,7 @@ struct AgentStats {
   uint64_t published_bytes = 0;
   uint64_t truncated_records = 0;
   uint64_t partial_records = 0;
+  uint64_t filtered_lines = 0;   // dropped by the interceptors
   uint64_t rotations = 0;
   uint64_t spool_bytes = 0;
 };
@@ -129,5 +138,7 @@ std::string ExpandTemplate(std::string_view tmpl, int64_t time_ms, const std::st
 // The time of a line in the Python logging layout "YYYY-MM-DD HH:MM:SS,mmm ..."
 // (read as UTC), or -1.
 int64_t ParseLineTime(std::string_view line);
+// The level word after that time ("INFO", "WARNING", ...), or "".
+std::string_view ParseLineLevel(std::string_view line);
 
 }  // namespace comptoir::agent

@@ -256,6 +256,7 @@ struct Agent::Impl {
     uint64_t eof_pos = 0;
     bool listed = true;  // matched a glob at the last discovery
     bool closed = false; // no more reading (rotated away, drained, or superseded)
+    bool intent_pending = false;  // a roll intent waits to be finished
     int64_t last_commit_ms = 0;
     std::string last_error;
     Clock::time_point retry_at;
@@ -375,7 +376,14 @@ struct Agent::Impl {
       if (!known) fs::remove_all(d.path(), ec);  // never checkpointed: nothing was published
     }
     for (auto& s : sources) {
-      if (fs::exists(s->spool_dir(o.state_dir) + "/roll")) RETURN_IF_ERROR(FinishRoll(s.get()));
+      if (!fs::exists(s->spool_dir(o.state_dir) + "/roll")) continue;
+      s->intent_pending = true;
+      Status r = FinishRoll(s.get());  // the lake may be down: then Turn() retries
+      if (!r.ok()) {
+        s->last_error = std::string(r.message());
+        s->failures = 1;
+        s->retry_at = Clock::now() + std::chrono::seconds(1);
+      }
     }
     // Reopen the generations whose file is still there (also under a new name
     // in the same directory: a rotation that happened while we were down).
@@ -681,7 +689,7 @@ struct Agent::Impl {
   bool RollDue(const Source* s, bool draining) const {
     if (s->segments.empty()) return false;
     if (Clock::now() < s->retry_at) return false;
-    if (draining) return true;
+    if (draining || s->intent_pending) return true;
     const FlowOptions& f = o.flows[s->flow];
     uint64_t bytes = s->segments.back().end - s->segments.front().start;
     auto now = Clock::now();
@@ -689,21 +697,31 @@ struct Agent::Impl {
            now - s->last_data >= f.idle_timeout || (s->closed && s->unsealed.empty());
   }
 
+  // Decides the range of the next lake files (the roll intent), then
+  // publishes it. Once written, an intent is finished (FinishRoll) before any
+  // other roll of the file, whatever happens: its range names the files.
   Status Roll(Source* s) {
-    std::string intent = fmt::format("{} {}\n", s->segments.front().start, s->segments.back().end);
+    std::string intent = fmt::format("{} {} 0\n", s->segments.front().start, s->segments.back().end);
     RETURN_IF_ERROR(WriteFileAtomically(s->spool_dir(o.state_dir) + "/roll", intent));
+    s->intent_pending = true;
     return FinishRoll(s);
   }
 
-  // Publishes the range named by the roll intent, then commits it.
+  // Publishes the range named by the roll intent, then commits it. Each
+  // attempt writes its lake temporaries under its own number (a writer of an
+  // earlier attempt, killed mid-file, may still hold a lease on its own) and
+  // removes those of earlier attempts.
   Status FinishRoll(Source* s) {
     std::string intent_path = s->spool_dir(o.state_dir) + "/roll";
     ASSIGN_OR_RETURN(std::string intent, ReadLocalFile(intent_path));
     std::vector<std::string_view> parts = Split(StripAsciiWhitespace(intent), ' ', true);
-    int64_t first = 0, last = 0;
-    if (parts.size() != 2 || !ParseInt(parts[0], &first) || !ParseInt(parts[1], &last)) {
+    int64_t first = 0, last = 0, attempt = 0;
+    if (parts.size() != 3 || !ParseInt(parts[0], &first) || !ParseInt(parts[1], &last) ||
+        !ParseInt(parts[2], &attempt)) {
       return absl::DataLossError(StrCat(intent_path, " is corrupt"));
     }
+    ++attempt;
+    RETURN_IF_ERROR(WriteFileAtomically(intent_path, fmt::format("{} {} {}\n", first, last, attempt)));
     std::vector<Segment> segs;
     for (const Segment& g : s->segments) {
       if (g.start >= static_cast<uint64_t>(first) && g.end <= static_cast<uint64_t>(last)) segs.push_back(g);
@@ -772,7 +790,11 @@ struct Agent::Impl {
             if (!current->file && !current->exists) {
               ASSIGN_OR_RETURN(std::string d, lake::NormalizePath(dir));
               current->final_path = lake::JoinPath(d, name);
-              current->tmp = lake::JoinPath(d, StrCat(".", name, ".tmp"));
+              current->tmp = lake::JoinPath(d, fmt::format(".{}.{}.tmp", name, attempt));
+              for (int64_t a = 1; a < attempt; ++a) {  // an earlier attempt's leftovers
+                Status gone = lake->Delete(lake::JoinPath(d, fmt::format(".{}.{}.tmp", name, a)), false);
+                if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
+              }
               ASSIGN_OR_RETURN(bool exists, lake::Exists(lake, current->final_path));
               current->exists = exists;  // published before a crash: keep it as it is
               if (!exists) {
@@ -814,6 +836,7 @@ struct Agent::Impl {
       stats.spool_bytes -= std::min<uint64_t>(stats.spool_bytes, g.end - g.start);
     }
     fs::remove(intent_path, ec);
+    s->intent_pending = false;
     std::erase_if(s->segments, [&](const Segment& g) { return g.end <= static_cast<uint64_t>(last); });
     return absl::OkStatus();
   }
@@ -869,7 +892,7 @@ struct Agent::Impl {
         }
       }
       if (RollDue(s, draining)) {
-        Status r = Roll(s);
+        Status r = s->intent_pending ? FinishRoll(s) : Roll(s);
         if (!r.ok()) {
           // The lake is unavailable: keep the spool, retry with backoff.
           s->last_error = std::string(r.message());

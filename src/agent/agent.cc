@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "comptoir/core/strings.h"
+#include "fmt/chrono.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "re2/re2.h"
@@ -118,6 +119,12 @@ std::optional<uint32_t> Fingerprint(int fd, size_t len) {
   ssize_t n = ::pread(fd, buf, len, 0);
   if (n < 0 || static_cast<size_t>(n) < len) return std::nullopt;
   return crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(buf), len);
+}
+
+// "2026-11-28T10:04:05.123Z"
+std::string IsoTime(int64_t ms) {
+  auto secs = std::chrono::sys_seconds(std::chrono::seconds(ms / 1000 - (ms % 1000 < 0 ? 1 : 0)));
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", secs, ((ms % 1000) + 1000) % 1000);
 }
 
 std::string SourceId(const Identity& id, uint32_t generation) {
@@ -741,6 +748,30 @@ struct Agent::Impl {
     };
     std::map<std::string, Out> outs;
     uint64_t bytes = 0;
+    // JSON records: the record being assembled and where it goes.
+    struct Pending {
+      Out* out = nullptr;
+      std::string text;
+      int64_t time_ms = 0;
+      int64_t ingest_ms = 0;
+      bool has_time = false;
+    } rec;
+    auto emit = [&]() -> Status {
+      if (rec.out == nullptr) return absl::OkStatus();
+      std::string_view text = rec.text;
+      std::string_view level = rec.has_time ? ParseLineLevel(text) : std::string_view();
+      std::string_view message = text;
+      if (rec.has_time) message.remove_prefix(std::min(text.size(), size_t{24} + level.size() + 1));
+      nlohmann::json j = {{"ts", IsoTime(rec.time_ms)},       {"level", std::string(level)},
+                          {"host", o.host},                    {"path", s->path},
+                          {"ingest_ts", IsoTime(rec.ingest_ms)}, {"message", std::string(message)}};
+      std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out.push_back('\n');
+      if (rec.out->file) RETURN_IF_ERROR(rec.out->file->Append(out));
+      bytes += out.size();
+      rec = Pending{};
+      return absl::OkStatus();
+    };
     int64_t dir_second = INT64_MIN;  // the template is expanded once per second of time
     std::string dir;
     for (const Segment& g : segs) {
@@ -766,7 +797,8 @@ struct Agent::Impl {
           int64_t line_time = ParseLineTime(line);
           int64_t t = f.use_event_time ? line_time : -1;
           if (t >= 0) last_time = t;  // lines without a time (tracebacks) follow the line before
-          if (line_time >= 0 || !decided) {  // a new record: decide again
+          bool starts = line_time >= 0 || !decided;
+          if (starts) {  // a new record: decide again
             decided = true;
             std::string_view text = line.substr(0, line.size() - (line.ends_with('\n') ? 1 : 0));
             keep = (f.levels.empty() ||
@@ -805,13 +837,29 @@ struct Agent::Impl {
               }
             }
           }
-          if (current->file) RETURN_IF_ERROR(current->file->Append(line));
-          bytes += line.size();
+          if (f.json_records) {
+            std::string_view bare = line.substr(0, line.size() - (line.ends_with('\n') ? 1 : 0));
+            if (starts || rec.out == nullptr) {
+              RETURN_IF_ERROR(emit());
+              rec.out = current;
+              rec.text.assign(bare);
+              rec.has_time = line_time >= 0;
+              rec.time_ms = rec.has_time ? line_time : g.ingest_ms;
+              rec.ingest_ms = g.ingest_ms;
+            } else {
+              rec.text.push_back('\n');
+              rec.text.append(bare);
+            }
+          } else {
+            if (current->file) RETURN_IF_ERROR(current->file->Append(line));
+            bytes += line.size();
+          }
           pos = end;
         }
         data.erase(0, pos);
       }
     }
+    RETURN_IF_ERROR(emit());
     for (auto& [out_dir, out] : outs) {
       if (!out.file) continue;
       RETURN_IF_ERROR(out.file->Close());

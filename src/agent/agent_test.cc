@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 
 #include "comptoir/core/strings.h"
 #include "comptoir/lake/fault_injection.h"
@@ -250,6 +251,32 @@ TEST_F(AgentTest, LevelAndRegexFiltersKeepTracebacksWithTheirLineAndFilesCanBeZs
   }
   EXPECT_EQ(got, kept);
   EXPECT_EQ(a->stats().filtered_lines, 240u);  // 210 INFO lines and 30 healthchecks
+}
+
+TEST_F(AgentTest, JsonRecordsCarryHostPathTimesAndWholeTracebacks) {
+  o_.flows[0].json_records = true;
+  {
+    std::ofstream out(dir_ + "/logs/app.log", std::ios::binary);
+    out << "2025-11-28 10:04:05,123 INFO sale order=1 customer=\"Caf\xc3\xa9 \\ Co\"\n"
+        << "2025-11-28 10:04:06,000 ERROR payment failed\nTraceback (most recent call last):\n"
+        << "ValueError: declined\n";
+  }
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  std::string got = *Contents().begin();
+  std::vector<std::string_view> lines = Split(got, '\n', true);
+  ASSERT_EQ(lines.size(), 2u) << got;
+  auto first = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(first["ts"], "2025-11-28T10:04:05.123Z");
+  EXPECT_EQ(first["level"], "INFO");
+  EXPECT_EQ(first["host"], "pos-1");
+  EXPECT_EQ(first["path"], dir_ + "/logs/app.log");
+  EXPECT_EQ(first["message"], "sale order=1 customer=\"Caf\xc3\xa9 \\ Co\"");
+  EXPECT_TRUE(first["ingest_ts"].get<std::string>().ends_with("Z"));
+  auto second = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(second["level"], "ERROR");
+  EXPECT_EQ(second["message"], "payment failed\nTraceback (most recent call last):\nValueError: declined");
 }
 
 TEST_F(AgentTest, CrashesAtAnyPointLeaveEveryLineExactlyOnce) {

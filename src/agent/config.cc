@@ -47,6 +47,9 @@ constexpr AgentConfigKey kKeys[] = {
     {"include", true, "string", "", "Regex: keep only the lines (records) that match."},
     {"exclude", true, "string", "", "Regex: drop the lines (records) that match."},
     {"compression", true, "none|gzip|zstd", "none", "Compress lake files (.gz / .zst appended to the name)."},
+    {"format", true, "text|json", "text",
+     "text: the lines as they are (byte-identical); json: one object per record with ts, level, "
+     "host, path, ingest_ts and message (a traceback stays in its record's message)."},
 };
 
 const AgentConfigKey* FindKey(std::string_view name, bool per_flow) {
@@ -128,6 +131,7 @@ Status Apply(const AgentConfigKey& k, const toml::node& node, FlowOptions* flow,
   else if (n == "seal_interval") RETURN_IF_ERROR(duration(&flow->seal_interval));
   else if (n == "max_spool") RETURN_IF_ERROR(size(&flow->max_spool_bytes));
   else if (n == "include") flow->include = v;
+  else if (n == "format") flow->json_records = v == "json";
   else if (n == "exclude") flow->exclude = v;
   else if (n == "compression") {
     ASSIGN_OR_RETURN(flow->codec, lake::ParseCodec(v));
@@ -261,6 +265,7 @@ std::string AgentConfigToToml(const AgentConfig& c) {
     if (!f.include.empty()) out += fmt::format("include = {}\n", Quote(f.include));
     if (!f.exclude.empty()) out += fmt::format("exclude = {}\n", Quote(f.exclude));
     if (f.codec != lake::Codec::kNone) out += fmt::format("compression = \"{}\"\n", lake::CodecName(f.codec));
+    if (f.json_records) out += "format = \"json\"\n";
   }
   return out;
 }

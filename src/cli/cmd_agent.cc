@@ -33,6 +33,7 @@ struct AgentFlags {
   std::string include;
   std::string exclude;
   std::string compress = "none";
+  std::string format = "text";
   bool once = false;
   bool json = false;
   std::string config;
@@ -57,6 +58,10 @@ StatusOr<agent::AgentConfig> ConfigFromFlags(const AgentFlags& f) {
   flow.include = f.include;
   flow.exclude = f.exclude;
   ASSIGN_OR_RETURN(flow.codec, lake::ParseCodec(f.compress));
+  if (f.format != "text" && f.format != "json") {
+    return absl::InvalidArgumentError(StrCat("--format \"", f.format, "\": use text or json"));
+  }
+  flow.json_records = f.format == "json";
   if (f.start_at != "beginning" && f.start_at != "end") {
     return absl::InvalidArgumentError(StrCat("--start-at \"", f.start_at, "\": use beginning or end"));
   }
@@ -197,6 +202,9 @@ void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
   agent->add_option("--include", f->include, "Regex: keep only matching lines");
   agent->add_option("--exclude", f->exclude, "Regex: drop matching lines");
   agent->add_option("--compress", f->compress, "none (default), gzip or zstd lake files");
+  agent->add_option("--format", f->format,
+                    "text (default: the lines as they are) or json (one object per record with ts, "
+                    "level, host, path, ingest_ts, message)");
   agent->add_option("--file-prefix", f->file_prefix, "Lake file name prefix (default: the source file name)");
   agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
   agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");

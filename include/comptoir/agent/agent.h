@@ -71,6 +71,10 @@ struct FlowOptions {
   std::string include;              // regex: keep only matching lines; empty = all
   std::string exclude;              // regex: drop matching lines
   lake::Codec codec = lake::Codec::kNone;  // gzip or zstd lake files (.gz / .zst)
+  // false: the lines as they are (byte-identical); true: one JSON object per
+  // record {"ts","level","host","path","ingest_ts","message"}, a record being
+  // a line with its time and the lines without one that follow it.
+  bool json_records = false;
 };
 
 struct AgentOptions {

@@ -87,4 +87,35 @@ std::string TempDir(const std::string& tag) {
   return d == nullptr ? std::string() : std::string(d);
 }
 
+PrivateStack::~PrivateStack() {
+  if (started_) Run("stop");
+}
+
+int PrivateStack::Run(const std::string& args) {
+  std::string cmd = "COMPTOIR_STACK_STATE=" + dir_ + "/stack.env " + COMPTOIR_SOURCE_DIR +
+                    "/scripts/stack " + args + " 2>>" + dir_ + "/stack.log";
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+bool PrivateStack::Start(const std::string& services) {
+  started_ = true;
+  if (Run("start " + services + " >" + dir_ + "/exports") != 0) return false;
+  std::ifstream in(dir_ + "/exports");
+  std::string line;
+  while (std::getline(in, line)) {
+    // export NAME='value'
+    if (!line.starts_with("export ") || line.size() < 10 || line.back() != '\'') continue;
+    size_t eq = line.find("='");
+    if (eq == std::string::npos) continue;
+    env_[line.substr(7, eq - 7)] = line.substr(eq + 2, line.size() - eq - 3);
+  }
+  return true;
+}
+
+std::string PrivateStack::Env(const std::string& name) const {
+  auto it = env_.find(name);
+  return it == env_.end() ? "" : it->second;
+}
+
 }  // namespace comptoir::testing

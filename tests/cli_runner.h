@@ -1,6 +1,7 @@
 // Runs the real `comptoir` binary for end-to-end tests.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,27 @@ std::string ServiceEnv(const char* name);
 std::string SharedData();
 // A fresh temporary directory for one test.
 std::string TempDir(const std::string& tag);
+
+// A private scripts/stack with its own state file under `dir`, for fault
+// tests that kill services without disturbing the shared stack. Stopped by
+// the destructor.
+class PrivateStack {
+ public:
+  explicit PrivateStack(std::string dir) : dir_(std::move(dir)) {}
+  ~PrivateStack();
+  PrivateStack(const PrivateStack&) = delete;
+  PrivateStack& operator=(const PrivateStack&) = delete;
+  // Starts the services; false when they did not come up (see dir/stack.log).
+  bool Start(const std::string& services);
+  // A variable the stack exported (COMPTOIR_TEST_KAFKA, ...), or "".
+  std::string Env(const std::string& name) const;
+  // `scripts/stack ARGS` on this stack ("kill kafka", "restart namenode"); the exit code.
+  int Run(const std::string& args);
+
+ private:
+  std::string dir_;
+  bool started_ = false;
+  std::map<std::string, std::string> env_;
+};
 
 }  // namespace comptoir::testing

@@ -32,26 +32,16 @@ class HdfsFaults : public ::testing::Test {
       GTEST_SKIP() << "no HDFS in this environment (run `make test`)";
     }
     dir_ = testing::TempDir("hdfs-fault");
-    state_ = dir_ + "/stack.env";
-    std::string out = dir_ + "/exports";
-    ASSERT_EQ(Stack("start hdfs >" + out), 0) << "could not start a private HDFS";
-    std::ifstream in(out);
-    std::string line;
-    while (std::getline(in, line)) {
-      const std::string key = "export COMPTOIR_TEST_WEBHDFS='";
-      if (line.starts_with(key)) webhdfs_ = line.substr(key.size(), line.size() - key.size() - 1);
-    }
+    stack_ = std::make_unique<testing::PrivateStack>(dir_);
+    ASSERT_TRUE(stack_->Start("hdfs")) << "could not start a private HDFS";
+    webhdfs_ = stack_->Env("COMPTOIR_TEST_WEBHDFS");
     ASSERT_FALSE(webhdfs_.empty());
   }
   void TearDown() override {
-    if (!state_.empty()) Stack("stop");
+    stack_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  int Stack(const std::string& args) {
-    std::string cmd = "COMPTOIR_STACK_STATE=" + state_ + " " + COMPTOIR_SOURCE_DIR +
-                      "/scripts/stack " + args + " 2>>" + dir_ + "/stack.log";
-    return WEXITSTATUS(std::system(cmd.c_str()));
-  }
+  int Stack(const std::string& args) { return stack_->Run(args); }
   std::vector<std::string> Visible(const std::string& target) {
     CliResult ls = RunCli({"lake", "--lake", webhdfs_, "ls", target});
     std::vector<std::string> out;
@@ -61,7 +51,8 @@ class HdfsFaults : public ::testing::Test {
     }
     return out;
   }
-  std::string dir_, state_, webhdfs_;
+  std::string dir_, webhdfs_;
+  std::unique_ptr<testing::PrivateStack> stack_;
 };
 
 TEST_F(HdfsFaults, DataNodeDiesMidImportThenNameNodeRestartsBetweenImports) {

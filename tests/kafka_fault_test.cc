@@ -30,32 +30,19 @@ class KafkaFaults : public ::testing::Test {
       GTEST_SKIP() << "no Kafka in this environment (run `make test`)";
     }
     dir_ = testing::TempDir("kafka-fault");
-    state_ = dir_ + "/stack.env";
-    std::string out = dir_ + "/exports";
-    ASSERT_EQ(Stack("start kafka >" + out), 0) << "could not start a private Kafka";
-    std::ifstream in(out);
-    std::string line;
-    auto value = [&](const std::string& key) {
-      return line.substr(key.size(), line.size() - key.size() - 1);
-    };
-    while (std::getline(in, line)) {
-      if (line.starts_with("export COMPTOIR_TEST_KAFKA='")) kafka_ = value("export COMPTOIR_TEST_KAFKA='");
-      if (line.starts_with("export COMPTOIR_TEST_KAFKA_BROKERS='")) {
-        brokers_ = value("export COMPTOIR_TEST_KAFKA_BROKERS='");
-      }
-    }
+    stack_ = std::make_unique<testing::PrivateStack>(dir_);
+    ASSERT_TRUE(stack_->Start("kafka")) << "could not start a private Kafka";
+    kafka_ = stack_->Env("COMPTOIR_TEST_KAFKA");
+    brokers_ = stack_->Env("COMPTOIR_TEST_KAFKA_BROKERS");
     ASSERT_FALSE(kafka_.empty());
   }
   void TearDown() override {
-    if (!state_.empty()) Stack("stop");
+    stack_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  int Stack(const std::string& args) {
-    std::string cmd = "COMPTOIR_STACK_STATE=" + state_ + " " + COMPTOIR_SOURCE_DIR +
-                      "/scripts/stack " + args + " 2>>" + dir_ + "/stack.log";
-    return WEXITSTATUS(std::system(cmd.c_str()));
-  }
-  std::string dir_, state_, kafka_, brokers_;
+  int Stack(const std::string& args) { return stack_->Run(args); }
+  std::string dir_, kafka_, brokers_;
+  std::unique_ptr<testing::PrivateStack> stack_;
 };
 
 TEST_F(KafkaFaults, BrokerDownForThirtySecondsDuringProduceLosesAndDuplicatesNothing) {

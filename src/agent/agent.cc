@@ -584,16 +584,22 @@ struct Agent::Impl {
       s->skipping = true;
     } else if (!terminated && start == nullptr && f.partial_timeout.count() > 0 &&
                now - s->pending_since >= f.partial_timeout) {
-      // An unterminated last line released after the timeout, marked by the
-      // newline it did not have (counted as partial).
-      if (s->unsealed.empty()) s->first_unsealed = now;
-      s->unsealed.append(s->pending);
-      s->unsealed.push_back('\n');
-      ++stats.partial_records;
-      ++stats.lines;
-      s->pending.clear();
+      ReleasePartial(s);  // waited long enough for its newline
       s->pending_since = now;
     }
+  }
+
+  // Moves an unterminated last line to the records, marked by the newline it
+  // did not have (counted as partial): after the partial timeout, or when its
+  // file generation ends (truncated, or rotated away and drained).
+  void ReleasePartial(Source* s) {
+    if (s->pending.empty()) return;
+    if (s->unsealed.empty()) s->first_unsealed = Clock::now();
+    s->unsealed.append(s->pending);
+    s->unsealed.push_back('\n');
+    ++stats.partial_records;
+    ++stats.lines;
+    s->pending.clear();
   }
 
   // Reads what the file gained; handles truncation in place.
@@ -607,14 +613,7 @@ struct Agent::Impl {
       // new content is a new generation read from byte 0. An unterminated
       // line read before the truncation will never end: it is released.
       ++stats.rotations;
-      if (!s->pending.empty()) {
-        if (s->unsealed.empty()) s->first_unsealed = Clock::now();
-        s->unsealed.append(s->pending);
-        s->unsealed.push_back('\n');
-        ++stats.partial_records;
-        ++stats.lines;
-        s->pending.clear();
-      }
+      ReleasePartial(s);
       int fd = s->fd;
       s->fd = -1;
       s->closed = true;
@@ -928,15 +927,8 @@ struct Agent::Impl {
           s->fd = -1;
           s->closed = true;
           ++stats.rotations;
-          if (!s->pending.empty()) {  // its unterminated last line will never end
-            if (s->unsealed.empty()) s->first_unsealed = now;
-            s->unsealed.append(s->pending);
-            s->unsealed.push_back('\n');
-            ++stats.partial_records;
-            ++stats.lines;
-            s->pending.clear();
-            RETURN_IF_ERROR(Seal(s));
-          }
+          ReleasePartial(s);  // its unterminated last line will never end
+          RETURN_IF_ERROR(Seal(s));
         }
       }
       if (RollDue(s, draining)) {

@@ -200,5 +200,41 @@ TEST(AgentCli, TheReferenceFlumeConfRunsAsIs) {
   fs::remove_all(dir);
 }
 
+TEST(AgentCli, CompactMergesAClosedDayAndSaysWhatItDid) {
+  std::string dir = testing::TempDir("agent-compact");
+  fs::create_directories(dir + "/logs");
+  std::string all;
+  for (int round = 0; round < 3; ++round) {  // three runs: three small files
+    std::string lines;
+    for (int i = 0; i < 100; ++i) {
+      lines += fmt::format("2026-11-27 10:{:02d}:{:02d},000 INFO sale order={}\n", round, i % 60, round * 100 + i);
+    }
+    std::ofstream(dir + "/logs/app.log", std::ios::app | std::ios::binary) << lines;
+    all += lines;
+    CliResult run = RunCli({"agent", "-q", "--source", dir + "/logs/*.log", "--lake", dir + "/lake",
+                            "--state-dir", dir + "/state", "--once"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+  }
+  const std::string day = dir + "/lake/user/flume/logs/2026-11-27";
+  ASSERT_EQ(std::distance(fs::directory_iterator(day), {}), 3);
+  CliResult open_day = RunCli({"agent", "compact", "--lake", dir + "/lake", "/user/flume/logs"});
+  ASSERT_EQ(open_day.exit_code, 0) << open_day.err;
+  EXPECT_NE(open_day.out.find("compact: 0 files (0 bytes) merged into 0 files"), std::string::npos) << open_day.out;
+  CliResult dry = RunCli({"agent", "compact", "--lake", dir + "/lake", "--min-age", "0s", "--dry-run", "/user/flume/logs"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would merge 3 files"), std::string::npos) << dry.out;
+  ASSERT_EQ(std::distance(fs::directory_iterator(day), {}), 3);
+  CliResult done = RunCli({"agent", "compact", "--lake", dir + "/lake", "--min-age", "0s", "/user/flume/logs"});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("merged 3 files (13,090 bytes) -> /user/flume/logs/2026-11-27/compacted-00001"),
+            std::string::npos) << done.out;
+  ASSERT_EQ(all.size(), 13090u);
+  EXPECT_EQ(Slurp(day + "/compacted-00001"), all);
+  CliResult bad = RunCli({"agent", "compact", "--lake", dir + "/lake", "--min-age", "soon", "/user/flume/logs"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("soon"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace comptoir

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "comptoir/agent/compact.h"
 #include "comptoir/core/strings.h"
 #include "fmt/chrono.h"
 #include "fmt/format.h"
@@ -827,6 +828,10 @@ struct Agent::Impl {
                 if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
               }
               ASSIGN_OR_RETURN(bool exists, lake::Exists(lake, current->final_path));
+              if (!exists && attempt > 1) {  // a replay: the file may since have been compacted
+                ASSIGN_OR_RETURN(std::set<std::string> merged, Superseded(lake, d));
+                exists = merged.contains(name);
+              }
               current->exists = exists;  // published before a crash: keep it as it is
               if (!exists) {
                 lake::CreateOptions co;

@@ -12,7 +12,9 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "comptoir/agent/compact.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/lake/compression.h"
 #include "comptoir/lake/fault_injection.h"
 
 namespace comptoir::agent {
@@ -328,6 +330,110 @@ TEST_F(AgentTest, LakeOutageSpoolsThenBackPressureThenDrains) {
   ASSERT_TRUE(a->Drain().ok());
   EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 2000)}));
   EXPECT_EQ(a->stats().spool_bytes, 0u);
+}
+
+// The files of one lake directory, by name (hidden ones included).
+std::map<std::string, std::string> DirFiles(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    out[e.path().filename().string()] = std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+  return out;
+}
+
+TEST_F(AgentTest, CompactionMergesAClosedDirectoryInOrderAndFinishesAfterACrash) {
+  o_.flows[0].roll_bytes = 2048;
+  {
+    auto a = Open();
+    for (int i = 0; i < 300; i += 30) {  // small batches: one roll each
+      Append("app.log", i, i + 30);
+      Steps(a.get(), 2);
+    }
+    ASSERT_TRUE(a->Drain().ok());
+  }
+  const std::string day = dir_ + "/lake/user/flume/logs/2025-11-28";
+  size_t small = DirFiles(day).size();
+  ASSERT_GE(small, 5u);
+  CompactOptions open_day;  // the files were just published: the day is not closed
+  auto none = CompactTree(lake_.get(), "/user/flume/logs", open_day);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  CompactOptions closed;
+  closed.min_age = std::chrono::milliseconds(0);
+  {
+    // Killed after the commit record, before the output's rename.
+    lake::FaultInjectionStorage faulty(lake_.get());
+    faulty.FailAt(lake::FaultOp::kRename, 1, absl::UnavailableError("injected"));
+    auto r = CompactTree(&faulty, "/user/flume/logs", closed);
+    EXPECT_NE(r.status().ToString().find("injected"), std::string::npos) << r.status();
+  }
+  auto r = CompactTree(lake_.get(), "/user/flume/logs", closed);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE((*r)[0].recovered);
+  EXPECT_EQ((*r)[0].inputs.size(), small);
+  auto files = DirFiles(day);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files["compacted-00001"], Lines(0, 300));
+  auto merged = Superseded(lake_.get(), "/user/flume/logs/2025-11-28");
+  ASSERT_TRUE(merged.ok());
+  EXPECT_EQ(merged->size(), small);
+
+  // Late lines for a compacted day: a new small file, merged by the next run.
+  // A crash before the commit record leaves the inputs alone.
+  Append("app.log", 300, 400);
+  {
+    auto a = Open();
+    Steps(a.get());
+    ASSERT_TRUE(a->Drain().ok());
+  }
+  {
+    lake::FaultInjectionStorage faulty(lake_.get());
+    faulty.FailAt(lake::FaultOp::kCreate, 2, absl::UnavailableError("injected"));
+    EXPECT_FALSE(CompactTree(&faulty, "/user/flume/logs", closed).ok());
+  }
+  files = DirFiles(day);  // the inputs are left alone; the temporary goes at the next run
+  EXPECT_EQ(files.erase(".compacted-00002.tmp"), 1u);
+  EXPECT_EQ(files.erase("compacted-00001"), 1u);
+  EXPECT_EQ(files.erase("_compacted-00001"), 1u);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files.begin()->second, Lines(300, 400)) << files.begin()->first;
+  r = CompactTree(lake_.get(), "/user/flume/logs", closed);
+  ASSERT_TRUE(r.ok()) << r.status();
+  files = DirFiles(day);
+  EXPECT_EQ(files.size(), 3u);  // compacted-00002 and two records
+  EXPECT_EQ(files["compacted-00002"], Lines(0, 400));
+  EXPECT_EQ(files.count("compacted-00001"), 0u);
+}
+
+TEST_F(AgentTest, CompactionConcatenatesCompressedFilesAsTheyAre) {
+  o_.flows[0].roll_bytes = 2048;
+  o_.flows[0].codec = lake::Codec::kGzip;
+  auto a = Open();
+  for (int i = 0; i < 200; i += 40) {
+    Append("app.log", i, i + 40);
+    Steps(a.get(), 2);
+  }
+  ASSERT_TRUE(a->Drain().ok());
+  CompactOptions closed;
+  closed.min_age = std::chrono::milliseconds(0);
+  auto r = CompactTree(lake_.get(), "/", closed);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].output, "/user/flume/logs/2025-11-28/compacted-00001.gz");
+  auto in = lake_->Open((*r)[0].output);
+  ASSERT_TRUE(in.ok());
+  auto plain = lake::NewDecompressingFile(std::move(*in), lake::Codec::kGzip);
+  std::string text, buf(65536, '\0');
+  while (true) {
+    auto n = plain->Read(buf.data(), buf.size());
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    text.append(buf.data(), *n);
+  }
+  EXPECT_EQ(text, Lines(0, 200));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "comptoir/agent/agent.h"
+#include "comptoir/agent/compact.h"
 #include "comptoir/agent/config.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
@@ -40,6 +41,10 @@ struct AgentFlags {
   std::string flume_conf;
   std::string flume_name = "agent";
   bool print_config = false;
+  // agent compact
+  std::vector<std::string> compact_dirs;
+  std::string min_age = "1h";
+  bool dry_run = false;
 };
 
 // The flow from the quick flags.
@@ -170,6 +175,32 @@ Status RunAgentStatus(const AgentFlags& f) {
   return absl::OkStatus();
 }
 
+Status RunCompact(const AgentFlags& f, const Globals& g) {
+  agent::CompactOptions o;
+  ASSIGN_OR_RETURN(o.min_age, core::ParseDuration(f.min_age));
+  o.dry_run = f.dry_run;
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake,
+                   OpenLake(!f.lake.empty() ? f.lake : g.config.GetString("lake")));
+  size_t outputs = 0, inputs = 0;
+  uint64_t bytes = 0;
+  for (const std::string& dir : f.compact_dirs) {
+    ASSIGN_OR_RETURN(std::vector<agent::CompactResult> done, agent::CompactTree(lake.get(), dir, o));
+    for (const agent::CompactResult& r : done) {
+      std::cout << fmt::format("compact: {}{} {} files ({} bytes) -> {}\n",
+                               r.recovered ? "finished an interrupted compaction: " : "",
+                               o.dry_run ? "would merge" : "merged", r.inputs.size(),
+                               core::WithThousands(r.bytes), r.output);
+      ++outputs;
+      inputs += r.inputs.size();
+      bytes += r.bytes;
+    }
+  }
+  std::cout << fmt::format("compact: {} files ({} bytes) {} into {} file{}\n", inputs,
+                           core::WithThousands(bytes), o.dry_run ? "would be merged" : "merged", outputs,
+                           outputs == 1 ? "" : "s");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
@@ -224,6 +255,19 @@ void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
   });
   CLI::App* doc = agent->add_subcommand("config-doc", "Print the configuration reference (Markdown)");
   doc->callback([] { std::cout << agent::AgentConfigMarkdown(); });
+  CLI::App* compact = agent->add_subcommand(
+      "compact",
+      "Merge the small files of closed directories (days) into one per directory, crash-safely");
+  compact->add_option("dirs", f->compact_dirs, "Lake directories, searched recursively (e.g. /user/flume/logs)")
+      ->required();
+  compact->add_option("--lake", f->lake, "Lake URI or directory (default: config lake)");
+  compact->add_option("--min-age", f->min_age,
+                      "A directory is closed when its newest file is this old (default 1h)");
+  compact->add_flag("--dry-run", f->dry_run, "Print what would be merged; change nothing");
+  compact->callback([f, g, result] {
+    Status s = RunCompact(*f, *g);
+    *result = s.ok() ? 0 : Fail("agent compact", s);
+  });
   CLI::App* status = agent->add_subcommand(
       "status", "Each file's read and committed offsets, lag, last commit and last error");
   status->add_option("--state-dir", f->state_dir, "The agent's state directory (default ./agent-state)");

@@ -513,7 +513,12 @@ struct Agent::Impl {
   // Appends complete lines to `unsealed`, cutting lines longer than the limit.
   void AppendLines(Source* s, std::string_view done) {
     size_t max = o.flows[s->flow].max_record_bytes;
-    if (s->unsealed.empty()) s->first_unsealed = Clock::now();
+    if (s->unsealed.empty()) {
+      s->first_unsealed = Clock::now();
+      // Sized once for a whole seal: growing by doubling would hold the old
+      // and the new buffer at once (the agent's peak memory).
+      s->unsealed.reserve(kSealBytes + kReadChunk);
+    }
     size_t pos = 0;
     while (pos < done.size()) {
       size_t nl = done.find('\n', pos);

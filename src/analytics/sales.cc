@@ -1,0 +1,845 @@
+#include "comptoir/analytics/sales.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <numeric>
+#include <queue>
+#include <thread>
+
+#include "comptoir/core/strings.h"
+#include "comptoir/lake/compression.h"
+#include "comptoir/lake/text_format.h"
+#include "comptoir/stream/event.h"
+#include "nlohmann/json.hpp"
+
+namespace comptoir::analytics {
+namespace {
+
+namespace chr = std::chrono;
+
+int64_t NowMs() {
+  return chr::duration_cast<chr::milliseconds>(chr::system_clock::now().time_since_epoch()).count();
+}
+
+chr::year_month_day Civil(int32_t day) { return chr::year_month_day(chr::sys_days(chr::days(day))); }
+int32_t DayOf(int y, unsigned m, unsigned d) {
+  return static_cast<int32_t>(
+      chr::sys_days(chr::year_month_day(chr::year(y), chr::month(m), chr::day(d))).time_since_epoch().count());
+}
+
+// --- Loading --------------------------------------------------------------------------
+
+// The columns the engine reads, by their names in the sales table.
+enum Col { cOrder, cLine, cDate, cQty, cPrice, cSales, cProductLine, cCountry, cStatus, cDealSize,
+           cTerritory, cCustomer, cProductCode, kCols };
+constexpr std::array<std::string_view, kCols> kColNames = {
+    "ORDERNUMBER", "ORDERLINENUMBER", "ORDERDATE", "QUANTITYORDERED", "PRICEEACH", "SALES", "PRODUCTLINE",
+    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "PRODUCTCODE"};
+constexpr int kStringColBase = cProductLine;  // cProductLine + StringDim
+
+struct Layout {
+  lake::TextFormat format;
+  std::array<int, kCols> index;  // field index per column, -1 = absent
+  int fields = 0;
+  lake::Codec codec = lake::Codec::kNone;
+};
+
+StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
+  std::string schema_path = lake::JoinPath(dir, "_schema.json");
+  ASSIGN_OR_RETURN(std::string text, lake::ReadFileToString(lake, schema_path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.contains("columns")) {
+    return absl::DataLossError(StrCat(schema_path, ": not a comptoir dataset schema"));
+  }
+  std::string format = j.value("format", "text");
+  if (format != "text") {
+    return absl::UnimplementedError(StrCat(dir, ": ", format,
+                                           " parts are not served yet; import with --as-textfile (the default)"));
+  }
+  Layout l;
+  if (j.contains("text")) {
+    ASSIGN_OR_RETURN(l.format, lake::TextFormat::FromJson(j["text"]));
+  }
+  ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(j.value("codec", "none")));
+  l.index.fill(-1);
+  const auto& cols = j["columns"];
+  l.fields = static_cast<int>(cols.size());
+  for (int i = 0; i < l.fields; ++i) {
+    std::string name = ToUpper(cols[static_cast<size_t>(i)].value("name", ""));
+    for (int c = 0; c < kCols; ++c) {
+      if (name == kColNames[static_cast<size_t>(c)]) l.index[static_cast<size_t>(c)] = i;
+    }
+  }
+  for (Col required : {cOrder, cDate, cSales}) {
+    if (l.index[required] < 0) {
+      return absl::FailedPreconditionError(
+          StrCat(dir, ": the dataset has no ", kColNames[required], " column; serve needs the sales table"));
+    }
+  }
+  return l;
+}
+
+// "2003-01-06", "2003-01-06T00:00:00", "2003-01-06 00:00:00" or the raw
+// sample's "2/24/2003 0:00".
+bool ParseDate(std::string_view t, int32_t* day) {
+  auto num = [](std::string_view s, int* v) {
+    auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  };
+  int y = 0, m = 0, d = 0;
+  if (t.size() >= 10 && t[4] == '-' && t[7] == '-') {
+    if (!num(t.substr(0, 4), &y) || !num(t.substr(5, 2), &m) || !num(t.substr(8, 2), &d)) return false;
+  } else {
+    std::string_view date = t.substr(0, t.find(' '));
+    std::vector<std::string_view> p = Split(date, '/');
+    if (p.size() != 3 || !num(p[0], &m) || !num(p[1], &d) || !num(p[2], &y)) return false;
+  }
+  chr::year_month_day ymd{chr::year(y), chr::month(static_cast<unsigned>(m)), chr::day(static_cast<unsigned>(d))};
+  if (!ymd.ok()) return false;
+  *day = static_cast<int32_t>(chr::sys_days(ymd).time_since_epoch().count());
+  return true;
+}
+
+// A part file parsed with its own dictionaries (merged into the dataset's later).
+struct Parsed {
+  Chunk chunk;
+  std::array<std::vector<std::string>, kStringDims> dict;
+};
+
+class ChunkBuilder {
+ public:
+  ChunkBuilder(const Layout& l, std::string file) : l_(l), file_(std::move(file)) {}
+
+  // One record's fields (NULL = nullopt-like: `null` true).
+  Status Add(const std::vector<std::string_view>& f, const std::vector<bool>& null, size_t line) {
+    if (static_cast<int>(f.size()) < l_.fields) {
+      return absl::DataLossError(fmt::format("{}:{}: {} fields where the schema has {}", file_, line, f.size(), l_.fields));
+    }
+    auto field = [&](Col c) -> std::string_view {
+      int i = l_.index[c];
+      return i < 0 || null[static_cast<size_t>(i)] ? std::string_view() : f[static_cast<size_t>(i)];
+    };
+    auto integer = [&](Col c, auto* out) -> Status {
+      std::string_view v = field(c);
+      *out = 0;
+      if (v.empty()) return absl::OkStatus();
+      auto r = std::from_chars(v.data(), v.data() + v.size(), *out);
+      if (r.ec != std::errc() || r.ptr != v.data() + v.size()) {
+        return absl::DataLossError(fmt::format("{}:{}: {} is not an integer: '{}'", file_, line, kColNames[c], v));
+      }
+      return absl::OkStatus();
+    };
+    auto money = [&](Col c, int64_t* out) -> Status {
+      std::string_view v = field(c);
+      *out = 0;
+      if (v.empty()) return absl::OkStatus();
+      StatusOr<int64_t> cents = stream::ParseCents(v);
+      if (!cents.ok()) {
+        return absl::DataLossError(fmt::format("{}:{}: {} is not an amount: '{}'", file_, line, kColNames[c], v));
+      }
+      *out = *cents;
+      return absl::OkStatus();
+    };
+    Chunk& k = p_.chunk;
+    int64_t order = 0, price = 0, sales = 0;
+    int32_t line_no = 0, qty = 0, day = 0;
+    RETURN_IF_ERROR(integer(cOrder, &order));
+    RETURN_IF_ERROR(integer(cLine, &line_no));
+    RETURN_IF_ERROR(integer(cQty, &qty));
+    RETURN_IF_ERROR(money(cPrice, &price));
+    RETURN_IF_ERROR(money(cSales, &sales));
+    if (!ParseDate(field(cDate), &day)) {
+      return absl::DataLossError(fmt::format("{}:{}: ORDERDATE is not a date: '{}'", file_, line, field(cDate)));
+    }
+    k.order_number.push_back(order);
+    k.order_line.push_back(line_no);
+    k.quantity.push_back(qty);
+    k.price_cents.push_back(price);
+    k.sales_cents.push_back(sales);
+    k.day.push_back(day);
+    for (int d = 0; d < kStringDims; ++d) {
+      std::string_view v = field(static_cast<Col>(kStringColBase + d));
+      auto& codes = local_[static_cast<size_t>(d)];
+      auto it = codes.find(absl::string_view(v.data(), v.size()));
+      uint32_t code;
+      if (it == codes.end()) {
+        code = static_cast<uint32_t>(p_.dict[static_cast<size_t>(d)].size());
+        p_.dict[static_cast<size_t>(d)].emplace_back(v);
+        codes.emplace(std::string(v), code);
+      } else {
+        code = it->second;
+      }
+      k.codes[static_cast<size_t>(d)].push_back(code);
+    }
+    return absl::OkStatus();
+  }
+
+  Parsed Finish() { return std::move(p_); }
+
+ private:
+  const Layout& l_;
+  std::string file_;
+  Parsed p_;
+  std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> local_;
+};
+
+// RFC 4180 without an escape character: fields sliced in place, a quoted
+// field with doubled quotes unescaped into `scratch`. Returns the end of the
+// record (after its line delimiter), or nullptr if the record is incomplete.
+const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake::TextFormat& fmt,
+                        std::vector<std::string_view>* fields, std::vector<bool>* null,
+                        std::vector<std::string>* scratch) {
+  fields->clear();
+  null->clear();
+  size_t used_scratch = 0;
+  const char d = fmt.field_delim, nl = fmt.line_delim, q = fmt.enclose;
+  while (true) {
+    if (q != 0 && p < end && *p == q) {
+      const char* s = ++p;
+      bool doubled = false;
+      while (true) {
+        const char* e = static_cast<const char*>(memchr(p, q, static_cast<size_t>(end - p)));
+        if (e == nullptr) return nullptr;
+        if (e + 1 < end && e[1] == q) {
+          doubled = true;
+          p = e + 2;
+          continue;
+        }
+        if (e + 1 == end && !at_eof) return nullptr;
+        if (doubled) {
+          if (scratch->size() <= used_scratch) scratch->emplace_back();
+          std::string& out = (*scratch)[used_scratch++];
+          out.clear();
+          for (const char* c = s; c < e; ++c) {
+            out.push_back(*c);
+            if (*c == q) ++c;
+          }
+          fields->emplace_back(out);
+        } else {
+          fields->emplace_back(s, static_cast<size_t>(e - s));
+        }
+        null->push_back(false);
+        p = e + 1;
+        break;
+      }
+    } else {
+      const char* s = p;
+      while (p < end && *p != d && *p != nl) ++p;
+      if (p == end && !at_eof) return nullptr;
+      std::string_view v(s, static_cast<size_t>(p - s));
+      fields->push_back(v);
+      null->push_back(v == fmt.null_string || v == fmt.null_non_string);
+    }
+    if (p == end) return end;
+    if (*p == nl) return p + 1;
+    if (*p != d) return nullptr;  // junk after a closing quote: let the caller report it
+    ++p;
+  }
+}
+
+StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::FileInfo& info) {
+  ChunkBuilder b(l, info.path);
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> raw, lake->Open(info.path));
+  lake::Codec codec = lake::CodecForName(info.name);
+  if (codec == lake::Codec::kNone) codec = l.codec == lake::Codec::kNone ? codec : l.codec;
+  std::unique_ptr<lake::ReadableFile> in =
+      codec == lake::Codec::kNone ? std::move(raw) : lake::NewDecompressingFile(std::move(raw), codec);
+  std::vector<std::string_view> fields;
+  std::vector<bool> null;
+  std::vector<std::string> scratch;
+  const bool fast = l.format.style == lake::TextFormat::Style::kRfc4180 && l.format.escape == 0;
+  if (!fast) {  // Sqoop-style escapes: the general reader, whole file
+    std::string all;
+    std::string block(4 << 20, '\0');
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, in->Read(block.data(), block.size()));
+      if (n == 0) break;
+      all.append(block.data(), n);
+    }
+    lake::TextReader reader(l.format, all);
+    std::vector<lake::TextField> tf;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, reader.Next(&tf));
+      if (!more) break;
+      fields.clear();
+      null.clear();
+      for (const auto& x : tf) {
+        fields.emplace_back(x ? std::string_view(*x) : std::string_view());
+        null.push_back(!x.has_value());
+      }
+      RETURN_IF_ERROR(b.Add(fields, null, reader.line()));
+    }
+    return b.Finish();
+  }
+  std::string buf;
+  size_t start = 0, line = 1;
+  bool eof = false;
+  while (!eof) {
+    buf.erase(0, start);
+    start = 0;
+    size_t have = buf.size();
+    buf.resize(have + (8 << 20));
+    ASSIGN_OR_RETURN(size_t n, in->Read(buf.data() + have, buf.size() - have));
+    buf.resize(have + n);
+    eof = n == 0;
+    const char* base = buf.data();
+    const char* end = base + buf.size();
+    const char* p = base + start;
+    while (p < end) {
+      const char* next = SplitRecord(p, end, eof, l.format, &fields, &null, &scratch);
+      if (next == nullptr) {
+        if (eof) return absl::DataLossError(fmt::format("{}:{}: malformed record", info.path, line));
+        break;
+      }
+      RETURN_IF_ERROR(b.Add(fields, null, line));
+      line += static_cast<size_t>(std::count(p, next, l.format.line_delim));
+      p = next;
+    }
+    start = static_cast<size_t>(p - base);
+  }
+  return b.Finish();
+}
+
+// Sorts a chunk's rows by order number (stable), so each order is one run.
+void SortByOrder(Chunk* k) {
+  if (std::is_sorted(k->order_number.begin(), k->order_number.end())) return;
+  std::vector<uint32_t> perm(k->rows());
+  std::iota(perm.begin(), perm.end(), 0u);
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](uint32_t a, uint32_t b) { return k->order_number[a] < k->order_number[b]; });
+  auto apply = [&](auto& v) {
+    auto copy = v;
+    for (size_t i = 0; i < perm.size(); ++i) v[i] = copy[perm[i]];
+  };
+  apply(k->order_number);
+  apply(k->order_line);
+  apply(k->day);
+  apply(k->quantity);
+  apply(k->price_cents);
+  apply(k->sales_cents);
+  for (auto& c : k->codes) apply(c);
+}
+
+// --- Querying ---------------------------------------------------------------------------
+
+struct Compiled {
+  int32_t from = INT32_MIN, to = INT32_MAX;
+  std::vector<std::pair<int, std::vector<uint8_t>>> masks;  // (dim, allowed codes)
+  bool empty = false;  // a filter value that matches nothing
+};
+
+Compiled Compile(const Snapshot& s, const Filter& f) {
+  Compiled c;
+  c.from = f.from_day;
+  c.to = f.to_day;
+  for (int d = 0; d < kStringDims; ++d) {
+    const auto& want = f.in[static_cast<size_t>(d)];
+    if (want.empty()) continue;
+    const auto& dict = s.dicts[static_cast<size_t>(d)];
+    std::vector<uint8_t> mask(dict.size(), 0);
+    bool any = false;
+    for (size_t i = 0; i < dict.size(); ++i) {
+      if (std::find(want.begin(), want.end(), dict[i]) != want.end()) mask[i] = 1, any = true;
+    }
+    if (!any) c.empty = true;
+    c.masks.emplace_back(d, std::move(mask));
+  }
+  if (!f.customer.empty()) {
+    const auto& dict = s.dicts[kCustomer];
+    std::string needle = ToLower(f.customer);
+    std::vector<uint8_t> mask(dict.size(), 0);
+    bool any = false;
+    for (size_t i = 0; i < dict.size(); ++i) {
+      if (ToLower(dict[i]).find(needle) != std::string::npos) mask[i] = 1, any = true;
+    }
+    if (!any) c.empty = true;
+    c.masks.emplace_back(kCustomer, std::move(mask));
+  }
+  return c;
+}
+
+inline bool Pass(const Compiled& c, const Chunk& k, size_t i) {
+  int32_t d = k.day[i];
+  if (d < c.from || d > c.to) return false;
+  for (const auto& [dim, mask] : c.masks) {
+    if (!mask[k.codes[static_cast<size_t>(dim)][i]]) return false;
+  }
+  return true;
+}
+
+bool IsTime(GroupKey k) { return k >= GroupKey::kYear; }
+
+// Time bucket of each day of the snapshot's range, and the buckets' names.
+struct TimeBuckets {
+  std::vector<uint32_t> slot;  // per day - min_day
+  std::vector<std::string> key, start;
+};
+
+TimeBuckets MakeBuckets(const Snapshot& s, GroupKey key) {
+  TimeBuckets t;
+  if (s.max_day < s.min_day) return t;
+  absl::flat_hash_map<int64_t, uint32_t> ids;
+  t.slot.resize(static_cast<size_t>(s.max_day - s.min_day + 1));
+  for (int32_t day = s.min_day; day <= s.max_day; ++day) {
+    chr::year_month_day ymd = Civil(day);
+    int y = static_cast<int>(ymd.year());
+    unsigned m = static_cast<unsigned>(ymd.month());
+    int64_t id = 0;
+    std::string name, first;
+    switch (key) {
+      case GroupKey::kYear:
+        id = y, name = fmt::format("{}", y), first = fmt::format("{}-01-01", y);
+        break;
+      case GroupKey::kQuarter: {
+        unsigned q = (m - 1) / 3 + 1;
+        id = y * 4 + q, name = fmt::format("{}-Q{}", y, q), first = FormatDay(DayOf(y, (q - 1) * 3 + 1, 1));
+        break;
+      }
+      case GroupKey::kMonth:
+        id = y * 12 + m, name = fmt::format("{}-{:02d}", y, m), first = FormatDay(DayOf(y, m, 1));
+        break;
+      case GroupKey::kWeek: {
+        // ISO weeks: Monday first; the week belongs to the year of its Thursday.
+        int32_t monday = day - ((day + 3) % 7 + 7) % 7;  // 1970-01-01 was a Thursday
+        chr::year_month_day th = Civil(monday + 3);
+        int iso_year = static_cast<int>(th.year());
+        int week = (monday + 3 - DayOf(iso_year, 1, 1)) / 7 + 1;
+        id = monday, name = fmt::format("{}-W{:02d}", iso_year, week), first = FormatDay(monday);
+        break;
+      }
+      default:
+        id = day, name = FormatDay(day), first = name;
+        break;
+    }
+    auto [it, added] = ids.emplace(id, static_cast<uint32_t>(t.key.size()));
+    if (added) {
+      t.key.push_back(std::move(name));
+      t.start.push_back(std::move(first));
+    }
+    t.slot[static_cast<size_t>(day - s.min_day)] = it->second;
+  }
+  return t;
+}
+
+struct Acc {
+  int64_t sales = 0, rows = 0, orders = 0, qty = 0;
+  int64_t min = INT64_MAX, max = INT64_MIN;
+  uint32_t last_order = UINT32_MAX;
+};
+
+// One group-by inside a fused scan.
+struct Plan {
+  GroupKey key;
+  int dim = -1;          // string dimension, or -1 for time
+  TimeBuckets buckets;   // time keys
+  size_t slots = 0;
+};
+
+struct ScanResult {
+  Acc total;
+  std::vector<uint8_t> customers;
+  std::vector<std::vector<Acc>> groups;              // per plan, per slot
+  std::vector<std::vector<std::vector<uint64_t>>> order_bits;  // non-contiguous orders: per plan, per slot
+};
+
+// Work ranges of about 256k rows that end on order boundaries.
+struct Range {
+  const Chunk* chunk;
+  size_t begin, end;
+};
+
+std::vector<Range> Ranges(const Snapshot& s) {
+  std::vector<Range> out;
+  constexpr size_t kRows = 256 << 10;
+  for (const auto& c : s.chunks) {
+    size_t n = c->rows(), b = 0;
+    while (b < n) {
+      size_t e = std::min(n, b + kRows);
+      while (e < n && c->order_id[e] == c->order_id[e - 1]) ++e;
+      out.push_back({c.get(), b, e});
+      b = e;
+    }
+  }
+  return out;
+}
+
+void CountOrder(Acc* a, std::vector<uint64_t>* bits, uint32_t order, bool contiguous, size_t orders) {
+  if (contiguous) {
+    if (a->last_order != order) a->last_order = order, ++a->orders;
+    return;
+  }
+  if (bits->empty()) bits->assign((orders + 63) / 64, 0);
+  (*bits)[order / 64] |= uint64_t{1} << (order % 64);
+}
+
+ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) {
+  ScanResult total;
+  const bool contiguous = s.orders_contiguous;
+  auto init = [&](ScanResult* r) {
+    r->customers.assign(s.dicts[kCustomer].size(), 0);
+    r->groups.resize(plans.size());
+    r->order_bits.resize(plans.size());
+    for (size_t p = 0; p < plans.size(); ++p) {
+      r->groups[p].assign(plans[p].slots, Acc{});
+      if (!contiguous) r->order_bits[p].assign(plans[p].slots, {});
+    }
+  };
+  init(&total);
+  if (c.empty || s.rows == 0) return total;
+  std::vector<uint64_t> total_bits;
+  std::vector<Range> ranges = Ranges(s);
+  size_t threads = std::min<size_t>(ranges.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<ScanResult> parts(threads);
+  std::vector<std::vector<uint64_t>> part_total_bits(threads);
+  std::atomic<size_t> next{0};
+  auto work = [&](size_t t) {
+    ScanResult& r = parts[t];
+    init(&r);
+    for (size_t ri; (ri = next.fetch_add(1)) < ranges.size();) {
+      const Range& g = ranges[ri];
+      const Chunk& k = *g.chunk;
+      for (size_t i = g.begin; i < g.end; ++i) {
+        if (!Pass(c, k, i)) continue;
+        const int64_t sales = k.sales_cents[i];
+        const int32_t qty = k.quantity[i];
+        const uint32_t order = k.order_id[i];
+        Acc& a = r.total;
+        a.sales += sales, ++a.rows, a.qty += qty;
+        CountOrder(&a, &part_total_bits[t], order, contiguous, s.orders);
+        r.customers[k.codes[kCustomer][i]] = 1;
+        for (size_t p = 0; p < plans.size(); ++p) {
+          const Plan& plan = plans[p];
+          uint32_t slot = plan.dim >= 0 ? k.codes[static_cast<size_t>(plan.dim)][i]
+                                        : plan.buckets.slot[static_cast<size_t>(k.day[i] - s.min_day)];
+          Acc& x = r.groups[p][slot];
+          x.sales += sales, ++x.rows, x.qty += qty;
+          x.min = std::min(x.min, sales), x.max = std::max(x.max, sales);
+          CountOrder(&x, contiguous ? nullptr : &r.order_bits[p][slot], order, contiguous, s.orders);
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  // Merge. Contiguous orders never straddle two ranges, so counts add up.
+  auto merge_bits = [](std::vector<uint64_t>* into, const std::vector<uint64_t>& from) {
+    if (from.empty()) return;
+    if (into->empty()) into->assign(from.size(), 0);
+    for (size_t w = 0; w < from.size(); ++w) (*into)[w] |= from[w];
+  };
+  auto popcount = [](const std::vector<uint64_t>& b) {
+    int64_t n = 0;
+    for (uint64_t w : b) n += __builtin_popcountll(w);
+    return n;
+  };
+  for (size_t t = 0; t < threads; ++t) {
+    const ScanResult& r = parts[t];
+    total.total.sales += r.total.sales, total.total.rows += r.total.rows, total.total.qty += r.total.qty;
+    total.total.orders += r.total.orders;
+    merge_bits(&total_bits, part_total_bits[t]);
+    for (size_t i = 0; i < r.customers.size(); ++i) total.customers[i] |= r.customers[i];
+    for (size_t p = 0; p < plans.size(); ++p) {
+      for (size_t sl = 0; sl < plans[p].slots; ++sl) {
+        Acc& x = total.groups[p][sl];
+        const Acc& y = r.groups[p][sl];
+        x.sales += y.sales, x.rows += y.rows, x.qty += y.qty, x.orders += y.orders;
+        x.min = std::min(x.min, y.min), x.max = std::max(x.max, y.max);
+        if (!contiguous) merge_bits(&total.order_bits[p][sl], r.order_bits[p][sl]);
+      }
+    }
+  }
+  if (!contiguous) {
+    total.total.orders = popcount(total_bits);
+    for (size_t p = 0; p < plans.size(); ++p) {
+      for (size_t sl = 0; sl < plans[p].slots; ++sl) total.groups[p][sl].orders = popcount(total.order_bits[p][sl]);
+    }
+  }
+  return total;
+}
+
+Plan MakePlan(const Snapshot& s, GroupKey key) {
+  Plan p;
+  p.key = key;
+  if (IsTime(key)) {
+    p.buckets = MakeBuckets(s, key);
+    p.slots = p.buckets.key.size();
+  } else {
+    p.dim = static_cast<int>(key);
+    p.slots = s.dicts[static_cast<size_t>(p.dim)].size();
+  }
+  return p;
+}
+
+std::vector<Group> Groups(const Snapshot& s, const Plan& p, const std::vector<Acc>& accs, size_t top) {
+  std::vector<Group> out;
+  for (size_t sl = 0; sl < accs.size(); ++sl) {
+    const Acc& a = accs[sl];
+    if (a.rows == 0) continue;
+    Group g;
+    g.key = p.dim >= 0 ? s.dicts[static_cast<size_t>(p.dim)][sl] : p.buckets.key[sl];
+    if (p.dim < 0) g.start = p.buckets.start[sl];
+    g.sales_cents = a.sales, g.rows = a.rows, g.orders = a.orders, g.quantity = a.qty;
+    g.min_cents = a.min, g.max_cents = a.max;
+    out.push_back(std::move(g));
+  }
+  if (p.dim < 0) {
+    std::sort(out.begin(), out.end(), [](const Group& a, const Group& b) { return a.start < b.start; });
+  } else {
+    std::sort(out.begin(), out.end(), [](const Group& a, const Group& b) {
+      return a.sales_cents != b.sales_cents ? a.sales_cents > b.sales_cents : a.key < b.key;
+    });
+  }
+  if (top > 0 && out.size() > top) out.resize(top);
+  return out;
+}
+
+RowView View(const Snapshot& s, const Chunk& k, size_t i) {
+  auto str = [&](int d) -> std::string_view { return s.dicts[static_cast<size_t>(d)][k.codes[static_cast<size_t>(d)][i]]; };
+  return RowView{k.order_number[i], k.order_line[i], k.day[i], str(kCustomer), str(kProductLine),
+                 str(kProductCode), str(kStatus), str(kDealSize), str(kCountry), str(kTerritory),
+                 k.quantity[i], k.price_cents[i], k.sales_cents[i]};
+}
+
+}  // namespace
+
+// --- Public helpers -------------------------------------------------------------------
+
+std::string FormatDay(int32_t day) {
+  chr::year_month_day ymd = Civil(day);
+  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()));
+}
+
+StatusOr<int32_t> ParseDay(std::string_view text) {
+  int32_t day = 0;
+  if (text.size() != 10 || !ParseDate(text, &day)) {
+    return absl::InvalidArgumentError(StrCat("'", text, "' is not a date (expected YYYY-MM-DD)"));
+  }
+  return day;
+}
+
+StatusOr<GroupKey> ParseGroupKey(std::string_view name) {
+  static const std::pair<std::string_view, GroupKey> kNames[] = {
+      {"productline", GroupKey::kProductLine}, {"country", GroupKey::kCountry},   {"status", GroupKey::kStatus},
+      {"dealsize", GroupKey::kDealSize},       {"territory", GroupKey::kTerritory}, {"customer", GroupKey::kCustomer},
+      {"productcode", GroupKey::kProductCode}, {"year", GroupKey::kYear},         {"quarter", GroupKey::kQuarter},
+      {"month", GroupKey::kMonth},             {"week", GroupKey::kWeek},         {"day", GroupKey::kDay}};
+  for (const auto& [n, k] : kNames) {
+    if (n == name) return k;
+  }
+  return absl::InvalidArgumentError(StrCat("'", name, "' is not a group (expected productline, country, status, "
+                                           "dealsize, territory, customer, productcode, year, quarter, month, week, day)"));
+}
+
+std::string Filter::CacheKey() const {
+  std::string k = fmt::format("{}|{}|{}", from_day, to_day, customer);
+  for (const auto& v : in) k += "|" + Join(v, ",");
+  return k;
+}
+
+Summary Summarize(const Snapshot& s, const Filter& f) {
+  Compiled c = Compile(s, f);
+  const GroupKey keys[] = {GroupKey::kProductLine, GroupKey::kStatus, GroupKey::kDealSize, GroupKey::kCountry,
+                           GroupKey::kTerritory,   GroupKey::kYear,   GroupKey::kMonth,    GroupKey::kCustomer};
+  std::vector<Plan> plans;
+  for (GroupKey k : keys) plans.push_back(MakePlan(s, k));
+  ScanResult r = Scan(s, c, plans);
+  Summary out;
+  out.rows = r.total.rows, out.orders = r.total.orders, out.quantity = r.total.qty, out.sales_cents = r.total.sales;
+  out.customers = std::count(r.customers.begin(), r.customers.end(), 1);
+  std::vector<Group>* dest[] = {&out.by_productline, &out.by_status, &out.by_dealsize, &out.by_country,
+                                &out.by_territory,   &out.by_year,   &out.by_month,    &out.top_customers};
+  for (size_t p = 0; p < plans.size(); ++p) {
+    *dest[p] = Groups(s, plans[p], r.groups[p], plans[p].key == GroupKey::kCustomer ? 10 : 0);
+  }
+  return out;
+}
+
+std::vector<Group> GroupBy(const Snapshot& s, const Filter& f, GroupKey key, size_t top) {
+  std::vector<Plan> plans{MakePlan(s, key)};
+  ScanResult r = Scan(s, Compile(s, f), plans);
+  return Groups(s, plans[0], r.groups[0], top);
+}
+
+void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row) {
+  Compiled c = Compile(s, f);
+  if (c.empty) return;
+  for (const auto& k : s.chunks) {
+    for (size_t i = 0; i < k->rows(); ++i) {
+      if (Pass(c, *k, i) && !row(View(s, *k, i))) return;
+    }
+  }
+}
+
+StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit) {
+  bool desc = sort.starts_with('-');
+  std::string_view col = desc ? sort.substr(1) : sort;
+  using Cmp = std::function<bool(const RowView&, const RowView&)>;
+  auto by = [](auto field) -> Cmp {
+    return [field](const RowView& a, const RowView& b) {
+      auto x = field(a), y = field(b);
+      if (x != y) return x < y;
+      return std::tie(a.order_number, a.order_line) < std::tie(b.order_number, b.order_line);
+    };
+  };
+  Cmp less;
+  if (col == "ordernumber") less = by([](const RowView& r) { return std::tie(r.order_number, r.order_line); });
+  else if (col == "orderdate") less = by([](const RowView& r) { return r.day; });
+  else if (col == "customer") less = by([](const RowView& r) { return r.customer; });
+  else if (col == "productline") less = by([](const RowView& r) { return r.product_line; });
+  else if (col == "productcode") less = by([](const RowView& r) { return r.product_code; });
+  else if (col == "quantity") less = by([](const RowView& r) { return r.quantity; });
+  else if (col == "priceeach") less = by([](const RowView& r) { return r.price_cents; });
+  else if (col == "sales") less = by([](const RowView& r) { return r.sales_cents; });
+  else if (col == "status") less = by([](const RowView& r) { return r.status; });
+  else if (col == "dealsize") less = by([](const RowView& r) { return r.deal_size; });
+  else if (col == "country") less = by([](const RowView& r) { return r.country; });
+  else if (col == "territory") less = by([](const RowView& r) { return r.territory; });
+  else {
+    return absl::InvalidArgumentError(StrCat("'", col, "' is not a sortable column (ordernumber, orderdate, customer, "
+                                             "productline, productcode, quantity, priceeach, sales, status, dealsize, "
+                                             "country, territory)"));
+  }
+  Cmp before = desc ? Cmp([less](const RowView& a, const RowView& b) { return less(b, a); }) : less;
+  // A bounded heap of the first offset + limit rows in the requested order.
+  size_t keep = offset + limit;
+  std::priority_queue<RowView, std::vector<RowView>, Cmp> heap(before);
+  RowsPage page;
+  ForEachRow(s, f, [&](const RowView& r) {
+    ++page.total;
+    if (heap.size() < keep) {
+      heap.push(r);
+    } else if (keep > 0 && before(r, heap.top())) {
+      heap.pop();
+      heap.push(r);
+    }
+    return true;
+  });
+  std::vector<RowView> all;
+  while (!heap.empty()) all.push_back(heap.top()), heap.pop();
+  std::reverse(all.begin(), all.end());
+  for (size_t i = offset; i < all.size(); ++i) page.rows.push_back(all[i]);
+  return page;
+}
+
+// --- The dataset ----------------------------------------------------------------------------
+
+struct SalesDataset::State {
+  std::optional<Layout> layout;
+  std::map<std::string, std::pair<uint64_t, int64_t>> files;  // name -> (size, mtime)
+  std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> codes;
+  absl::flat_hash_map<int64_t, uint32_t> order_ids;
+  uint64_t version = 0;
+};
+
+SalesDataset::SalesDataset(lake::Storage* lake, std::string path)
+    : lake_(lake), path_(std::move(path)), state_(std::make_unique<State>()),
+      current_(std::make_shared<Snapshot>()) {
+  auto s = std::make_shared<Snapshot>();
+  s->path = path_;
+  current_ = s;
+}
+
+SalesDataset::~SalesDataset() = default;
+
+std::shared_ptr<const Snapshot> SalesDataset::snapshot() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return current_;
+}
+
+Status SalesDataset::Refresh() {
+  StatusOr<std::vector<lake::FileInfo>> listed = lake_->List(path_);
+  if (!listed.ok()) return listed.status();
+  std::vector<lake::FileInfo> parts;
+  bool has_success = false;
+  for (const lake::FileInfo& f : *listed) {
+    if (f.name == "_SUCCESS") has_success = true;
+    if (!f.is_dir && !lake::IsHiddenName(f.name)) parts.push_back(f);
+  }
+  if (!has_success && parts.empty()) return absl::NotFoundError(StrCat(path_, ": no dataset here yet"));
+  State& st = *state_;
+  // A vanished or changed file: reload everything.
+  bool reload = !st.layout.has_value();
+  std::map<std::string, const lake::FileInfo*> now;
+  for (const auto& f : parts) now[f.name] = &f;
+  for (const auto& [name, sig] : st.files) {
+    auto it = now.find(name);
+    if (it == now.end() || it->second->size != sig.first || it->second->mtime_ms != sig.second) reload = true;
+  }
+  std::vector<const lake::FileInfo*> todo;
+  for (const auto& f : parts) {
+    if (reload || !st.files.contains(f.name)) todo.push_back(&f);
+  }
+  if (!reload && todo.empty()) return absl::OkStatus();
+  if (reload) {
+    ASSIGN_OR_RETURN(Layout layout, ReadLayout(lake_, path_));
+    st = State{};
+    st.layout = layout;
+  }
+  // Parse the new parts in parallel.
+  std::vector<StatusOr<Parsed>> parsed(todo.size(), absl::UnknownError("not parsed"));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < todo.size();) parsed[i] = ParsePart(lake_, *st.layout, *todo[i]);
+  };
+  size_t threads = std::min<size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  for (auto& p : parsed) RETURN_IF_ERROR(p.status());
+  // Merge into a new snapshot: global dictionaries and order ids.
+  auto snap = std::make_shared<Snapshot>();
+  std::shared_ptr<const Snapshot> old = snapshot();
+  if (!reload) *snap = *old;
+  snap->path = path_;
+  snap->version = ++st.version;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    Parsed& p = *parsed[i];
+    Chunk& k = p.chunk;
+    k.file = todo[i]->path, k.size = todo[i]->size, k.mtime_ms = todo[i]->mtime_ms;
+    SortByOrder(&k);
+    for (int d = 0; d < kStringDims; ++d) {
+      auto& global = st.codes[static_cast<size_t>(d)];
+      auto& dict = snap->dicts[static_cast<size_t>(d)];
+      std::vector<uint32_t> remap(p.dict[static_cast<size_t>(d)].size());
+      for (size_t c = 0; c < remap.size(); ++c) {
+        const std::string& v = p.dict[static_cast<size_t>(d)][c];
+        auto [it, added] = global.emplace(v, static_cast<uint32_t>(dict.size()));
+        if (added) dict.push_back(v);
+        remap[c] = it->second;
+      }
+      for (uint32_t& c : k.codes[static_cast<size_t>(d)]) c = remap[c];
+    }
+    uint32_t known = static_cast<uint32_t>(st.order_ids.size());
+    k.order_id.resize(k.rows());
+    for (size_t r = 0; r < k.rows(); ++r) {
+      auto [it, added] = st.order_ids.emplace(k.order_number[r], static_cast<uint32_t>(st.order_ids.size()));
+      if (!added && it->second < known) snap->orders_contiguous = false;  // an order continued from another part
+      k.order_id[r] = it->second;
+    }
+    if (k.rows() > 0) {
+      auto [lo, hi] = std::minmax_element(k.day.begin(), k.day.end());
+      if (snap->rows == 0 || *lo < snap->min_day) snap->min_day = *lo;
+      if (snap->rows == 0 || *hi > snap->max_day) snap->max_day = *hi;
+    }
+    snap->rows += k.rows();
+    st.files[todo[i]->name] = {todo[i]->size, todo[i]->mtime_ms};
+    snap->chunks.push_back(std::make_shared<const Chunk>(std::move(k)));
+  }
+  snap->orders = static_cast<uint32_t>(st.order_ids.size());
+  snap->loaded_at_ms = NowMs();
+  std::lock_guard<std::mutex> l(mu_);
+  current_ = std::move(snap);
+  return absl::OkStatus();
+}
+
+}  // namespace comptoir::analytics

@@ -1,0 +1,320 @@
+// The engine against an independent computation: SQLite over the same rows.
+// Rows are seeded into SQLite, imported into a lake with the real importer,
+// loaded by SalesDataset, and every answer is compared with SQL.
+#include "comptoir/analytics/sales.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "comptoir/core/strings.h"
+#include "comptoir/importer/importer.h"
+#include "comptoir/seed/sales.h"
+#include "comptoir/source/database.h"
+#include "fmt/format.h"
+
+namespace comptoir::analytics {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Seeds `rows` into SQLite (synthetic, or the real sample when `csv` is set),
+// imports them into `lake_dir` with 3 mappers.
+void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t rows, const std::string& csv) {
+  source::ConnectOptions co;
+  co.url = "sqlite://" + db + "?create=1";
+  auto conn = source::Connect(co);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  std::vector<seed::SalesRow> sample;
+  if (!csv.empty()) {
+    auto r = seed::ReadSalesCsv(csv, "latin1");
+    ASSERT_TRUE(r.ok()) << r.status();
+    sample = std::move(*r);
+    rows = sample.size();
+  }
+  seed::SalesGenerator gen(rows, 7);
+  size_t next = 0;
+  auto filled = seed::CreateAndFill(
+      conn->get(), "sales", true,
+      [&](std::vector<std::optional<std::string>>* row) -> StatusOr<bool> {
+        if (csv.empty()) return gen.Next(row);
+        if (next == sample.size()) return false;
+        *row = sample[next++];
+        return true;
+      },
+      rows, true);
+  ASSERT_TRUE(filled.ok()) << filled.status();
+  importer::ImportOptions o;
+  o.connect.url = "sqlite://" + db;
+  o.table = "sales";
+  o.num_mappers = 3;
+  o.quiet = true;
+  auto lake = lake::NewLocalStorage(lake_dir);
+  auto r = importer::RunImport(o, lake.get());
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+class Sql {
+ public:
+  // The columns the engine serves, copied into a temporary table that shadows
+  // the ERP's (the queries scan 12 columns instead of 25).
+  explicit Sql(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db_,
+                           "CREATE TEMP TABLE sales AS SELECT ORDERNUMBER, ORDERLINENUMBER, QUANTITYORDERED, SALES, "
+                           "substr(ORDERDATE,1,10) AS ORDERDATE, STATUS, PRODUCTLINE, PRODUCTCODE, CUSTOMERNAME, "
+                           "COUNTRY, TERRITORY, DEALSIZE FROM main.sales",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db_);
+  }
+  ~Sql() { sqlite3_close(db_); }
+  // Rows of text values.
+  std::vector<std::vector<std::string>> Query(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db_) << "\n" << sql;
+    std::vector<std::vector<std::string>> out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      out.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+// The WHERE clause equivalent to a Filter.
+std::string Where(const Filter& f) {
+  std::vector<std::string> parts = {"1=1"};
+  if (f.from_day != INT32_MIN) parts.push_back("substr(ORDERDATE,1,10) >= " + Quote(FormatDay(f.from_day)));
+  if (f.to_day != INT32_MAX) parts.push_back("substr(ORDERDATE,1,10) <= " + Quote(FormatDay(f.to_day)));
+  const char* cols[] = {"PRODUCTLINE", "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY"};
+  for (int d = 0; d < 5; ++d) {
+    if (f.in[static_cast<size_t>(d)].empty()) continue;
+    std::vector<std::string> q;
+    for (const auto& v : f.in[static_cast<size_t>(d)]) q.push_back(Quote(v));
+    parts.push_back(fmt::format("COALESCE({},'') IN ({})", cols[d], Join(q, ",")));
+  }
+  if (!f.customer.empty()) parts.push_back("instr(lower(CUSTOMERNAME), lower(" + Quote(f.customer) + ")) > 0");
+  return Join(parts, " AND ");
+}
+
+constexpr const char* kCents = "SUM(CAST(ROUND(SALES * 100) AS INTEGER))";
+
+void ExpectGroups(Sql& sql, const std::string& where, const std::string& key_sql, const std::vector<Group>& got,
+                  const std::string& what, bool by_key, size_t top = 0) {
+  std::string order = by_key ? "k" : "s DESC, k";
+  std::string q = fmt::format("SELECT {} AS k, {} AS s, COUNT(*), COUNT(DISTINCT ORDERNUMBER) FROM sales WHERE {} "
+                              "GROUP BY k ORDER BY {}{}",
+                              key_sql, kCents, where, order, top ? fmt::format(" LIMIT {}", top) : "");
+  auto want = sql.Query(q);
+  ASSERT_EQ(got.size(), want.size()) << what << ": " << where;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].key, want[i][0]) << what << " #" << i;
+    EXPECT_EQ(std::to_string(got[i].sales_cents), want[i][1]) << what << " " << got[i].key;
+    EXPECT_EQ(std::to_string(got[i].rows), want[i][2]) << what << " " << got[i].key;
+    EXPECT_EQ(std::to_string(got[i].orders), want[i][3]) << what << " " << got[i].key;
+  }
+}
+
+void ExpectSummary(Sql& sql, const Snapshot& snap, const Filter& f) {
+  std::string where = Where(f);
+  Summary s = Summarize(snap, f);
+  auto t = sql.Query(fmt::format("SELECT COUNT(*), COUNT(DISTINCT ORDERNUMBER), COUNT(DISTINCT CUSTOMERNAME), "
+                                 "COALESCE(SUM(QUANTITYORDERED),0), COALESCE({},0) FROM sales WHERE {}",
+                                 kCents, where));
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(std::to_string(s.rows), t[0][0]) << where;
+  EXPECT_EQ(std::to_string(s.orders), t[0][1]) << where;
+  EXPECT_EQ(std::to_string(s.customers), t[0][2]) << where;
+  EXPECT_EQ(std::to_string(s.quantity), t[0][3]) << where;
+  EXPECT_EQ(std::to_string(s.sales_cents), t[0][4]) << where;
+  ExpectGroups(sql, where, "COALESCE(PRODUCTLINE,'')", s.by_productline, "by_productline", false);
+  ExpectGroups(sql, where, "COALESCE(STATUS,'')", s.by_status, "by_status", false);
+  ExpectGroups(sql, where, "COALESCE(DEALSIZE,'')", s.by_dealsize, "by_dealsize", false);
+  ExpectGroups(sql, where, "COALESCE(COUNTRY,'')", s.by_country, "by_country", false);
+  ExpectGroups(sql, where, "COALESCE(TERRITORY,'')", s.by_territory, "by_territory", false);
+  ExpectGroups(sql, where, "substr(ORDERDATE,1,4)", s.by_year, "by_year", true);
+  ExpectGroups(sql, where, "substr(ORDERDATE,1,7)", s.by_month, "by_month", true);
+  ExpectGroups(sql, where, "CUSTOMERNAME", s.top_customers, "top_customers", false, 10);
+}
+
+class SalesEngine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(fs::temp_directory_path() / fmt::format("comptoir-analytics-{}", getpid()));
+    fs::remove_all(*dir_);
+    fs::create_directories(*dir_);
+    SeedAndImport(*dir_ + "/erp.db", *dir_ + "/lake", 100000, "");
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string* dir_;
+};
+std::string* SalesEngine::dir_ = nullptr;
+
+TEST_F(SalesEngine, TwoHundredRandomFiltersEqualSqlite) {
+  auto lake = lake::NewLocalStorage(*dir_ + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  ASSERT_EQ(snap->rows, 100000u);
+  ASSERT_EQ(snap->chunks.size(), 3u);
+  EXPECT_TRUE(snap->orders_contiguous);
+  Sql sql(*dir_ + "/erp.db");
+  std::mt19937 rng(42);
+  auto pick = [&](int d, int max) {
+    std::vector<std::string> out;
+    const auto& dict = snap->dicts[static_cast<size_t>(d)];
+    int n = static_cast<int>(rng() % static_cast<unsigned>(max + 1));
+    for (int i = 0; i < n; ++i) out.push_back(dict[rng() % dict.size()]);
+    return out;
+  };
+  ExpectSummary(sql, *snap, Filter{});
+  for (int i = 0; i < 200; ++i) {
+    Filter f;
+    if (rng() % 2) f.from_day = snap->min_day + static_cast<int32_t>(rng() % 400);
+    if (rng() % 2) f.to_day = snap->min_day + 300 + static_cast<int32_t>(rng() % 600);
+    for (int d = 0; d < 5; ++d) {
+      if (rng() % 3 == 0) f.in[static_cast<size_t>(d)] = pick(d, 3);
+    }
+    if (rng() % 5 == 0) f.customer = snap->dicts[kCustomer][rng() % snap->dicts[kCustomer].size()].substr(0, 3);
+    if (rng() % 17 == 0) f.in[kStatus] = {"No such status"};
+    ExpectSummary(sql, *snap, f);
+    if (HasFailure()) {
+      ADD_FAILURE() << "filter #" << i << ": " << Where(f);
+      return;
+    }
+  }
+}
+
+TEST_F(SalesEngine, TimeBucketsRowsAndPagingEqualSqlite) {
+  auto lake = lake::NewLocalStorage(*dir_ + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  Sql sql(*dir_ + "/erp.db");
+  Filter f;
+  f.in[kProductLine] = {"Motorcycles", "Ships"};
+  std::string where = Where(f);
+  ExpectGroups(sql, where, "substr(ORDERDATE,1,10)", GroupBy(*snap, f, GroupKey::kDay), "day", true);
+  ExpectGroups(sql, where, "substr(ORDERDATE,1,4) || '-Q' || ((CAST(substr(ORDERDATE,6,2) AS INTEGER) + 2) / 3)",
+               GroupBy(*snap, f, GroupKey::kQuarter), "quarter", true);
+  // ISO weeks: the year and day of the year of the week's Thursday.
+  ExpectGroups(sql, where, "strftime('%Y', date(ORDERDATE, '-3 days', 'weekday 4')) || '-W' || printf('%02d', "
+               "(strftime('%j', date(ORDERDATE, '-3 days', 'weekday 4')) - 1) / 7 + 1)",
+               GroupBy(*snap, f, GroupKey::kWeek), "week", true);
+  ExpectGroups(sql, where, "PRODUCTCODE", GroupBy(*snap, f, GroupKey::kProductCode, 5), "productcode", false, 5);
+
+  auto page = Rows(*snap, f, "-sales", 20, 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  auto want = sql.Query(fmt::format("SELECT ORDERNUMBER, ORDERLINENUMBER, CAST(ROUND(SALES*100) AS INTEGER) FROM sales "
+                                    "WHERE {} ORDER BY SALES DESC, ORDERNUMBER DESC, ORDERLINENUMBER DESC LIMIT 10 OFFSET 20",
+                                    where));
+  auto total = sql.Query("SELECT COUNT(*) FROM sales WHERE " + where);
+  EXPECT_EQ(std::to_string(page->total), total[0][0]);
+  ASSERT_EQ(page->rows.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(std::to_string(page->rows[i].order_number), want[i][0]);
+    EXPECT_EQ(std::to_string(page->rows[i].order_line), want[i][1]);
+    EXPECT_EQ(std::to_string(page->rows[i].sales_cents), want[i][2]);
+  }
+  EXPECT_EQ(Rows(*snap, f, "price", 0, 10).status().message(),
+            "'price' is not a sortable column (ordernumber, orderdate, customer, productline, productcode, quantity, "
+            "priceeach, sales, status, dealsize, country, territory)");
+}
+
+TEST_F(SalesEngine, NewPartsAreFoldedInAndAVanishedPartReloads) {
+  std::string copy = *dir_ + "/lake-copy";
+  fs::remove_all(copy);
+  fs::copy(*dir_ + "/lake", copy, fs::copy_options::recursive);
+  std::string sales = copy + "/user/sqoop/sales";
+  fs::rename(sales + "/part-m-00002", copy + "/held");
+  auto lake = lake::NewLocalStorage(copy);
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto first = ds.snapshot();
+  EXPECT_EQ(first->chunks.size(), 2u);
+  ASSERT_TRUE(ds.Refresh().ok());
+  EXPECT_EQ(ds.snapshot(), first);  // nothing changed: same snapshot, same version
+  fs::rename(copy + "/held", sales + "/part-m-00002");  // an --append import's new part
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto second = ds.snapshot();
+  EXPECT_EQ(second->version, first->version + 1);
+  EXPECT_EQ(second->rows, 100000u);
+  EXPECT_EQ(second->chunks[0], first->chunks[0]);  // not reloaded
+  fs::remove(sales + "/part-m-00000");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto third = ds.snapshot();
+  EXPECT_EQ(third->chunks.size(), 2u);
+  EXPECT_EQ(third->rows, 100000u - first->chunks[0]->rows());
+  Summary s = Summarize(*third, Filter{});
+  EXPECT_EQ(s.rows, static_cast<int64_t>(third->rows));
+  fs::remove_all(copy);
+}
+
+TEST_F(SalesEngine, BadPartsAndMissingDatasetsAreClearErrors) {
+  std::string copy = *dir_ + "/lake-bad";
+  fs::remove_all(copy);
+  fs::create_directories(copy + "/user/sqoop/sales");
+  fs::copy(*dir_ + "/lake/user/sqoop/sales/_schema.json", copy + "/user/sqoop/sales/_schema.json");
+  {
+    std::ofstream(copy + "/user/sqoop/sales/part-m-00000")
+        << "10100,30,95.70,1,abc,2003-01-06T00:00:00,Shipped,1,1,2003,Motorcycles,95,S10_1678,Land,1,a,\\N,c,d,e,"
+           "USA,NA,x,y,Small\n";
+  }
+  auto lake = lake::NewLocalStorage(copy);
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  EXPECT_EQ(ds.Refresh().message(), "/user/sqoop/sales/part-m-00000:1: SALES is not an amount: 'abc'");
+  EXPECT_EQ(ds.snapshot()->rows, 0u);  // nothing half-loaded
+  SalesDataset none(lake.get(), "/user/sqoop/nothing");
+  EXPECT_TRUE(absl::IsNotFound(none.Refresh()));
+  fs::remove_all(copy);
+}
+
+TEST(SalesSample, TheRealSalesDataSampleToTheCent) {
+  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-sample-{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SeedAndImport(dir + "/erp.db", dir + "/lake", 0, COMPTOIR_SHARED_DATA_DIR "/sales_data_sample.csv");
+  auto lake = lake::NewLocalStorage(dir + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  Summary s = Summarize(*snap, Filter{});
+  EXPECT_EQ(s.rows, 2823);
+  EXPECT_EQ(s.orders, 307);
+  EXPECT_EQ(s.customers, 92);
+  EXPECT_EQ(s.sales_cents, 1003262885);  // $10,032,628.85
+  Sql sql(dir + "/erp.db");
+  ExpectSummary(sql, *snap, Filter{});
+  Filter f;
+  f.from_day = *ParseDay("2004-01-01");
+  f.to_day = *ParseDay("2004-12-31");
+  f.in[kDealSize] = {"Large"};
+  ExpectSummary(sql, *snap, f);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace comptoir::analytics

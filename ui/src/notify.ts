@@ -1,13 +1,10 @@
-// The error banner: one line per source (a view or a request kind), replaced when
-// the same source fails again and removed when it next succeeds. Never a blank page.
-import { h, $ } from './dom';
+// The error banner: one line per distinct message, remembering which sources (a view or a
+// request kind) reported it; a source's message goes away when that source next succeeds.
+// Never a blank page.
+import { h, $, fill } from './dom';
 import { ApiError } from './api';
 
-const entries = new Map<string, HTMLElement>();
-
-function banner(): HTMLElement {
-  return $('#banner');
-}
+const bySource = new Map<string, string>(); // source -> message
 
 export function describe(err: unknown): string {
   if (err instanceof ApiError) {
@@ -21,38 +18,46 @@ export function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === 'AbortError';
 }
 
-/** Shows (or replaces) the message for `source`; aborted requests are ignored. */
-export function showError(source: string, err: unknown): void {
-  if (isAbort(err)) return;
-  const b = banner();
-  const text = describe(err);
-  const old = entries.get(source);
-  const line = h(
-    'div',
-    { class: 'banner-line', 'data-source': source, role: 'alert' },
-    h('span', { class: 'banner-text' }, text),
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'icon-button',
-        'aria-label': 'Dismiss this message',
-        'data-testid': 'error-dismiss',
-        onclick: () => clearError(source),
-      },
-      '×',
+function render(): void {
+  const banner = $('#banner');
+  const groups = new Map<string, string[]>();
+  for (const [source, text] of bySource) groups.set(text, [...(groups.get(text) ?? []), source]);
+  fill(
+    banner,
+    [...groups].map(([text, sources]) =>
+      h(
+        'div',
+        { class: 'banner-line', 'data-source': sources.join(' '), role: 'alert' },
+        h('span', { class: 'banner-text' }, text),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'icon-button',
+            'aria-label': 'Dismiss this message',
+            'data-testid': 'error-dismiss',
+            onclick: () => {
+              for (const s of sources) bySource.delete(s);
+              render();
+            },
+          },
+          '×',
+        ),
+      ),
     ),
   );
-  if (old) old.replaceWith(line);
-  else b.append(line);
-  entries.set(source, line);
-  b.hidden = false;
+  banner.hidden = groups.size === 0;
+}
+
+/** Shows the message of `err` for `source` (replacing its previous one); aborts are ignored. */
+export function showError(source: string, err: unknown): void {
+  if (isAbort(err)) return;
+  const text = describe(err);
+  if (bySource.get(source) === text) return;
+  bySource.set(source, text);
+  render();
 }
 
 export function clearError(source: string): void {
-  const old = entries.get(source);
-  if (!old) return;
-  old.remove();
-  entries.delete(source);
-  banner().hidden = entries.size === 0;
+  if (bySource.delete(source)) render();
 }

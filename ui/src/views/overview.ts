@@ -301,8 +301,27 @@ export class OverviewView implements View {
   }
 
   private async loadSummary(): Promise<void> {
-    const s = await this.fetch<SalesSummary>('summary', '/api/v1/sales/summary', filtersOf(this.params));
+    let s: SalesSummary;
+    try {
+      s = await this.fetch<SalesSummary>('summary', '/api/v1/sales/summary', filtersOf(this.params));
+    } catch (e) {
+      // Never leave the previous filter's numbers under the new filter.
+      if (!isAbort(e)) this.renderSummary(null);
+      throw e;
+    }
+    this.renderSummary(s);
+  }
+
+  private renderSummary(s: SalesSummary | null): void {
     const k = this.kpis;
+    if (!s) {
+      for (const x of Object.values(k)) x.set(null, '—');
+      this.datasetNote.textContent = '';
+      for (const [c, p] of [[this.cLine, this.pLine], [this.cStatus, this.pStatus], [this.cCust, this.pCust], [this.cCountry, this.pCountry]] as const) this.hbar(c, [], p);
+      this.donut(this.cDeal, [], this.pDeal);
+      this.donut(this.cTerritory, [], this.pTerritory);
+      return;
+    }
     k.total.set(s.total_sales, money(s.total_sales));
     k.orders.set(s.orders, int(s.orders));
     k.avg.set(s.avg_sales_per_order, money(s.avg_sales_per_order), `${money(s.avg_sales_per_row)} per line`);

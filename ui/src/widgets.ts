@@ -115,10 +115,14 @@ export function multiSelect(opts: { testid: string; label: string; onChange: (va
     },
     'Clear',
   );
-  const root = h('details', { class: 'ms', 'data-testid': opts.testid, 'data-value': '' }, summary, h('div', { class: 'ms-menu' }, list, clear));
+  const root = h('details', { class: 'ms', 'data-testid': opts.testid, 'data-value': '' }, summary, h('div', { class: 'ms-menu', tabindex: '-1' }, list, clear));
   root.addEventListener('toggle', () => {
     if (root.open) openMenus.add(root);
     else openMenus.delete(root);
+  });
+  // Tabbing out of an open menu closes it.
+  root.addEventListener('focusout', (ev) => {
+    if (root.open && !root.contains(ev.relatedTarget as Node | null)) root.open = false;
   });
   root.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && root.open) {

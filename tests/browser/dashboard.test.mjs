@@ -249,10 +249,12 @@ describe('dashboard', { skip: BASE ? false : 'COMPTOIR_URL is not set' }, () => 
     });
     const m = await mobile.newPage();
     watch(m, 'mobile');
-    await m.goto(`${BASE}/#/overview`);
-    await ready(m, 'overview');
-    const overflow = await m.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px at 360 px`);
+    for (const tab of [...TABS.slice(1), 'overview']) {
+      await m.goto(`${BASE}/#/${tab}`);
+      await ready(m, tab);
+      const overflow = await m.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${tab} scrolls sideways by ${overflow} px at 360 px`);
+    }
     await m.screenshot({ path: path.join(SHOTS, 'overview-mobile.png'), fullPage: true });
     await mobile.close();
     assert.deepEqual(problems, []);

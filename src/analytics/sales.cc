@@ -669,14 +669,20 @@ std::vector<Group> GroupBy(const Snapshot& s, const Filter& f, GroupKey key, siz
   return Groups(s, plans[0], r.groups[0], top);
 }
 
-void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row) {
+void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row,
+                RowCursor* cursor) {
+  RowCursor whole;
+  RowCursor& at = cursor ? *cursor : whole;
   Compiled c = Compile(s, f);
-  if (c.empty) return;
-  for (const auto& k : s.chunks) {
-    for (size_t i = 0; i < k->rows(); ++i) {
-      if (Pass(c, *k, i) && !row(View(s, *k, i))) return;
+  if (c.empty) at.chunk = s.chunks.size();
+  for (; at.chunk < s.chunks.size(); ++at.chunk, at.row = 0) {
+    const Chunk& k = *s.chunks[at.chunk];
+    while (at.row < k.rows()) {
+      size_t i = at.row++;
+      if (Pass(c, k, i) && !row(View(s, k, i))) return;
     }
   }
+  at.done = true;
 }
 
 StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit) {

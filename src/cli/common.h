@@ -47,6 +47,7 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result);
 void AddDemoCommand(CLI::App* app, Globals* g, int* result);
 void AddStreamCommands(CLI::App* app, Globals* g, int* result);
 void AddAgentCommand(CLI::App* app, Globals* g, int* result);
+void AddServeCommand(CLI::App* app, Globals* g, int* result);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

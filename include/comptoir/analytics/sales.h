@@ -132,8 +132,16 @@ struct RowsPage {
 };
 // `sort` is a column name, '-' in front for descending. InvalidArgument names a bad column.
 StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit);
-// Calls `row` for every filtered row, in storage order; stops when it returns false.
-void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row);
+// Where a row scan resumes.
+struct RowCursor {
+  size_t chunk = 0;
+  size_t row = 0;
+  bool done = false;
+};
+// Calls `row` for every filtered row, in storage order, from `cursor` (when
+// given); stops after a call that returns false, leaving the cursor after that row.
+void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row,
+                RowCursor* cursor = nullptr);
 
 // "2004-01-31" for a day number, and back (InvalidArgument for bad text).
 std::string FormatDay(int32_t day);

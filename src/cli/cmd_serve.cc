@@ -32,6 +32,7 @@ struct ServeFlags {
   double rate_limit = 50;
   bool archive = false;
   bool no_live = false;
+  bool rate_limit_loopback = false;
 };
 
 StatusOr<std::pair<std::string, int>> ParseListen(const std::string& text) {
@@ -84,6 +85,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   so.port = where.second;
   so.threads = f.threads;
   so.rate_limit = f.rate_limit;
+  so.rate_limit_loopback = f.rate_limit_loopback;
   serve::Api* api_ptr = nullptr;
   serve::HttpServer server(so, [&api_ptr](const serve::Request& r, serve::Response* out) { api_ptr->Handle(r, out); });
   serve::ApiOptions ao;
@@ -207,6 +209,8 @@ void AddServeCommand(CLI::App* app, Globals* g, int* result) {
   cmd->add_option("--threads", f->threads, "HTTP worker threads (default 2)")->check(CLI::Range(1, 64));
   cmd->add_option("--rate-limit", f->rate_limit,
                   "Requests per second per client address beyond loopback (default 50; 0 = none)");
+  cmd->add_flag("--rate-limit-loopback", f->rate_limit_loopback,
+                "Apply --rate-limit to loopback clients too (tests, load checks)");
   cmd->add_flag("--no-live", f->no_live, "Do not read the bus (no Live tab)");
   cmd->callback([f, g, result] {
     Status s = RunServe(*f, *g);

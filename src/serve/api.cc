@@ -216,7 +216,8 @@ bool Api::Authorized(const Request& r) const {
   if (o_.auth_token.empty()) return true;
   std::string auth = r.Header("authorization");
   if (auth.starts_with("Bearer ") && ConstantTimeEqual(auth.substr(7), o_.auth_token)) return true;
-  for (std::string_view part : Split(r.Header("cookie"), ';', true)) {
+  std::string cookies = r.Header("cookie");
+  for (std::string_view part : Split(cookies, ';', true)) {
     std::string_view c = StripAsciiWhitespace(part);
     if (c.starts_with("comptoir_token=") && ConstantTimeEqual(c.substr(15), o_.auth_token)) return true;
   }
@@ -229,12 +230,9 @@ void Api::Login(const Request& r, Response* out) {
   if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
     return ErrorResponse(out, 400, "the body must be JSON {\"token\": \"...\"}");
   }
-  if (o_.auth_token.empty()) {
-    out->status = 204;
-    return;
-  }
+  out->body = R"({"authenticated":true})";
+  if (o_.auth_token.empty()) return;
   if (!ConstantTimeEqual(j["token"].get<std::string>(), o_.auth_token)) return ErrorResponse(out, 401, "wrong token");
-  out->status = 204;
   out->headers.emplace_back("Set-Cookie", "comptoir_token=" + o_.auth_token + "; HttpOnly; SameSite=Strict; Path=/");
 }
 
@@ -463,7 +461,8 @@ void Api::LogsSearch(const Request& r, Response* out) {
   }
   q.regex = regex == "1" || regex == "true";
   static const std::set<std::string> kLevels = {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL"};
-  for (std::string_view lv : Split(p.Get("level").value_or(""), ',', true)) {
+  std::string level_list = p.Get("level").value_or("");
+  for (std::string_view lv : Split(level_list, ',', true)) {
     std::string level = ToUpper(StripAsciiWhitespace(lv));
     if (!kLevels.contains(level)) {
       return ErrorResponse(out, 400, fmt::format("parameter 'level': unknown level '{}' (expected DEBUG, INFO, "

@@ -18,9 +18,11 @@
 namespace comptoir::analytics {
 namespace {
 
+using nlohmann::json;
+
 constexpr int64_t kWindow = 3600;        // seconds kept
 constexpr size_t kLatest = 100;          // newest events kept
-constexpr size_t kPerTick = 20;          // events carried by one tick
+constexpr size_t kPerTick = 50;          // events carried by one tick (the newest of its second)
 constexpr size_t kLatencySamples = 10000;
 constexpr int64_t kDayMs = 86400000;
 
@@ -294,9 +296,17 @@ nlohmann::json LiveView::Tick(int64_t t) const {
     for (auto it = s.events.rbegin(); it != s.events.rend(); ++it) events.push_back(*it);
   }
   auto [today_cents, today_events] = m.Today();
+  auto counts = [&](const std::map<std::string, Count>& by) {
+    json out = json::array();
+    if (!have) return out;
+    for (const auto& [k, c] : by) out.push_back({{"key", k}, {"events", c.events}, {"revenue", Money(c.cents)}});
+    return out;
+  };
   return {{"t", t},
           {"events", have ? s.total.events : 0},
           {"revenue", Money(have ? s.total.cents : 0)},
+          {"by_status", counts(s.by_status)},
+          {"by_productline", counts(s.by_productline)},
           {"new", std::move(events)},
           {"today_revenue", Money(today_cents)},
           {"today_events", today_events},

@@ -115,7 +115,11 @@ export interface LiveSnapshot {
 }
 
 export interface LiveTick extends PerSecond {
+  /** The newest events of the second (at most 50). */
   new: LiveEvent[];
+  /** Exact counts of the second, whatever its rate. */
+  by_status?: LiveGroup[];
+  by_productline?: LiveGroup[];
   today_revenue: number;
   today_events: number;
   malformed: number;

@@ -213,9 +213,14 @@ export class LiveView implements View {
     while (drop < this.series.length && this.series[drop].t <= cutoff) drop++;
     if (drop) this.series.splice(0, drop);
     const fresh = t.new ?? [];
-    for (const e of fresh) {
-      bump(this.byStatus, e.status, e.amount);
-      bump(this.byLine, e.product_line, e.amount);
+    if (t.by_status && t.by_productline) {
+      for (const g of t.by_status) add(this.byStatus, g);
+      for (const g of t.by_productline) add(this.byLine, g);
+    } else {
+      for (const e of fresh) {
+        bump(this.byStatus, e.status, e.amount);
+        bump(this.byLine, e.product_line, e.amount);
+      }
     }
     if (fresh.length) this.latest = [...fresh, ...this.latest].slice(0, MAX_LATEST);
     this.applyTotals(t);
@@ -347,6 +352,13 @@ export class LiveView implements View {
       rows: this.latest.map((e) => [e.event_id, e.ts, e.order_number, e.customer, e.country, e.product_line, e.quantity, e.amount.toFixed(2), e.status, e.deal_size]),
     });
   }
+}
+
+function add(m: Map<string, LiveGroup>, delta: LiveGroup): void {
+  const g = m.get(delta.key) ?? { key: delta.key, events: 0, revenue: 0 };
+  g.events += delta.events;
+  g.revenue = Math.round((g.revenue + delta.revenue) * 100) / 100;
+  m.set(delta.key, g);
 }
 
 function bump(m: Map<string, LiveGroup>, key: string, amount: number): void {

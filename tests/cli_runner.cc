@@ -1,5 +1,12 @@
 #include "cli_runner.h"
 
+#include <curl/curl.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -85,6 +92,46 @@ std::string TempDir(const std::string& tag) {
   buf.push_back('\0');
   char* d = mkdtemp(buf.data());
   return d == nullptr ? std::string() : std::string(d);
+}
+
+namespace {
+size_t CollectHttp(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+}  // namespace
+
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers, const std::string& post,
+                   long timeout_ms) {
+  HttpResult r;
+  CURL* c = curl_easy_init();
+  curl_slist* h = nullptr;
+  for (const auto& x : headers) h = curl_slist_append(h, x.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CollectHttp);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, CollectHttp);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  if (!post.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, post.c_str());
+  curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+std::string WaitForLine(const std::string& path, const std::string& pattern, int timeout_ms) {
+  std::regex re(pattern);
+  for (int waited = 0; waited < timeout_ms; waited += 50) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::smatch m;
+    if (std::regex_search(text, m, re)) return m[1];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
 }
 
 PrivateStack::~PrivateStack() {

@@ -29,6 +29,18 @@ std::string SharedData();
 // A fresh temporary directory for one test.
 std::string TempDir(const std::string& tag);
 
+// A plain HTTP request (libcurl): GET, or POST when `post` is not empty.
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::string headers;
+};
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers = {},
+                   const std::string& post = "", long timeout_ms = 10000);
+// Waits for `pattern` (ECMAScript regex with one group) in the file at `path`;
+// returns the group, or "" after `timeout_ms`.
+std::string WaitForLine(const std::string& path, const std::string& pattern, int timeout_ms);
+
 // A private scripts/stack with its own state file under `dir`, for fault
 // tests that kill services without disturbing the shared stack. Stopped by
 // the destructor.

@@ -84,19 +84,6 @@ TEST_F(LakeCli, SeedImportCompressedAndCatDecodes) {
   EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 3000);
 }
 
-TEST_F(LakeCli, DemoRunsEndToEndAndResumes) {
-  CliResult first = RunCli({"demo", "--dir", dir_ + "/demo", "--rows", "5000"});
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_TRUE(Has(first.out, "5,000 rows")) << first.out;
-  EXPECT_TRUE(Has(first.out, "validated against the source's count")) << first.out;
-  EXPECT_TRUE(Has(first.out, "read 1,000 new events")) << first.out;
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/demo/lake/user/sqoop/sales/_SUCCESS"));
-  CliResult second = RunCli({"demo", "--dir", dir_ + "/demo", "--rows", "5000"});
-  ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_TRUE(Has(second.out, "already seeded; reusing it")) << second.out;
-  EXPECT_TRUE(Has(second.out, "read 1,000 new events")) << "the group resumes: " << second.out;
-}
-
 TEST_F(LakeCli, CtrlCStopsCleanlyWithNothingPublished) {
   std::string db = "sqlite://" + dir_ + "/erp.db";
   ASSERT_EQ(RunCli({"seed", "--connect", db, "--rows", "400000"}).exit_code, 0);

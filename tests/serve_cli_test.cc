@@ -30,36 +30,10 @@ using nlohmann::json;
 using testing::CliResult;
 using testing::RunCli;
 
-struct Http {
-  long status = 0;
-  std::string body;
-  std::string headers;
-};
+using Http = testing::HttpResult;
 
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-Http Get(const std::string& url, const std::vector<std::string>& headers = {}, const std::string& post = "",
-         long timeout_ms = 10000) {
-  Http r;
-  CURL* c = curl_easy_init();
-  curl_slist* h = nullptr;
-  for (const auto& x : headers) h = curl_slist_append(h, x.c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  if (!post.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, post.c_str());
-  curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return r;
+Http Get(const std::string& url, const std::vector<std::string>& headers = {}, const std::string& post = "") {
+  return testing::HttpGet(url, headers, post);
 }
 
 json GetJson(const std::string& url, long want = 200) {
@@ -80,18 +54,8 @@ struct Server {
     std::vector<std::string> all = {"serve", "--listen", "127.0.0.1:0"};
     all.insert(all.end(), args.begin(), args.end());
     pid = testing::StartCli(all, log_path);
-    std::regex re("dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/");
-    for (int i = 0; i < 200; ++i) {
-      std::ifstream in(log_path);
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      std::smatch m;
-      if (std::regex_search(text, m, re)) {
-        url = m[1];
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    url = testing::WaitForLine(log_path, "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 10000);
+    return !url.empty();
   }
   ~Server() {
     if (pid > 0) {

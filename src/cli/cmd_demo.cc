@@ -1,18 +1,18 @@
-// comptoir demo: the main job. For now Flow A end to end on embedded parts:
-// a SQLite ERP seeded with synthetic sales, imported into a local lake.
+// comptoir demo: the main job. The whole platform on embedded parts: a SQLite
+// ERP seeded with synthetic sales and imported into a local lake (Flow A), live
+// point-of-sale events on the embedded bus with their app.log lines (Flow B),
+// the agent tailing app.log into the lake (Flow C), the archiver and the
+// dashboard (`serve`), all in this process until Ctrl-C.
 #include <chrono>
 #include <filesystem>
-#include <map>
 #include <iostream>
+#include <thread>
 
 #include "common.h"
-#include "comptoir/bus/client.h"
-#include "comptoir/core/decimal.h"
 #include "comptoir/core/progress.h"
+#include "comptoir/core/signals.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/seed/sales.h"
-#include "comptoir/stream/event.h"
-#include "comptoir/stream/simulator.h"
 #include "fmt/format.h"
 
 namespace comptoir::cli {
@@ -22,6 +22,9 @@ struct DemoFlags {
   std::string dir = "demo";
   uint64_t rows = 200000;
   int mappers = 4;
+  int port = 8080;
+  double rate = 5;
+  std::string duration = "0";
 };
 
 Status RunDemo(const DemoFlags& f, bool quiet) {
@@ -31,7 +34,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", dir.string()));
   std::string db = (dir / "erp.db").string();
   std::string lake_dir = (dir / "lake").string();
-  std::cout << fmt::format("[1/4] ERP: SQLite database {} with {} synthetic sales rows\n", db,
+  std::cout << fmt::format("[1/6] ERP: SQLite database {} with {} synthetic sales rows\n", db,
                            core::WithThousands(f.rows));
   source::ConnectOptions co;
   co.url = StrCat("sqlite://", db, "?create=1");
@@ -59,7 +62,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
                                core::NowSeconds() - t0);
     }
   }
-  std::cout << fmt::format("[2/4] Flow A: import sales into {}/user/sqoop/sales with {} mappers\n",
+  std::cout << fmt::format("[2/6] Flow A: import sales into {}/user/sqoop/sales with {} mappers\n",
                            lake_dir, f.mappers);
   importer::ImportOptions o;
   o.connect.url = StrCat("sqlite://", db);
@@ -74,7 +77,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
       "      {} rows ({}) in {:.2f} s ({} rows/s), validated against the source's count\n",
       core::WithThousands(r.rows), core::HumanBytes(static_cast<double>(r.bytes)), r.seconds,
       core::WithThousands(static_cast<uint64_t>(r.rows / std::max(r.seconds, 1e-6))));
-  std::cout << "[3/4] The lake now holds:\n";
+  std::cout << "[3/6] The lake now holds:\n";
   ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, fs->List("/user/sqoop/sales"));
   for (const lake::FileInfo& file : files) {
     std::cout << fmt::format("      {:>12}  {}\n", file.size, file.path);
@@ -86,55 +89,53 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   head = head.substr(0, head.rfind('\n') + 1);
   std::cout << "      first lines of part-m-00000:\n";
   for (std::string_view line : Split(head, '\n', true)) std::cout << "        " << line << "\n";
-  // Flow B: a burst of live point-of-sale events on the embedded bus, read back.
+  // Flows B and C, the archiver and the dashboard: the real commands, in threads.
   std::string bus_uri = StrCat("log://", (dir / "bus").string());
-  std::cout << fmt::format("[4/4] Flow B: 1,000 live events to {} (topic transactions), then read "
-                           "back by consumer group demo\n",
+  std::string app_log = (dir / "app.log").string();
+  ASSIGN_OR_RETURN(std::chrono::milliseconds duration, ParseDuration(f.duration));
+  std::cout << fmt::format("[4/6] Flow B: {} point-of-sale events/s to {} (topic transactions), their log lines "
+                           "to {}\n", f.rate, bus_uri, app_log);
+  std::cout << fmt::format("[5/6] Flow C: the agent tails {} into {}/user/flume/logs/%Y-%m-%d (rolls every 10 s)\n",
+                           app_log, lake_dir);
+  std::cout << fmt::format("[6/6] Serving the dashboard, archiving the stream into /user/kafka/transactions\n")
+            << std::flush;
+  struct Part {
+    std::string name;
+    std::vector<std::string> args;
+    int exit_code = 0;
+  };
+  std::vector<Part> parts = {
+      {"produce", {"-q", "produce", "--bus", bus_uri, "--rate", fmt::format("{}", f.rate), "--log", app_log}},
+      {"agent", {"-q", "agent", "--source", app_log, "--lake", lake_dir, "--state-dir", (dir / "agent").string(),
+                 "--target-dir", "/user/flume/logs/%Y-%m-%d", "--roll-interval", "10s", "--idle-timeout", "5s"}},
+      {"serve", {"-q", "serve", "--listen", fmt::format("127.0.0.1:{}", f.port), "--lake", lake_dir, "--bus", bus_uri,
+                 "--archive"}},
+  };
+  // The producer first creates the topic the others read.
+  std::vector<std::thread> threads;
+  for (Part& part : parts) {
+    threads.emplace_back([&part] {
+      part.exit_code = RunCommandLine(part.args);
+      if (part.exit_code != 0) core::RequestCancel();  // one part failed: stop the demo
+    });
+    if (part.name == "produce") std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  while (!core::Cancelled()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (duration.count() > 0 && std::chrono::steady_clock::now() - t0 >= duration) core::RequestCancel();
+  }
+  for (std::thread& t : threads) t.join();
+  Status status;
+  for (const Part& part : parts) {
+    if (part.exit_code != 0 && part.exit_code != 130 && status.ok()) {
+      status = absl::InternalError(fmt::format("the {} part of the demo failed (exit {}); see its message above",
+                                               part.name, part.exit_code));
+    }
+  }
+  std::cout << fmt::format("demo: stopped. Run it again to resume; the lake is in {}, the bus in {}\n", lake_dir,
                            bus_uri);
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<bus::Producer> producer,
-                     bus::OpenProducer(bus_uri, "transactions", 3));
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    stream::Simulator sim(2, "demo", (now / 1000 - 1700000000) * 1000);
-    for (int i = 0; i < 1000; ++i) {
-      stream::Event e = sim.Next(now + i);
-      RETURN_IF_ERROR(producer->Send(std::to_string(e.order_number), stream::ToJson(e), e.ts_ms));
-    }
-    RETURN_IF_ERROR(producer->Flush());
-  }
-  bus::ConsumerOptions group;
-  group.group = "demo";
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
-                   bus::OpenConsumer(bus_uri, "transactions", group));
-  stream::EventParser parser;
-  std::map<std::string, int64_t> by_status;
-  uint64_t events = 0;
-  while (true) {
-    ASSIGN_OR_RETURN(std::vector<bus::Record> batch,
-                     consumer->Poll(5000, std::chrono::milliseconds(50)));
-    if (batch.empty()) break;
-    for (const bus::Record& rec : batch) {
-      StatusOr<stream::Event> e = parser.Parse(rec.value, rec.timestamp_ms);
-      if (!e.ok()) continue;
-      by_status[e->status] += e->amount_cents;
-      ++events;
-    }
-    RETURN_IF_ERROR(consumer->Commit());
-  }
-  std::cout << fmt::format("      read {} new events; revenue by status:\n", core::WithThousands(events));
-  for (const auto& [status, cents] : by_status) {
-    std::string amount;
-    core::AppendFixed(&amount, cents, 2);
-    std::cout << fmt::format("        {:<12} {:>14}\n", status, amount);
-  }
-  std::cout << fmt::format(
-      "Done. Browse the lake with `build/comptoir lake ls -R --lake {}`, watch live events with\n"
-      "`build/comptoir produce --bus {} --rate 5` and `build/comptoir consume --bus {} --format "
-      "table`.\n",
-      lake_dir, bus_uri, bus_uri);
-  return absl::OkStatus();
+  return status;
 }
 
 }  // namespace
@@ -142,10 +143,13 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
 void AddDemoCommand(CLI::App* app, Globals* g, int* result) {
   auto f = std::make_shared<DemoFlags>();
   CLI::App* cmd = app->add_subcommand(
-      "demo", "Run the platform end to end on embedded parts (today: seed an ERP, import it, live events)");
+      "demo", "Run the whole platform on embedded parts: ERP import, live events, log agent, archiver, dashboard");
   cmd->add_option("--dir", f->dir, "Working directory for the ERP database and the lake (default ./demo)");
   cmd->add_option("--rows", f->rows, "Synthetic sales rows to seed (default 200000)");
   cmd->add_option("-m,--num-mappers", f->mappers, "Parallel readers for the import (default 4)");
+  cmd->add_option("--port", f->port, "Dashboard port on 127.0.0.1 (default 8080)");
+  cmd->add_option("--rate", f->rate, "Live events per second (default 5)");
+  cmd->add_option("--duration", f->duration, "Stop after this long (e.g. 60s); default: until Ctrl-C");
   cmd->callback([f, g, result] {
     Status s = RunDemo(*f, g->quiet);
     *result = s.ok() ? 0 : Fail("demo", s);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "comptoir/core/config.h"
@@ -48,6 +49,9 @@ void AddDemoCommand(CLI::App* app, Globals* g, int* result);
 void AddStreamCommands(CLI::App* app, Globals* g, int* result);
 void AddAgentCommand(CLI::App* app, Globals* g, int* result);
 void AddServeCommand(CLI::App* app, Globals* g, int* result);
+// Runs `comptoir <args>` in this process, as the command line would, and
+// returns its exit code (for `demo`, which runs several commands at once).
+int RunCommandLine(const std::vector<std::string>& args);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

@@ -12,12 +12,16 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-int Main(int argc, char** argv) {
+// `nested`: a command run by another one (`demo`), in this process: logging
+// and signal handling are the outer command's.
+int Main(int argc, char** argv, bool nested) {
   using namespace comptoir;
-  core::InstallSignalHandlers();
-  lake::RegisterBuiltinStorages();
-  lake::RegisterWebHdfsStorage();
-  core::InitLogging(core::LogFormat::kHuman, spdlog::level::info);
+  if (!nested) {
+    core::InstallSignalHandlers();
+    lake::RegisterBuiltinStorages();
+    lake::RegisterWebHdfsStorage();
+    core::InitLogging(core::LogFormat::kHuman, spdlog::level::info);
+  }
 
   cli::Globals g;
   int result = 0;
@@ -53,7 +57,7 @@ int Main(int argc, char** argv) {
     if (!fmt.ok()) throw CLI::ValidationError("--log-format", std::string(fmt.status().message()));
     StatusOr<spdlog::level::level_enum> lvl = core::ParseLogLevel(g.config.GetString("log.level"));
     if (!lvl.ok()) throw CLI::ValidationError("--log-level", std::string(lvl.status().message()));
-    core::InitLogging(*fmt, *lvl);
+    if (!nested) core::InitLogging(*fmt, *lvl);
   });
 
   cli::AddSeedCommand(&app, &g, &result);
@@ -104,4 +108,14 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+namespace comptoir::cli {
+int RunCommandLine(const std::vector<std::string>& args) {
+  std::vector<std::string> storage = {"comptoir"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : storage) argv.push_back(a.data());
+  return Main(static_cast<int>(argv.size()), argv.data(), /*nested=*/true);
+}
+}  // namespace comptoir::cli
+
+int main(int argc, char** argv) { return Main(argc, argv, /*nested=*/false); }

@@ -1,6 +1,7 @@
 #include "comptoir/analytics/sales.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <avro.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -48,6 +49,9 @@ struct Layout {
   std::array<int, kCols> index;  // field index per column, -1 = absent
   int fields = 0;
   lake::Codec codec = lake::Codec::kNone;
+  bool avro = false;
+  std::vector<int> scale;          // per field: decimal scale (Avro decimals)
+  std::vector<std::string> type;  // per field: the schema's type (date, datetime, ...)
 };
 
 StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
@@ -58,19 +62,23 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
     return absl::DataLossError(StrCat(schema_path, ": not a comptoir dataset schema"));
   }
   std::string format = j.value("format", "text");
-  if (format != "text") {
-    return absl::UnimplementedError(StrCat(dir, ": ", format,
-                                           " parts are not served yet; import with --as-textfile (the default)"));
+  if (format != "text" && format != "avro") {
+    return absl::UnimplementedError(StrCat(dir, ": ", format, " parts cannot be served (text and avro can)"));
   }
   Layout l;
+  l.avro = format == "avro";
   if (j.contains("text")) {
     ASSIGN_OR_RETURN(l.format, lake::TextFormat::FromJson(j["text"]));
   }
-  ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(j.value("codec", "none")));
+  if (!l.avro) {  // Avro files compress their blocks themselves ("null", "deflate")
+    ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(j.value("codec", "none")));
+  }
   l.index.fill(-1);
   const auto& cols = j["columns"];
   l.fields = static_cast<int>(cols.size());
   for (int i = 0; i < l.fields; ++i) {
+    l.scale.push_back(cols[static_cast<size_t>(i)].value("scale", 0));
+    l.type.push_back(cols[static_cast<size_t>(i)].value("type", ""));
     std::string name = ToUpper(cols[static_cast<size_t>(i)].value("name", ""));
     for (int c = 0; c < kCols; ++c) {
       if (name == kColNames[static_cast<size_t>(c)]) l.index[static_cast<size_t>(c)] = i;
@@ -243,7 +251,130 @@ const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake:
   }
 }
 
+// An Avro part (written by `import --as-avrodatafile`): each record's fields
+// turned back into the lake's text spelling, then added like a text record.
+StatusOr<Parsed> ParseAvroPart(lake::Storage* lake, const Layout& l, const lake::FileInfo& info) {
+  ChunkBuilder b(l, info.path);
+  // avro-c reads from a FILE*: stage the part in memory.
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> in, lake->Open(info.path));
+  std::string bytes, block(4 << 20, '\0');
+  while (true) {
+    ASSIGN_OR_RETURN(size_t n, in->Read(block.data(), block.size()));
+    if (n == 0) break;
+    bytes.append(block.data(), n);
+  }
+  FILE* fp = fmemopen(bytes.data(), bytes.size(), "rb");
+  if (fp == nullptr) return absl::InternalError("fmemopen failed");
+  avro_file_reader_t reader;
+  if (avro_file_reader_fp(fp, info.path.c_str(), 1, &reader) != 0) {
+    return absl::DataLossError(StrCat(info.path, ": not an Avro file: ", avro_strerror()));
+  }
+  avro_schema_t schema = avro_file_reader_get_writer_schema(reader);
+  avro_value_iface_t* iface = avro_generic_class_from_schema(schema);
+  avro_value_t record;
+  avro_generic_value_new(iface, &record);
+  std::vector<std::string> text(static_cast<size_t>(l.fields));
+  std::vector<std::string_view> fields(text.size());
+  std::vector<bool> null(text.size());
+  Status status;
+  size_t row = 0;
+  while (status.ok() && avro_file_reader_read_value(reader, &record) == 0) {
+    ++row;
+    for (size_t i = 0; i < text.size(); ++i) {
+      avro_value_t field, v;
+      null[i] = true;
+      text[i].clear();
+      if (avro_value_get_by_index(&record, i, &field, nullptr) != 0) continue;
+      if (avro_value_get_type(&field) == AVRO_UNION) {
+        if (avro_value_get_current_branch(&field, &v) != 0) continue;
+      } else {
+        v = field;
+      }
+      switch (avro_value_get_type(&v)) {
+        case AVRO_NULL:
+          break;
+        case AVRO_STRING: {
+          const char* p = nullptr;
+          size_t n = 0;
+          avro_value_get_string(&v, &p, &n);
+          text[i].assign(p, n > 0 ? n - 1 : 0);
+          null[i] = false;
+          break;
+        }
+        case AVRO_INT32: {
+          int32_t x = 0;
+          avro_value_get_int(&v, &x);
+          text[i] = l.type[i] == "date" ? FormatDay(x) : std::to_string(x);
+          null[i] = false;
+          break;
+        }
+        case AVRO_INT64: {
+          int64_t x = 0;
+          avro_value_get_long(&v, &x);
+          // timestamp-micros: the day is what the engine keeps.
+          text[i] = l.type[i] == "datetime" || l.type[i] == "timestamp"
+                        ? FormatDay(static_cast<int32_t>((x >= 0 ? x : x - 86399999999) / 86400000000))
+                        : std::to_string(x);
+          null[i] = false;
+          break;
+        }
+        case AVRO_BYTES: {  // decimal: big-endian two's complement unscaled value
+          const void* p = nullptr;
+          size_t n = 0;
+          avro_value_get_bytes(&v, &p, &n);
+          const auto* u = static_cast<const unsigned char*>(p);
+          if (n > 8) {
+            status = absl::OutOfRangeError(fmt::format("{}: record {}: a decimal of {} bytes is too large", info.path, row, n));
+            break;
+          }
+          uint64_t bits = n > 0 && (u[0] & 0x80) ? ~uint64_t{0} : 0;
+          for (size_t k = 0; k < n; ++k) bits = (bits << 8) | u[k];
+          int64_t x = static_cast<int64_t>(bits);
+          int scale = l.scale[i];
+          bool neg = x < 0;
+          uint64_t m = neg ? uint64_t{0} - bits : bits;
+          std::string digits;
+          do {
+            digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
+            m /= 10;
+          } while (m > 0);
+          while (static_cast<int>(digits.size()) <= scale) digits.insert(digits.begin(), '0');
+          if (scale > 0) digits.insert(digits.end() - scale, '.');
+          text[i] = (neg ? "-" : "") + digits;
+          null[i] = false;
+          break;
+        }
+        case AVRO_DOUBLE: {
+          double x = 0;
+          avro_value_get_double(&v, &x);
+          text[i] = fmt::format("{}", x);
+          null[i] = false;
+          break;
+        }
+        case AVRO_BOOLEAN: {
+          int x = 0;
+          avro_value_get_boolean(&v, &x);
+          text[i] = x ? "true" : "false";
+          null[i] = false;
+          break;
+        }
+        default:
+          break;
+      }
+      fields[i] = text[i];
+    }
+    status = b.Add(fields, null, row);
+  }
+  avro_value_decref(&record);
+  avro_value_iface_decref(iface);
+  avro_schema_decref(schema);
+  avro_file_reader_close(reader);
+  RETURN_IF_ERROR(status);
+  return b.Finish();
+}
+
 StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::FileInfo& info) {
+  if (l.avro) return ParseAvroPart(lake, l, info);
   ChunkBuilder b(l, info.path);
   ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> raw, lake->Open(info.path));
   lake::Codec codec = lake::CodecForName(info.name);

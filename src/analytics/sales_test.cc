@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 
 // Seeds `rows` into SQLite (synthetic, or the real sample when `csv` is set),
 // imports them into `lake_dir` with 3 mappers.
-void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t rows, const std::string& csv) {
+void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t rows, const std::string& csv,
+                   bool avro = false) {
   source::ConnectOptions co;
   co.url = "sqlite://" + db + "?create=1";
   auto conn = source::Connect(co);
@@ -54,6 +55,7 @@ void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t 
   o.table = "sales";
   o.num_mappers = 3;
   o.quiet = true;
+  if (avro) o.format = importer::ImportOptions::Format::kAvro;
   auto lake = lake::NewLocalStorage(lake_dir);
   auto r = importer::RunImport(o, lake.get());
   ASSERT_TRUE(r.ok()) << r.status();
@@ -290,6 +292,29 @@ TEST_F(SalesEngine, BadPartsAndMissingDatasetsAreClearErrors) {
   SalesDataset none(lake.get(), "/user/sqoop/nothing");
   EXPECT_TRUE(absl::IsNotFound(none.Refresh()));
   fs::remove_all(copy);
+}
+
+TEST(SalesSample, AvroPartsLoadLikeText) {
+  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-avro-{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SeedAndImport(dir + "/erp.db", dir + "/lake", 0, COMPTOIR_SHARED_DATA_DIR "/sales_data_sample.csv", true);
+  auto lake = lake::NewLocalStorage(dir + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  Status loaded = ds.Refresh();
+  ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+  auto snap = ds.snapshot();
+  EXPECT_TRUE(fs::exists(dir + "/lake/user/sqoop/sales/part-m-00000.avro"));
+  Summary s = Summarize(*snap, Filter{});
+  EXPECT_EQ(s.rows, 2823);
+  EXPECT_EQ(s.sales_cents, 1003262885);
+  Sql sql(dir + "/erp.db");
+  ExpectSummary(sql, *snap, Filter{});
+  Filter f;
+  f.from_day = *ParseDay("2003-06-01");
+  f.to_day = *ParseDay("2004-06-30");
+  ExpectSummary(sql, *snap, f);
+  fs::remove_all(dir);
 }
 
 TEST(SalesSample, TheRealSalesDataSampleToTheCent) {

@@ -105,10 +105,22 @@ int StopAndWait(int pid) {
   return -1;
 }
 
+// Kills a child left running by a failed assertion.
+struct Reaper {
+  int pid;
+  ~Reaper() {
+    if (pid > 0 && kill(pid, 0) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
 TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   std::string dir = testing::TempDir("demo");
   std::string lake = dir + "/lake", bus = "log://" + dir + "/bus";
   int pid = testing::StartCli({"demo", "--dir", dir, "--rows", "5000", "--port", "0", "--rate", "20"}, dir + "/demo.log");
+  Reaper reaper{pid};
   std::string url = testing::WaitForLine(dir + "/demo.log", "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 60000);
   ASSERT_FALSE(url.empty()) << Slurp(dir + "/demo.log");
   // The import: part files and _SUCCESS, and the Overview's totals are the source table's.
@@ -146,6 +158,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   int again = testing::StartCli({"demo", "--dir", dir, "--rows", "5000", "--port", "0", "--rate", "20",
                                  "--duration", "4s"},
                                 dir + "/demo2.log");
+  Reaper reaper2{again};
   int st = 0;
   waitpid(again, &st, 0);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << Slurp(dir + "/demo2.log");

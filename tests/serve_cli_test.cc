@@ -400,7 +400,8 @@ TEST_F(Serve, HealthMetricsAssetsAndSecurityHeaders) {
   EXPECT_EQ(h["status"], "ok") << h.dump();
   std::set<std::string> names;
   for (const auto& c : h["components"]) names.insert(c["name"]);
-  EXPECT_EQ(names, (std::set<std::string>{"lake", "dataset /user/sqoop/sales", "bus"}));
+  EXPECT_EQ(names, (std::set<std::string>{"lake", "bus", "dataset /user/sqoop/sales", "dataset /user/kafka/transactions",
+                                          "dataset /user/flume/logs", "sales engine", "live view"}));
   Http m = Get(Url("/metrics"));
   EXPECT_NE(m.body.find("\ncomptoir_dataset_rows 2823\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("comptoir_http_requests_total{path=\"/api/v1/health\"} "), std::string::npos);

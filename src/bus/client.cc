@@ -163,6 +163,11 @@ class LogAdmin final : public Admin {
     c.partitions = partitions;
     return log_->CreateTopic(topic, c);
   }
+  StatusOr<ClusterInfo> Cluster() override {
+    ClusterInfo info;
+    info.brokers.push_back(StrCat("embedded log ", log_->dir()));
+    return info;
+  }
   StatusOr<std::vector<std::string>> ListTopics() override { return log_->ListTopics(); }
   StatusOr<int> Partitions(const std::string& topic) override {
     ASSIGN_OR_RETURN(TopicConfig c, log_->DescribeTopic(topic));

@@ -543,6 +543,20 @@ class KafkaAdmin final : public Admin {
     }
   }
 
+  StatusOr<ClusterInfo> Cluster() override {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, nullptr, &md, kMetadataTimeoutMs)) {
+      return KafkaError(err, StrCat("read the metadata of ", brokers_));
+    }
+    ClusterInfo info;
+    for (int i = 0; i < md->broker_cnt; ++i) {
+      info.brokers.push_back(StrCat(md->brokers[i].id, " ", md->brokers[i].host, ":", md->brokers[i].port));
+    }
+    rd_kafka_metadata_destroy(md);
+    info.controller = rd_kafka_controllerid(rk_.get(), kMetadataTimeoutMs);
+    return info;
+  }
+
   StatusOr<std::vector<std::string>> ListTopics() override {
     const rd_kafka_metadata_t* md = nullptr;
     if (rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, kMetadataTimeoutMs)) {

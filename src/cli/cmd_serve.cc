@@ -8,6 +8,7 @@
 #include "comptoir/analytics/logs.h"
 #include "comptoir/analytics/sales.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/health/health.h"
 #include "comptoir/serve/api.h"
 #include "comptoir/serve/http.h"
 #include "comptoir/stream/archiver.h"
@@ -94,6 +95,19 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   ao.logs = &logs;
   ao.auth_token = token;
   ao.server_stats = &server.stats();
+  HealthFlags hf;
+  hf.bus = f.no_live ? "" : bus_uri;
+  hf.topic = f.topic;
+  hf.datasets = {f.sales, f.archive_dir, f.logs};
+  health::Targets targets = HealthTargets(hf, g, lake.get());
+  if (f.no_live) targets.bus_uri.clear();
+  ao.health = [targets] {
+    std::vector<serve::Component> out;
+    for (const health::Component& c : health::Check(targets)) {
+      out.push_back({c.name, std::string(health::StateName(c.state)), c.detail});
+    }
+    return out;
+  };
   serve::Api api(ao);
   api_ptr = &api;
 

@@ -49,6 +49,7 @@ void AddDemoCommand(CLI::App* app, Globals* g, int* result);
 void AddStreamCommands(CLI::App* app, Globals* g, int* result);
 void AddAgentCommand(CLI::App* app, Globals* g, int* result);
 void AddServeCommand(CLI::App* app, Globals* g, int* result);
+void AddHealthCommand(CLI::App* app, Globals* g, int* result);
 // Runs `comptoir <args>` in this process, as the command line would, and
 // returns its exit code (for `demo`, which runs several commands at once).
 int RunCommandLine(const std::vector<std::string>& args);
@@ -59,8 +60,21 @@ StatusOr<std::string> ReadPasswordFile(const std::string& path);
 StatusOr<std::string> PromptPassword(const std::string& prompt);
 
 }  // namespace comptoir::cli
-
+namespace comptoir::health {
+struct Targets;
+}
 namespace comptoir::cli {
+// What `health` (and serve's /api/v1/health) checks, from flags and the config.
+struct HealthFlags {
+  std::string lake, bus, topic = "transactions", zookeeper, coord;
+  std::vector<std::string> databases;
+  std::vector<std::string> datasets = {"/user/sqoop/sales", "/user/kafka/transactions", "/user/flume/logs"};
+  std::chrono::seconds stale_after{0};
+  std::chrono::milliseconds timeout{3000};
+  bool json = false;
+  void Add(CLI::App* cmd);
+};
+health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Storage* lake);
 
 // Sqoop's connection flags, shared by seed, import and import-all-tables.
 struct ConnectionFlags {

@@ -66,6 +66,7 @@ int Main(int argc, char** argv, bool nested) {
   cli::AddStreamCommands(&app, &g, &result);
   cli::AddAgentCommand(&app, &g, &result);
   cli::AddServeCommand(&app, &g, &result);
+  cli::AddHealthCommand(&app, &g, &result);
   cli::AddDemoCommand(&app, &g, &result);
 
   CLI::App* config_cmd = app.add_subcommand("config", "Show configuration keys and values");

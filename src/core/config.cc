@@ -24,6 +24,10 @@ constexpr ConfigKey kBuiltinKeys[] = {
      "Event bus: log:///dir (embedded log), a directory, or kafka://host:port[,host:port]"},
     {"bus.kafka.*", ConfigType::kString, "",
      "librdkafka properties passed through, e.g. [bus.kafka] \"security.protocol\" = \"SSL\""},
+    {"coord.uri", ConfigType::kString, "",
+     "Coordination: local:///dir or zk://host:port[,host:port]/chroot (default: local, beside the saved jobs)"},
+    {"zookeeper.connect", ConfigType::kString, "", "ZooKeeper host:port[,host:port] checked by `health`"},
+    {"health.databases", ConfigType::kString, "", "Source database URLs checked by `health`, comma-separated"},
 };
 
 Status TypeError(std::string_view key, std::string_view text, std::string_view origin,

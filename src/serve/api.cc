@@ -1,7 +1,6 @@
 #include "comptoir/serve/api.h"
 
 #include <fmt/format.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
@@ -582,46 +581,33 @@ void Api::LakeHead(const Request& r, Response* out) {
 
 void Api::Health(Response* out) {
   int64_t now = NowMs();
-  std::vector<Component> parts;
-  // The lake.
-  StatusOr<lake::FileInfo> root = o_.lake->Stat("/");
-  if (!root.ok()) {
-    parts.push_back({"lake", "down", StrCat(o_.lake->Uri(), ": ", root.status().message())});
-  } else {
-    std::string detail = o_.lake->Uri();
-    std::string status = "ok";
-    StatusOr<core::Uri> uri = core::ParseUri(o_.lake->Uri());
-    struct statvfs vfs{};
-    if (uri.ok() && uri->scheme == "file" && statvfs(uri->path.c_str(), &vfs) == 0) {
-      double free_gb = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize) / 1e9;
-      double free_pct = 100.0 * static_cast<double>(vfs.f_bavail) / static_cast<double>(std::max<fsblkcnt_t>(vfs.f_blocks, 1));
-      detail += fmt::format(", {:.1f} GB free ({:.0f}%)", free_gb, free_pct);
-      if (free_pct < 5) status = "degraded";
+  {
+    std::lock_guard<std::mutex> l(health_mu_);
+    if (now - health_at_ms_ < 2000 && !health_body_.empty()) {  // probes are not cheap: 2 s cache
+      out->body = health_body_;
+      return;
     }
-    parts.push_back({"lake", status, detail});
   }
-  // The sales dataset.
+  std::vector<Component> parts;
+  if (o_.health) parts = o_.health();
+  // The sales engine and the live view, as this server sees them.
   std::shared_ptr<const analytics::Snapshot> snap = o_.sales->snapshot();
   if (snap->version == 0) {
-    parts.push_back({"dataset " + o_.sales->path(), "degraded", "not loaded yet (no import found)"});
+    parts.push_back({"sales engine", "degraded", fmt::format("{} not loaded yet (no import found)", o_.sales->path())});
   } else {
-    parts.push_back({"dataset " + o_.sales->path(), "ok",
-                     fmt::format("{} rows in {} files, version {}, loaded {:.0f} s ago", snap->rows,
+    parts.push_back({"sales engine", "ok",
+                     fmt::format("{}: {} rows in {} files, version {}, loaded {:.0f} s ago", snap->path, snap->rows,
                                  snap->chunks.size(), snap->version, (now - snap->loaded_at_ms) / 1000.0)});
   }
-  // The live stream.
   if (analytics::LiveView* live = live_.load(); live == nullptr) {
-    parts.push_back({"bus", "down", LiveError()});
+    parts.push_back({"live view", "down", LiveError()});
   } else {
     analytics::LiveHealth h = live->Health();
     std::string detail = fmt::format("{} events read", h.events);
     if (h.lag >= 0) detail += fmt::format(", lag {}", h.lag);
     if (h.last_event_ms > 0) detail += fmt::format(", last event {:.0f} s ago", (now - h.last_event_ms) / 1000.0);
     if (!h.last_error.empty()) detail += ", last error: " + h.last_error;
-    parts.push_back({"bus", h.connected ? "ok" : "down", detail});
-  }
-  if (o_.health) {
-    for (Component& c : o_.health()) parts.push_back(std::move(c));
+    parts.push_back({"live view", h.connected ? "ok" : "down", detail});
   }
   std::string overall = "ok";
   json comps = json::array();
@@ -631,6 +617,9 @@ void Api::Health(Response* out) {
     comps.push_back({{"name", c.name}, {"status", c.status}, {"detail", c.detail}, {"checked_at", checked}});
   }
   out->body = json{{"status", overall}, {"checked_at", checked}, {"components", std::move(comps)}}.dump();
+  std::lock_guard<std::mutex> l(health_mu_);
+  health_at_ms_ = now;
+  health_body_ = out->body;
 }
 
 void Api::Metrics(Response* out) {

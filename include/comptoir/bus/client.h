@@ -90,9 +90,16 @@ struct PartitionState {
   int64_t lag() const { return end - std::max(start, committed.value_or(start)); }
 };
 
+// What the cluster says about itself (health checks).
+struct ClusterInfo {
+  std::vector<std::string> brokers;  // "id host:port" (Kafka) or the log directory
+  int controller = -1;               // Kafka's controller broker id; -1 for the embedded log
+};
+
 class Admin {
  public:
   virtual ~Admin() = default;
+  virtual StatusOr<ClusterInfo> Cluster() = 0;
   // AlreadyExists when the topic exists.
   virtual Status CreateTopic(const std::string& topic, int partitions, int replication) = 0;
   virtual StatusOr<std::vector<std::string>> ListTopics() = 0;

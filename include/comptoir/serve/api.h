@@ -33,6 +33,7 @@ struct Component {
   std::string status;
   std::string detail;
 };
+// The platform's probes (comptoir/health), run when /api/v1/health is asked.
 using HealthProbe = std::function<std::vector<Component>()>;
 
 struct ApiOptions {
@@ -77,6 +78,9 @@ class Api {
   std::mutex metrics_mu_;
   std::map<std::string, std::pair<uint64_t, double>> endpoint_stats_;  // path -> (count, seconds)
   std::atomic<uint64_t> cache_hits_{0};
+  std::mutex health_mu_;
+  int64_t health_at_ms_ = 0;
+  std::string health_body_;
 };
 
 }  // namespace comptoir::serve

@@ -324,6 +324,10 @@ std::string ReadStream(const std::string& url, const std::vector<std::string>& h
 }
 
 TEST_F(Serve, LiveStreamSendsASnapshotThenTicksAndResumesFromLastEventId) {
+  // Connect once the fixture's last second is over, so that its events are all
+  // in the snapshot and the ticks carry only the event produced below.
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::this_thread::sleep_for(std::chrono::seconds(2) - (now % std::chrono::seconds(1)));
   std::thread producer;
   std::string body = ReadStream(Url("/api/v1/live/stream"), {}, 3500, [&] {
     producer = std::thread([&] {

@@ -1,7 +1,10 @@
 // comptoir agent: Flow C, application logs into the lake exactly once.
 #include <malloc.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -43,6 +46,7 @@ struct AgentFlags {
   std::string flume_conf;
   std::string flume_name = "agent";
   bool print_config = false;
+  std::string coord;  // register in the coordination group "agents"
   // agent compact
   std::vector<std::string> compact_dirs;
   std::string min_age = "1h";
@@ -129,6 +133,43 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
                                o.state_dir);
     }
   }
+  // Registered (when coordination is configured) with its lag, last commit and
+  // last error, from the status file the agent writes every second.
+  std::unique_ptr<coord::Coordinator> coordination;
+  std::unique_ptr<coord::Registration> registration;
+  std::atomic<bool> done{false};
+  std::thread reporter;
+  std::string coord_uri = !f.coord.empty() ? f.coord : g.config.GetString("coord.uri");
+  if (!coord_uri.empty() && !f.once) {
+    ASSIGN_OR_RETURN(coordination, OpenCoordination(g, coord_uri));
+    std::string state = std::filesystem::absolute(o.state_dir).string();
+    std::string id = fmt::format("{}/{}", HostName(), NameHash(state).substr(0, 8));
+    auto payload = [state] {
+      nlohmann::json p = {{"host", HostName()}, {"state_dir", state}};
+      int64_t lag = 0, last = 0;
+      std::string error;
+      StatusOr<std::vector<agent::FileStatus>> files = agent::ReadStatus(state);
+      if (files.ok()) {
+        for (const auto& x : *files) {
+          lag += static_cast<int64_t>(x.size > x.committed ? x.size - x.committed : 0);
+          last = std::max(last, x.last_commit_ms);
+          if (error.empty()) error = x.last_error;
+        }
+        p["files"] = files->size();
+      }
+      p["lag_bytes"] = lag;
+      p["last_commit_ms"] = last;
+      p["last_error"] = error;
+      return p.dump();
+    };
+    ASSIGN_OR_RETURN(registration, coordination->Register("agents", id, payload()));
+    reporter = std::thread([&done, &registration, payload] {
+      while (!done) {
+        for (int i = 0; i < 20 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        (void)registration->Update(payload());
+      }
+    });
+  }
   Status s;
   if (f.once) {
     // Everything there now, published, then exit.
@@ -138,6 +179,8 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   } else {
     s = a->Run([] { return core::Cancelled(); });
   }
+  done = true;
+  if (reporter.joinable()) reporter.join();
   const agent::AgentStats& st = a->stats();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << fmt::format(
@@ -245,6 +288,9 @@ void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
   agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
   agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");
   agent->add_flag("--once", f->once, "Publish what the files hold now, then exit");
+  agent->add_option("--coord", f->coord,
+                    "Coordination URI to register in (group agents: lag, last commit, last error; "
+                    "default: config coord.uri, none when unset)");
   agent->add_option("--config", f->config,
                     "Agent configuration (TOML, several [[flow]]s; see docs/agent-config.md)");
   agent->add_option("--flume-conf", f->flume_conf,

@@ -92,6 +92,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   // Flows B and C, the archiver and the dashboard: the real commands, in threads.
   std::string bus_uri = StrCat("log://", (dir / "bus").string());
   std::string app_log = (dir / "app.log").string();
+  std::string coord_uri = StrCat("local://", (dir / "coord").string());
   ASSIGN_OR_RETURN(std::chrono::milliseconds duration, ParseDuration(f.duration));
   std::cout << fmt::format("[4/6] Flow B: {} point-of-sale events/s to {} (topic transactions), their log lines "
                            "to {}\n", f.rate, bus_uri, app_log);
@@ -107,9 +108,10 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   std::vector<Part> parts = {
       {"produce", {"-q", "produce", "--bus", bus_uri, "--rate", fmt::format("{}", f.rate), "--log", app_log}},
       {"agent", {"-q", "agent", "--source", app_log, "--lake", lake_dir, "--state-dir", (dir / "agent").string(),
-                 "--target-dir", "/user/flume/logs/%Y-%m-%d", "--roll-interval", "10s", "--idle-timeout", "5s"}},
+                 "--target-dir", "/user/flume/logs/%Y-%m-%d", "--roll-interval", "10s", "--idle-timeout", "5s",
+                 "--coord", coord_uri}},
       {"serve", {"-q", "serve", "--listen", fmt::format("127.0.0.1:{}", f.port), "--lake", lake_dir, "--bus", bus_uri,
-                 "--archive"}},
+                 "--archive", "--coord", coord_uri}},
   };
   // The producer first creates the topic the others read.
   std::vector<std::thread> threads;

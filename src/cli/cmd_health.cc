@@ -12,6 +12,7 @@ health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Stor
   health::Targets t;
   t.lake = lake;
   t.bus_uri = !f.bus.empty() ? f.bus : g.config.GetString("bus.uri");
+  if (t.bus_uri == "none") t.bus_uri.clear();
   t.bus.kafka_properties = g.config.GetTable("bus.kafka");
   t.topic = f.topic;
   t.zookeeper = !f.zookeeper.empty() ? f.zookeeper : g.config.GetString("zookeeper.connect");
@@ -58,7 +59,7 @@ Status RunHealth(const HealthFlags& f, const Globals& g, int* exit_code) {
 
 void HealthFlags::Add(CLI::App* cmd) {
   cmd->add_option("--lake", lake, "Lake URI or directory (default: config lake)");
-  cmd->add_option("--bus", bus, "Bus URI (default: config bus.uri)");
+  cmd->add_option("--bus", bus, "Bus URI (default: config bus.uri; none: do not check a bus)");
   cmd->add_option("--topic", topic, "Topic of the live events (default transactions)");
   cmd->add_option("--zookeeper", zookeeper, "ZooKeeper host:port[,host:port] (default: config zookeeper.connect)");
   cmd->add_option("--db", databases, "Source database URL to check (repeatable; default: config health.databases)");

@@ -363,12 +363,19 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
   struct JobFlags {
     std::string create, exec, show, del;
     bool list = false;
+    std::string coord;
+    std::string wait = "0";
   };
   auto jf = std::make_shared<JobFlags>();
   CLI::App* job = app->add_subcommand("job", "Saved import jobs with incremental state");
   job->add_option("--create", jf->create, "Save a job: comptoir job --create NAME -- import ...");
   job->add_option("--exec", jf->exec, "Run a saved job; its last value advances on success");
   job->add_flag("--list", jf->list, "List saved jobs");
+  job->add_option("--wait", jf->wait,
+                  "With --exec: wait this long for a run of the same job to finish (default 0: fail at once)");
+  job->add_option("--coord", jf->coord,
+                  "Coordination URI for the job's lock and last value (default: config coord.uri, else local:// in "
+                  "~/.comptoir/coord)");
   job->add_option("--show", jf->show, "Show a saved job");
   job->add_option("--delete", jf->del, "Delete a saved job");
   auto job_args = std::make_shared<std::vector<std::string>>();
@@ -386,7 +393,8 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
         if (LoadJob(dir, jf->create).ok()) {
           return absl::AlreadyExistsError(StrCat("job ", jf->create, " already exists"));
         }
-        nlohmann::json j = {{"name", jf->create}, {"args", args}};
+        // A new job (even under an old name) starts a new incremental position.
+        nlohmann::json j = {{"name", jf->create}, {"args", args}, {"created", fmt::format("{:.6f}", core::NowSeconds())}};
         RETURN_IF_ERROR(SaveJob(dir, jf->create, j));
         std::cout << "Saved job " << jf->create << " in " << dir << "\n";
         return absl::OkStatus();
@@ -414,14 +422,28 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
       }
       if (!jf->exec.empty()) {
         ASSIGN_OR_RETURN(nlohmann::json j, LoadJob(dir, jf->exec));
-        // One runner per job at a time: a second --exec fails at once.
-        std::string lock_path = StrCat(dir, "/", jf->exec, ".lock");
-        int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return ErrnoToStatus(errno, StrCat("lock ", lock_path));
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-          ::close(fd);
+        // One runner per job at a time (a lease in the coordination service): a
+        // second --exec waits up to --wait, then fails naming the holder.
+        ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination, OpenCoordination(*g, jf->coord));
+        std::string job_key =
+            fmt::format("jobs/{}-{}", jf->exec, NameHash(dir + "/" + j.value("created", "")).substr(0, 8));
+        ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(jf->wait));
+        StatusOr<std::unique_ptr<coord::Lock>> lease =
+            coordination->Acquire(job_key, fmt::format("{} pid {}", HostName(), getpid()), wait);
+        if (!lease.ok()) {
           return absl::FailedPreconditionError(
-              StrCat("job ", jf->exec, " is already running (", lock_path, " is locked)"));
+              StrCat("job ", jf->exec, " is already running: ", lease.status().message(),
+                     "; wait for it (--wait 10m) or check `comptoir health`"));
+        }
+        // The incremental position: the coordination service's copy (written with
+        // compare-and-set), else the job file's.
+        StatusOr<coord::Versioned> stored = coordination->Get(job_key + "/last_value");
+        int64_t version = coord::kNoVersion;
+        if (stored.ok()) {
+          j["last_value"] = stored->value;
+          version = stored->version;
+        } else if (!absl::IsNotFound(stored.status())) {
+          return stored.status();
         }
         std::vector<std::string> args = j["args"].get<std::vector<std::string>>();
         if (j.contains("last_value")) {
@@ -442,13 +464,21 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
           ASSIGN_OR_RETURN(importer::ImportOptions o, flags->Options(*g));
           ASSIGN_OR_RETURN(importer::ImportResult r, ImportOne(o, flags->LakeUri(*g)));
           if (r.plan.new_last_value) {
-            j["last_value"] = *r.plan.new_last_value;  // advances only after the commit
-            j["last_run"] = {{"rows", r.rows}, {"seconds", r.seconds}};
-            RETURN_IF_ERROR(SaveJob(dir, jf->exec, j));
+            // Advances only after the commit, and only over the value this run started from.
+            StatusOr<int64_t> written =
+                coordination->CompareAndSet(job_key + "/last_value", *r.plan.new_last_value, version);
+            if (!written.ok()) {
+              return absl::AbortedError(StrCat("job ", jf->exec, ": the import is published but its last value changed "
+                                               "while it ran (", written.status().message(), "); run `job --exec ",
+                                               jf->exec, "` again: it starts from the newest value"));
+            }
+            j["last_value"] = *r.plan.new_last_value;
           }
+          j["last_run"] = {{"rows", r.rows}, {"seconds", r.seconds},
+                           {"finished_at", static_cast<int64_t>(core::NowSeconds())}};
+          RETURN_IF_ERROR(SaveJob(dir, jf->exec, j));
           return absl::OkStatus();
         }();
-        ::close(fd);
         return st;
       }
       return absl::InvalidArgumentError(

@@ -34,6 +34,7 @@ struct ServeFlags {
   bool archive = false;
   bool no_live = false;
   bool rate_limit_loopback = false;
+  std::string coord;
 };
 
 StatusOr<std::pair<std::string, int>> ParseListen(const std::string& text) {
@@ -99,6 +100,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   hf.bus = f.no_live ? "" : bus_uri;
   hf.topic = f.topic;
   hf.datasets = {f.sales, f.archive_dir, f.logs};
+  hf.coord = f.coord;
   health::Targets targets = HealthTargets(hf, g, lake.get());
   if (f.no_live) targets.bus_uri.clear();
   ao.health = [targets] {
@@ -156,6 +158,18 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
       ao2.topic = f.topic;
       ao2.target_dir = f.archive_dir;
       ao2.roll_interval = std::chrono::seconds(10);
+      StatusOr<std::unique_ptr<coord::Coordinator>> coordination = OpenCoordination(g, f.coord);
+      if (!coordination.ok()) {
+        archiver_status = coordination.status();
+        core::RequestCancel();
+        return;
+      }
+      StatusOr<std::unique_ptr<coord::Lock>> lease =
+          TakeArchiverLock(coordination->get(), bus_uri, f.topic);
+      if (!lease.ok() || *lease == nullptr) {
+        archiver_status = lease.status();
+        return;
+      }
       while (!core::Cancelled()) {
         StatusOr<std::unique_ptr<stream::Archiver>> a = stream::Archiver::Open(lake.get(), ao2);
         if (a.ok()) {
@@ -225,6 +239,8 @@ void AddServeCommand(CLI::App* app, Globals* g, int* result) {
                   "Requests per second per client address beyond loopback (default 50; 0 = none)");
   cmd->add_flag("--rate-limit-loopback", f->rate_limit_loopback,
                 "Apply --rate-limit to loopback clients too (tests, load checks)");
+  cmd->add_option("--coord", f->coord,
+                  "Coordination URI: the archiver's lease, the agents shown by health (default: config coord.uri)");
   cmd->add_flag("--no-live", f->no_live, "Do not read the bus (no Live tab)");
   cmd->callback([f, g, result] {
     Status s = RunServe(*f, *g);

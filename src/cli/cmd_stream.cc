@@ -361,6 +361,7 @@ struct ArchiveFlags {
   std::string roll_interval = "5m";
   std::string compress = "none";
   std::string idle_exit;
+  std::string coord;
 };
 
 Status RunArchive(const ArchiveFlags& f, const Globals& g) {
@@ -382,6 +383,10 @@ Status RunArchive(const ArchiveFlags& f, const Globals& g) {
   }
   std::string lake_uri = f.lake.empty() ? g.config.GetString("lake") : f.lake;
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
+  // One active archiver per topic: a second one is a standby.
+  ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination, OpenCoordination(g, f.coord));
+  ASSIGN_OR_RETURN(std::unique_ptr<coord::Lock> lease, TakeArchiverLock(coordination.get(), o.bus_uri, o.topic));
+  if (lease == nullptr) return core::CheckCancelled("archive");
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<stream::Archiver> archiver, stream::Archiver::Open(lake.get(), o));
   if (!g.quiet) {
@@ -477,6 +482,9 @@ void AddStreamCommands(CLI::App* app, Globals* g, int* result) {
   archive->add_option("--roll-interval", a->roll_interval,
                       "Roll a file this long after its first event (default 5m)");
   archive->add_option("--compress", a->compress, "none (default) or zstd (.jsonl.zst)");
+  archive->add_option("--coord", a->coord,
+                      "Coordination URI for the one-active-archiver lease (default: config coord.uri, else "
+                      "local:// in ~/.comptoir/coord)");
   archive->add_option("--idle-exit", a->idle_exit,
                       "Publish and exit once no event arrived for this long (e.g. 5s)");
   archive->callback([a, g, result] {

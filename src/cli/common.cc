@@ -11,6 +11,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "comptoir/core/signals.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace comptoir::cli {
@@ -43,6 +45,48 @@ StatusOr<std::unique_ptr<lake::Storage>> OpenLake(const std::string& uri_or_dir)
     uri += StrCat(uri.find('?') == std::string::npos ? "?" : "&", "user=", DefaultHdfsUser());
   }
   return lake::OpenStorage(uri);
+}
+
+StatusOr<std::unique_ptr<coord::Coordinator>> OpenCoordination(const Globals& g, const std::string& uri_flag) {
+  std::string uri = !uri_flag.empty() ? uri_flag : g.config.GetString("coord.uri");
+  if (uri.empty()) {
+    const char* home = std::getenv("HOME");
+    uri = StrCat("local://", home != nullptr ? home : ".", "/.comptoir/coord");
+  }
+  return coord::OpenCoordinator(uri);
+}
+
+std::string NameHash(std::string_view text) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLock(coord::Coordinator* c, const std::string& bus_uri,
+                                                        const std::string& topic) {
+  std::string name = fmt::format("archiver/{}-{}", NameHash(topic), NameHash(bus_uri));
+  std::string holder = fmt::format("{} pid {}", HostName(), getpid());
+  bool said = false;
+  while (!core::Cancelled()) {
+    StatusOr<std::unique_ptr<coord::Lock>> lock = c->Acquire(name, holder, std::chrono::milliseconds(500));
+    if (lock.ok()) {
+      if (said) std::cerr << "archive: now the active archiver of " << topic << "\n";
+      return lock;
+    }
+    if (!absl::IsFailedPrecondition(lock.status())) return lock.status();
+    if (!said) {  // a state change, not progress: said even with --quiet
+      std::cerr << fmt::format("archive: standby: another archiver is active for {} on {} ({}); waiting\n", topic,
+                               bus_uri, std::string(lock.status().message()));
+      said = true;
+    }
+  }
+  return std::unique_ptr<coord::Lock>();
+}
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
 }
 
 StatusOr<std::string> ReadPasswordFile(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "comptoir/coord/coordinator.h"
 #include "comptoir/core/config.h"
 #include "comptoir/core/units.h"
 #include "comptoir/core/status.h"
@@ -53,6 +54,19 @@ void AddHealthCommand(CLI::App* app, Globals* g, int* result);
 // Runs `comptoir <args>` in this process, as the command line would, and
 // returns its exit code (for `demo`, which runs several commands at once).
 int RunCommandLine(const std::vector<std::string>& args);
+
+// The coordination service: `uri_flag`, else config coord.uri, else
+// local:// in $HOME/.comptoir/coord (one machine).
+StatusOr<std::unique_ptr<coord::Coordinator>> OpenCoordination(const Globals& g, const std::string& uri_flag);
+// This machine's name.
+std::string HostName();
+// A short stable name for a URI or path (coordination names allow [A-Za-z0-9._-/]).
+std::string NameHash(std::string_view text);
+// The archiver's lease for (bus, topic): one active archiver per topic. A second
+// one waits as a standby (and says so) until the first dies or stops. nullptr
+// when cancelled while waiting.
+StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLock(coord::Coordinator* c, const std::string& bus_uri,
+                                                        const std::string& topic);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

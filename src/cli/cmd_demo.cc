@@ -11,6 +11,7 @@
 #include "common.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/uri.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/seed/sales.h"
 #include "fmt/format.h"
@@ -25,19 +26,48 @@ struct DemoFlags {
   int port = 8080;
   double rate = 5;
   std::string duration = "0";
+  // --stack real: the services of scripts/stack (or any others).
+  std::string stack = "embedded";
+  std::string db, bus, lake, coord;
 };
 
-Status RunDemo(const DemoFlags& f, bool quiet) {
+// The real engines' URIs: flags first, else the variables scripts/stack exports.
+Status ResolveRealStack(DemoFlags* f) {
+  auto pick = [](std::string* v, const char* env) {
+    if (v->empty() && std::getenv(env) != nullptr) *v = std::getenv(env);
+  };
+  pick(&f->db, "COMPTOIR_TEST_MYSQL_URI");
+  pick(&f->bus, "COMPTOIR_TEST_KAFKA");
+  pick(&f->lake, "COMPTOIR_TEST_WEBHDFS");
+  pick(&f->coord, "COMPTOIR_TEST_ZK");
+  if (f->db.empty() || f->bus.empty() || f->lake.empty() || f->coord.empty()) {
+    return absl::FailedPreconditionError(
+        "demo --stack real needs MariaDB, Kafka, HDFS and ZooKeeper: run `make demo-real` (it starts them with "
+        "scripts/stack), or give --db, --bus, --lake and --coord");
+  }
+  if (f->coord.starts_with("zk://") && f->coord.find('/', 5) == std::string::npos) f->coord += "/comptoir-demo";
+  return absl::OkStatus();
+}
+
+Status RunDemo(DemoFlags f, bool quiet) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::absolute(f.dir, ec);
   std::filesystem::create_directories(dir, ec);
   if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", dir.string()));
-  std::string db = (dir / "erp.db").string();
-  std::string lake_dir = (dir / "lake").string();
-  std::cout << fmt::format("[1/6] ERP: SQLite database {} with {} synthetic sales rows\n", db,
+  const bool real = f.stack == "real";
+  if (real) {
+    RETURN_IF_ERROR(ResolveRealStack(&f));
+  } else if (f.stack != "embedded") {
+    return absl::InvalidArgumentError(StrCat("--stack ", f.stack, ": expected embedded or real"));
+  }
+  std::string db_url = real ? f.db : StrCat("sqlite://", (dir / "erp.db").string());
+  std::string lake_dir = real ? f.lake : (dir / "lake").string();
+  std::cout << fmt::format("[1/6] ERP: {} with {} synthetic sales rows\n",
+                           real ? "MariaDB " + core::ParseUri(db_url).value_or(core::Uri{}).Redacted()
+                                : "SQLite database " + (dir / "erp.db").string(),
                            core::WithThousands(f.rows));
   source::ConnectOptions co;
-  co.url = StrCat("sqlite://", db, "?create=1");
+  co.url = real ? db_url : db_url + "?create=1";
   {
     ASSIGN_OR_RETURN(auto conn, source::Connect(co));
     ASSIGN_OR_RETURN(std::vector<std::string> tables, conn->ListTables());
@@ -65,7 +95,7 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   std::cout << fmt::format("[2/6] Flow A: import sales into {}/user/sqoop/sales with {} mappers\n",
                            lake_dir, f.mappers);
   importer::ImportOptions o;
-  o.connect.url = StrCat("sqlite://", db);
+  o.connect.url = db_url;
   o.table = "sales";
   o.num_mappers = f.mappers;
   o.delete_target_dir = true;
@@ -90,9 +120,9 @@ Status RunDemo(const DemoFlags& f, bool quiet) {
   std::cout << "      first lines of part-m-00000:\n";
   for (std::string_view line : Split(head, '\n', true)) std::cout << "        " << line << "\n";
   // Flows B and C, the archiver and the dashboard: the real commands, in threads.
-  std::string bus_uri = StrCat("log://", (dir / "bus").string());
+  std::string bus_uri = real ? f.bus : StrCat("log://", (dir / "bus").string());
   std::string app_log = (dir / "app.log").string();
-  std::string coord_uri = StrCat("local://", (dir / "coord").string());
+  std::string coord_uri = real ? f.coord : StrCat("local://", (dir / "coord").string());
   ASSIGN_OR_RETURN(std::chrono::milliseconds duration, ParseDuration(f.duration));
   std::cout << fmt::format("[4/6] Flow B: {} point-of-sale events/s to {} (topic transactions), their log lines "
                            "to {}\n", f.rate, bus_uri, app_log);
@@ -152,6 +182,13 @@ void AddDemoCommand(CLI::App* app, Globals* g, int* result) {
   cmd->add_option("--port", f->port, "Dashboard port on 127.0.0.1 (default 8080)");
   cmd->add_option("--rate", f->rate, "Live events per second (default 5)");
   cmd->add_option("--duration", f->duration, "Stop after this long (e.g. 60s); default: until Ctrl-C");
+  cmd->add_option("--stack", f->stack,
+                  "embedded (default: SQLite, local lake, embedded bus, local coordination) or real (MariaDB, HDFS, "
+                  "Kafka, ZooKeeper; `make demo-real` starts them)");
+  cmd->add_option("--db", f->db, "With --stack real: the ERP database URL (default $COMPTOIR_TEST_MYSQL_URI)");
+  cmd->add_option("--bus", f->bus, "With --stack real: kafka://host:port (default $COMPTOIR_TEST_KAFKA)");
+  cmd->add_option("--lake", f->lake, "With --stack real: webhdfs://host:port (default $COMPTOIR_TEST_WEBHDFS)");
+  cmd->add_option("--coord", f->coord, "With --stack real: zk://host:port/chroot (default $COMPTOIR_TEST_ZK)");
   cmd->callback([f, g, result] {
     Status s = RunDemo(*f, g->quiet);
     *result = s.ok() ? 0 : Fail("demo", s);

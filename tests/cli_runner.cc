@@ -122,6 +122,17 @@ HttpResult HttpGet(const std::string& url, const std::vector<std::string>& heade
   return r;
 }
 
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
 std::string WaitForLine(const std::string& path, const std::string& pattern, int timeout_ms) {
   std::regex re(pattern);
   for (int waited = 0; waited < timeout_ms; waited += 50) {

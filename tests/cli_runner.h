@@ -29,6 +29,9 @@ std::string SharedData();
 // A fresh temporary directory for one test.
 std::string TempDir(const std::string& tag);
 
+// Runs `cmd` with /bin/sh; its standard output.
+std::string Shell(const std::string& cmd);
+
 // A plain HTTP request (libcurl): GET, or POST when `post` is not empty.
 struct HttpResult {
   long status = 0;

@@ -35,16 +35,6 @@ std::string Today() {
   return day;
 }
 
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (p && (n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  if (p) pclose(p);
-  return out;
-}
-
 // The agent's lake files of app.log, concatenated in byte-range order.
 std::string LakeLog(const std::string& lake) {
   std::map<uint64_t, std::string> parts;
@@ -129,7 +119,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   json sales = Json(url + "/api/v1/sales/summary");
   EXPECT_EQ(sales["rows"], 5000);
   std::string source_cents =
-      Shell("sqlite3 " + dir + "/erp.db 'SELECT SUM(CAST(ROUND(SALES * 100) AS INTEGER)) FROM sales'");
+      testing::Shell("sqlite3 " + dir + "/erp.db 'SELECT SUM(CAST(ROUND(SALES * 100) AS INTEGER)) FROM sales'");
   EXPECT_EQ(std::to_string(std::llround(sales["total_sales"].get<double>() * 100)) + "\n", source_cents);
   // The live events rise within 2 s, and today's KPIs include them.
   json before = Json(url + "/api/v1/live/summary?window=1m");

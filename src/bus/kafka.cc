@@ -221,7 +221,7 @@ class KafkaProducer final : public Producer {
   Status Flush() override {
     // Undelivered messages fail by themselves after message.timeout.ms, so
     // this ends; it waits through broker outages shorter than that.
-    while (rd_kafka_outq_len(rk_.get()) > 0) {
+    while (rd_kafka_outq_len(rk_.get()) > 0 || !retry_.empty()) {
       rd_kafka_flush(rk_.get(), 200);
       RETURN_IF_ERROR(Failures());
     }
@@ -234,13 +234,54 @@ class KafkaProducer final : public Producer {
   KafkaProducer(std::string brokers, std::string topic)
       : brokers_(std::move(brokers)), topic_(std::move(topic)) {}
 
+  // A record that failed locally, without ever reaching a broker, while a
+  // restarting broker briefly reported its topic without partitions.
+  struct Retry {
+    std::string key, value;
+    int32_t partition;
+    int64_t timestamp_ms;
+    std::chrono::steady_clock::time_point first_failure;
+  };
+  static constexpr auto kRetryFor = std::chrono::minutes(2);
+
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaProducer*>(opaque);
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+      rd_kafka_timestamp_type_t type;
+      self->retry_.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
+                              std::string(static_cast<const char*>(m->payload), m->len), m->partition,
+                              rd_kafka_message_timestamp(m, &type), std::chrono::steady_clock::now()});
+      return;
+    }
     if (self->failed_++ == 0) self->first_error_ = m->err;
   }
 
+  // Sends the records of retry_ again, to the partition they were meant for
+  // (so a key's records stay in order); past kRetryFor they count as failed.
+  void Resend() {
+    if (retry_.empty()) return;
+    std::vector<Retry> again;
+    again.swap(retry_);
+    auto now = std::chrono::steady_clock::now();
+    for (Retry& r : again) {
+      if (now - r.first_failure > kRetryFor) {
+        if (failed_++ == 0) first_error_ = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+        continue;
+      }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(r.partition),
+          RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r.timestamp_ms), RD_KAFKA_V_END);
+#pragma GCC diagnostic pop
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) retry_.push_back(std::move(r));
+    }
+  }
+
   Status Failures() {
+    Resend();
     char fatal[512];
     if (rd_kafka_resp_err_t f = rd_kafka_fatal_error(rk_.get(), fatal, sizeof(fatal))) {
       return absl::InternalError(StrCat("Kafka producer to ", brokers_, " failed fatally (",
@@ -258,6 +299,7 @@ class KafkaProducer final : public Producer {
   int partitions_ = 0;
   uint64_t failed_ = 0;
   rd_kafka_resp_err_t first_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::vector<Retry> retry_;
 };
 
 // ---------------------------------------------------------------------------

@@ -567,6 +567,7 @@ struct Acc {
 // One group-by inside a fused scan.
 struct Plan {
   GroupKey key;
+  bool minmax = false;   // also the smallest and largest sale (GroupBy only)
   int dim = -1;          // string dimension, or -1 for time
   TimeBuckets buckets;   // time keys
   size_t slots = 0;
@@ -629,29 +630,56 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
   std::vector<ScanResult> parts(threads);
   std::vector<std::vector<uint64_t>> part_total_bits(threads);
   std::atomic<size_t> next{0};
+  // Column at a time over blocks of rows: the filter makes a selection vector,
+  // then each group-by runs its own tight loop over it (no per-row dispatch on
+  // the kind of group, the block's columns stay in cache).
   auto work = [&](size_t t) {
     ScanResult& r = parts[t];
     init(&r);
+    constexpr size_t kBlock = 4096;
+    std::vector<uint32_t> sel;
+    sel.reserve(kBlock);
     for (size_t ri; (ri = next.fetch_add(1)) < ranges.size();) {
       const Range& g = ranges[ri];
       const Chunk& k = *g.chunk;
-      for (size_t i = g.begin; i < g.end; ++i) {
-        if (!Pass(c, k, i)) continue;
-        const int64_t sales = k.sales_cents[i];
-        const int32_t qty = k.quantity[i];
-        const uint32_t order = k.order_id[i];
+      const int64_t* sales = k.sales_cents.data();
+      const int32_t* qty = k.quantity.data();
+      const uint32_t* order = k.order_id.data();
+      const int32_t* day = k.day.data();
+      for (size_t b = g.begin; b < g.end; b += kBlock) {
+        size_t e = std::min(g.end, b + kBlock);
+        sel.clear();
+        for (size_t i = b; i < e; ++i) {
+          if (Pass(c, k, i)) sel.push_back(static_cast<uint32_t>(i));
+        }
+        if (sel.empty()) continue;
         Acc& a = r.total;
-        a.sales += sales, ++a.rows, a.qty += qty;
-        CountOrder(&a, &part_total_bits[t], order, contiguous, s.orders);
-        r.customers[k.codes[kCustomer][i]] = 1;
+        const uint32_t* customer = k.codes[kCustomer].data();
+        for (uint32_t i : sel) {
+          a.sales += sales[i], ++a.rows, a.qty += qty[i];
+          CountOrder(&a, &part_total_bits[t], order[i], contiguous, s.orders);
+          r.customers[customer[i]] = 1;
+        }
         for (size_t p = 0; p < plans.size(); ++p) {
           const Plan& plan = plans[p];
-          uint32_t slot = plan.dim >= 0 ? k.codes[static_cast<size_t>(plan.dim)][i]
-                                        : plan.buckets.slot[static_cast<size_t>(k.day[i] - s.min_day)];
-          Acc& x = r.groups[p][slot];
-          x.sales += sales, ++x.rows, x.qty += qty;
-          x.min = std::min(x.min, sales), x.max = std::max(x.max, sales);
-          CountOrder(&x, contiguous ? nullptr : &r.order_bits[p][slot], order, contiguous, s.orders);
+          Acc* accs = r.groups[p].data();
+          auto update = [&](uint32_t i, uint32_t slot) {
+            Acc& x = accs[slot];
+            x.sales += sales[i], ++x.rows, x.qty += qty[i];
+            if (plan.minmax) x.min = std::min(x.min, sales[i]), x.max = std::max(x.max, sales[i]);
+            if (contiguous) {
+              if (x.last_order != order[i]) x.last_order = order[i], ++x.orders;
+            } else {
+              CountOrder(&x, &r.order_bits[p][slot], order[i], false, s.orders);
+            }
+          };
+          if (plan.dim >= 0) {
+            const uint32_t* codes = k.codes[static_cast<size_t>(plan.dim)].data();
+            for (uint32_t i : sel) update(i, codes[i]);
+          } else {
+            const uint32_t* lut = plan.buckets.slot.data();
+            for (uint32_t i : sel) update(i, lut[day[i] - s.min_day]);
+          }
         }
       }
     }
@@ -718,7 +746,7 @@ std::vector<Group> Groups(const Snapshot& s, const Plan& p, const std::vector<Ac
     g.key = p.dim >= 0 ? s.dicts[static_cast<size_t>(p.dim)][sl] : p.buckets.key[sl];
     if (p.dim < 0) g.start = p.buckets.start[sl];
     g.sales_cents = a.sales, g.rows = a.rows, g.orders = a.orders, g.quantity = a.qty;
-    g.min_cents = a.min, g.max_cents = a.max;
+    if (p.minmax) g.min_cents = a.min, g.max_cents = a.max;
     out.push_back(std::move(g));
   }
   if (p.dim < 0) {
@@ -796,6 +824,7 @@ Summary Summarize(const Snapshot& s, const Filter& f) {
 
 std::vector<Group> GroupBy(const Snapshot& s, const Filter& f, GroupKey key, size_t top) {
   std::vector<Plan> plans{MakePlan(s, key)};
+  plans[0].minmax = true;
   ScanResult r = Scan(s, Compile(s, f), plans);
   return Groups(s, plans[0], r.groups[0], top);
 }

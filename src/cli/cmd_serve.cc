@@ -183,13 +183,14 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
     });
   }
 
-  // One tick per second to the SSE clients; dataset and archive refreshes.
-  auto next = std::chrono::system_clock::now();
+  // One tick per second to the SSE clients, sent as soon as the second is over
+  // (wake-ups on quarter-second boundaries of the clock); dataset and archive refreshes.
   int64_t last_tick = 0;
   int turns = 0;
   while (!core::Cancelled()) {
-    next += std::chrono::milliseconds(250);
-    std::this_thread::sleep_until(next);
+    auto now_tp = std::chrono::system_clock::now().time_since_epoch();
+    auto quarter = std::chrono::milliseconds(250);
+    std::this_thread::sleep_for(quarter - (now_tp % quarter) + std::chrono::milliseconds(2));
     int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();

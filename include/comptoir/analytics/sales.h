@@ -92,7 +92,7 @@ struct Group {
   int64_t rows = 0;
   int64_t orders = 0;
   int64_t quantity = 0;
-  int64_t min_cents = 0;
+  int64_t min_cents = 0;  // smallest and largest sale: GroupBy() only, 0 in a Summary
   int64_t max_cents = 0;
   std::string start;  // time buckets: the bucket's first day (YYYY-MM-DD)
 };

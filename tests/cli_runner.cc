@@ -38,7 +38,7 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-static std::string Slurp(const std::string& path) {
+std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -120,6 +120,20 @@ HttpResult HttpGet(const std::string& url, const std::vector<std::string>& heade
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return r;
+}
+
+std::string TodayUtc() {
+  std::time_t now = std::time(nullptr);
+  char day[16];
+  std::strftime(day, sizeof(day), "%Y-%m-%d", std::gmtime(&now));
+  return day;
+}
+
+ChildReaper::~ChildReaper() {
+  if (pid > 0 && kill(pid, 0) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
 }
 
 std::string Shell(const std::string& cmd) {

@@ -29,6 +29,17 @@ std::string SharedData();
 // A fresh temporary directory for one test.
 std::string TempDir(const std::string& tag);
 
+// A whole file ("" when it cannot be read).
+std::string Slurp(const std::string& path);
+// Today's date in UTC, YYYY-MM-DD (the agent's default day directories).
+std::string TodayUtc();
+// Kills (SIGKILL) and reaps a child still running when it goes out of scope,
+// e.g. after a failed assertion; set `pid` to -1 once the child was reaped.
+struct ChildReaper {
+  int pid;
+  ~ChildReaper();
+};
+
 // Runs `cmd` with /bin/sh; its standard output.
 std::string Shell(const std::string& cmd);
 

@@ -18,11 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::CliResult;
 using testing::RunCli;
-
-std::string Slurp(const std::string& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
+using testing::Slurp;
 
 TEST(CoordCli, ASecondRunOfTheSameJobFailsNamingTheHolderOrWaits) {
   std::string dir = testing::TempDir("coord-job");

@@ -23,21 +23,10 @@ namespace comptoir {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Slurp;
 using nlohmann::json;
 using testing::CliResult;
 using testing::RunCli;
-
-std::string Slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-std::string Today() {
-  std::time_t now = std::time(nullptr);
-  char day[16];
-  std::strftime(day, sizeof(day), "%Y-%m-%d", std::gmtime(&now));
-  return day;
-}
 
 json Get(const std::string& url) { return json::parse(testing::HttpGet(url).body, nullptr, false); }
 
@@ -48,16 +37,6 @@ std::string HealthOf(const json& h, const std::string& name) {
   }
   return "";
 }
-
-struct Reaper {
-  int pid;
-  ~Reaper() {
-    if (pid > 0 && kill(pid, 0) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
 
 TEST(DemoReal, TheFiveStepsOnTheRealEnginesAndKafkaDownForThirtySeconds) {
   std::string dir = testing::TempDir("demo-real");
@@ -76,7 +55,7 @@ TEST(DemoReal, TheFiveStepsOnTheRealEnginesAndKafkaDownForThirtySeconds) {
                                 "--rate", "20", "--db", stack.Env("COMPTOIR_TEST_MYSQL_URI"), "--bus", kafka, "--lake",
                                 hdfs, "--coord", stack.Env("COMPTOIR_TEST_ZK") + "/comptoir-demo"},
                                dir + "/demo.log");
-  Reaper reaper{demo};
+  testing::ChildReaper reaper{demo};
   std::string url = testing::WaitForLine(dir + "/demo.log", "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 120000);
   ASSERT_FALSE(url.empty()) << Slurp(dir + "/demo.log");
   // 3. The import made part-m-00000 and _SUCCESS; the Overview's totals are the source table's.
@@ -105,7 +84,7 @@ TEST(DemoReal, TheFiveStepsOnTheRealEnginesAndKafkaDownForThirtySeconds) {
   bool logs = false;
   for (int i = 0; i < 60 && !logs; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    json l = Get(http + "/webhdfs/v1/user/flume/logs/" + Today() + "?op=LISTSTATUS&user.name=root");
+    json l = Get(http + "/webhdfs/v1/user/flume/logs/" + testing::TodayUtc() + "?op=LISTSTATUS&user.name=root");
     logs = l.is_object() && l.contains("FileStatuses") && !l["FileStatuses"]["FileStatus"].empty();
   }
   EXPECT_TRUE(logs);
@@ -168,7 +147,7 @@ TEST(DemoReal, TheFiveStepsOnTheRealEnginesAndKafkaDownForThirtySeconds) {
   EXPECT_EQ(ids.size(), produced.size()) << "archived lines vs distinct produced events";
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), produced);
   // The agent's files, in byte-range order, are app.log byte for byte.
-  CliResult files = RunCli({"lake", "ls", "/user/flume/logs/" + Today(), "--lake", hdfs});
+  CliResult files = RunCli({"lake", "ls", "/user/flume/logs/" + testing::TodayUtc(), "--lake", hdfs});
   std::map<uint64_t, std::string> parts;
   for (std::string_view line : Split(files.out, '\n', true)) {
     std::string path(line.substr(line.rfind(' ') + 1));

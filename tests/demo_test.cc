@@ -21,24 +21,13 @@ namespace comptoir {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Slurp;
 using nlohmann::json;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-std::string Today() {
-  std::time_t now = std::time(nullptr);
-  char day[16];
-  std::strftime(day, sizeof(day), "%Y-%m-%d", std::gmtime(&now));
-  return day;
-}
 
 // The agent's lake files of app.log, concatenated in byte-range order.
 std::string LakeLog(const std::string& lake) {
   std::map<uint64_t, std::string> parts;
-  fs::path day = fs::path(lake) / "user/flume/logs" / Today();
+  fs::path day = fs::path(lake) / "user/flume/logs" / testing::TodayUtc();
   if (!fs::exists(day)) return "";
   for (const auto& e : fs::directory_iterator(day)) {
     std::string name = e.path().filename().string();
@@ -95,22 +84,11 @@ int StopAndWait(int pid) {
   return -1;
 }
 
-// Kills a child left running by a failed assertion.
-struct Reaper {
-  int pid;
-  ~Reaper() {
-    if (pid > 0 && kill(pid, 0) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   std::string dir = testing::TempDir("demo");
   std::string lake = dir + "/lake", bus = "log://" + dir + "/bus";
   int pid = testing::StartCli({"demo", "--dir", dir, "--rows", "5000", "--port", "0", "--rate", "20"}, dir + "/demo.log");
-  Reaper reaper{pid};
+  testing::ChildReaper reaper{pid};
   std::string url = testing::WaitForLine(dir + "/demo.log", "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 60000);
   ASSERT_FALSE(url.empty()) << Slurp(dir + "/demo.log");
   // The import: part files and _SUCCESS, and the Overview's totals are the source table's.
@@ -148,7 +126,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   int again = testing::StartCli({"demo", "--dir", dir, "--rows", "5000", "--port", "0", "--rate", "20",
                                  "--duration", "4s"},
                                 dir + "/demo2.log");
-  Reaper reaper2{again};
+  testing::ChildReaper reaper2{again};
   int st = 0;
   waitpid(again, &st, 0);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << Slurp(dir + "/demo2.log");

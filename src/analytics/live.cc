@@ -218,15 +218,7 @@ Status LiveView::RefreshArchive() {
       }
       int64_t cents = 0, events = 0;
       if (day.name == today_dir) {  // read today's files for their amounts
-        ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> raw, m.o.lake->Open(f.path));
-        lake::Codec codec = lake::CodecForName(f.name);
-        auto in = codec == lake::Codec::kNone ? std::move(raw) : lake::NewDecompressingFile(std::move(raw), codec);
-        std::string data, buf(1 << 20, '\0');
-        while (true) {
-          ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
-          if (n == 0) break;
-          data.append(buf.data(), n);
-        }
+        ASSIGN_OR_RETURN(std::string data, lake::ReadDecompressed(m.o.lake, f.path));
         for (std::string_view line : Split(data, '\n', true)) {
           if (parser.Parse(line, 0, &e).ok() && e.ts_ms >= now - now % kDayMs) cents += e.amount_cents, ++events;
         }

@@ -28,19 +28,6 @@ Status ListFiles(lake::Storage* lake, const std::string& dir, std::vector<lake::
   return absl::OkStatus();
 }
 
-StatusOr<std::string> ReadAll(lake::Storage* lake, const lake::FileInfo& f) {
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> raw, lake->Open(f.path));
-  lake::Codec codec = lake::CodecForName(f.name);
-  auto in = codec == lake::Codec::kNone ? std::move(raw) : lake::NewDecompressingFile(std::move(raw), codec);
-  std::string data, buf(1 << 20, '\0');
-  while (true) {
-    ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
-    if (n == 0) break;
-    data.append(buf.data(), n);
-  }
-  return data;
-}
-
 // A record: a line with its own time and the lines without one after it.
 struct Record {
   int64_t ts = -1;
@@ -120,7 +107,7 @@ StatusOr<LogResult> LogIndex::Search(const LogQuery& q) {
       }
     }
     ++result.files_scanned;
-    ASSIGN_OR_RETURN(std::string data, ReadAll(lake_, f));
+    ASSIGN_OR_RETURN(std::string data, lake::ReadDecompressed(lake_, f.path));
     FileStats s;
     s.size = f.size;
     s.mtime_ms = f.mtime_ms;

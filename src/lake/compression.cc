@@ -239,4 +239,17 @@ std::unique_ptr<ReadableFile> NewDecompressingFile(std::unique_ptr<ReadableFile>
   return file;
 }
 
+StatusOr<std::string> ReadDecompressed(Storage* fs, const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> raw, fs->Open(path));
+  Codec codec = CodecForName(path);
+  std::unique_ptr<ReadableFile> in = codec == Codec::kNone ? std::move(raw) : NewDecompressingFile(std::move(raw), codec);
+  std::string data, buf(1 << 20, '\0');
+  while (true) {
+    ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    data.append(buf.data(), n);
+  }
+  return data;
+}
+
 }  // namespace comptoir::lake

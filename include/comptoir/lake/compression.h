@@ -27,4 +27,7 @@ std::unique_ptr<WritableFile> NewCompressingFile(std::unique_ptr<WritableFile> f
 std::unique_ptr<ReadableFile> NewDecompressingFile(std::unique_ptr<ReadableFile> file,
                                                    Codec codec);
 
+// A whole (small) file, decompressed by its name's extension (.gz, .zst).
+StatusOr<std::string> ReadDecompressed(Storage* fs, const std::string& path);
+
 }  // namespace comptoir::lake

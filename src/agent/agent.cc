@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/agent/compact.h"
 #include "comptoir/core/strings.h"
 #include "fmt/chrono.h"
@@ -32,12 +33,6 @@ constexpr size_t kFingerprintBytes = 256;    // of a file's first bytes
 constexpr auto kDiscoverEvery = std::chrono::milliseconds(500);
 constexpr auto kRotateWait = std::chrono::seconds(1);  // drained and gone: let go
 constexpr auto kStatusEvery = std::chrono::seconds(1);
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status Errno(int err, std::string_view what) { return ErrnoToStatus(err, std::string(what)); }
 
@@ -314,7 +309,7 @@ struct Agent::Impl {
                        {"last_commit_ms", f.last_commit_ms}, {"last_error", f.last_error},
                        {"open", f.open}});
     }
-    nlohmann::json j = {{"updated_ms", WallMs()}, {"pid", getpid()}, {"files", files},
+    nlohmann::json j = {{"updated_ms", core::UnixMillis()}, {"pid", getpid()}, {"files", files},
                         {"spool_bytes", stats.spool_bytes}};
     return WriteFileAtomically(o.state_dir + "/status.json", j.dump(1));
   }
@@ -675,7 +670,7 @@ struct Agent::Impl {
     Segment seg;
     seg.start = s->sealed_end;
     seg.end = end;
-    seg.ingest_ms = WallMs();
+    seg.ingest_ms = core::UnixMillis();
     seg.sealed_at = Clock::now();
     std::string dir = s->spool_dir(o.state_dir);
     std::error_code ec;
@@ -883,7 +878,7 @@ struct Agent::Impl {
     stats.published_bytes += bytes;
     // Commit, then forget the spool.
     s->committed = static_cast<uint64_t>(last);
-    s->last_commit_ms = WallMs();
+    s->last_commit_ms = core::UnixMillis();
     s->last_error.clear();
     s->failures = 0;
     RETURN_IF_ERROR(SaveCheckpoint());

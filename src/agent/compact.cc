@@ -7,18 +7,13 @@
 #include <map>
 #include <tuple>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/core/strings.h"
 
 namespace comptoir::agent {
 namespace {
 
 constexpr std::string_view kRecordPrefix = "_compacted-";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A data file and where it sorts: earlier compacted files first, then the
 // agent's files per source by byte range, then anything else by name.
@@ -184,7 +179,7 @@ StatusOr<std::vector<CompactResult>> CompactDirectory(lake::Storage* lake, const
     Input in = Classify(f);
     groups[in.group].push_back(std::move(in));
   }
-  if (NowMs() - newest < options.min_age.count()) return results;
+  if (core::UnixMillis() - newest < options.min_age.count()) return results;
   // 3. One output per suffix (a codec's files are never mixed with another's).
   for (auto& [suffix, inputs] : groups) {
     if (inputs.size() < 2) continue;

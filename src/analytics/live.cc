@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/stream/archiver.h"
@@ -25,12 +26,6 @@ constexpr size_t kLatest = 100;          // newest events kept
 constexpr size_t kPerTick = 50;          // events carried by one tick (the newest of its second)
 constexpr size_t kLatencySamples = 10000;
 constexpr int64_t kDayMs = 86400000;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 double Money(int64_t cents) { return static_cast<double>(cents) / 100.0; }
 
@@ -118,7 +113,7 @@ struct LiveView::Impl {
     auto last_lag = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     while (!stop.load()) {
       StatusOr<std::span<const bus::Record>> batch = consumer->PollView(2000, std::chrono::milliseconds(200));
-      int64_t seen = NowMs();
+      int64_t seen = core::UnixMillis();
       std::lock_guard<std::mutex> l(mu);
       if (!batch.ok()) {
         health.connected = false;
@@ -174,7 +169,7 @@ LiveView::~LiveView() {
 StatusOr<std::unique_ptr<LiveView>> LiveView::Open(LiveOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->o = std::move(options);
-  int64_t now = NowMs();
+  int64_t now = core::UnixMillis();
   bus::ConsumerOptions co;
   co.group = impl->o.group;
   co.start = bus::StartAt::kTime;
@@ -195,7 +190,7 @@ StatusOr<std::unique_ptr<LiveView>> LiveView::Open(LiveOptions options) {
 Status LiveView::RefreshArchive() {
   Impl& m = *impl_;
   if (m.o.lake == nullptr || m.o.archive_dir.empty()) return absl::OkStatus();
-  int64_t now = NowMs();
+  int64_t now = core::UnixMillis();
   {
     std::lock_guard<std::mutex> l(m.mu);
     m.ResetDayIfNeeded(now);
@@ -238,7 +233,7 @@ Status LiveView::RefreshArchive() {
 
 nlohmann::json LiveView::Summary(int window_s) const {
   const Impl& m = *impl_;
-  int64_t now = NowMs() / 1000;
+  int64_t now = core::UnixMillis() / 1000;
   window_s = static_cast<int>(std::clamp<int64_t>(window_s, 1, kWindow));
   std::lock_guard<std::mutex> l(m.mu);
   Count total;

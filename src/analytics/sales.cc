@@ -13,6 +13,7 @@
 #include <queue>
 #include <thread>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/text_format.h"
@@ -23,10 +24,6 @@ namespace comptoir::analytics {
 namespace {
 
 namespace chr = std::chrono;
-
-int64_t NowMs() {
-  return chr::duration_cast<chr::milliseconds>(chr::system_clock::now().time_since_epoch()).count();
-}
 
 chr::year_month_day Civil(int32_t day) { return chr::year_month_day(chr::sys_days(chr::days(day))); }
 int32_t DayOf(int y, unsigned m, unsigned d) {
@@ -1002,7 +999,7 @@ Status SalesDataset::Refresh() {
     snap->chunks.push_back(std::make_shared<const Chunk>(std::move(k)));
   }
   snap->orders = static_cast<uint32_t>(st.order_ids.size());
-  snap->loaded_at_ms = NowMs();
+  snap->loaded_at_ms = core::UnixMillis();
   std::lock_guard<std::mutex> l(mu_);
   current_ = std::move(snap);
   return absl::OkStatus();

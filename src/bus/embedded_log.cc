@@ -15,6 +15,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "comptoir/core/clock.h"
 
 namespace comptoir::bus {
 namespace fs = std::filesystem;
@@ -23,12 +24,6 @@ namespace {
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 4;  // length, crc, offset, timestamp, key length
 constexpr uint32_t kMaxRecord = 64u << 20;
 constexpr uint64_t kIndexEvery = 64 << 10;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -199,7 +194,7 @@ class LogWriter final : public PartitionWriter {
     Put<uint32_t>(&buf_, static_cast<uint32_t>(len));
     Put<uint32_t>(&buf_, 0);  // crc, below
     Put<int64_t>(&buf_, offset);
-    Put<int64_t>(&buf_, timestamp_ms > 0 ? timestamp_ms : NowMs());
+    Put<int64_t>(&buf_, timestamp_ms > 0 ? timestamp_ms : core::UnixMillis());
     Put<uint32_t>(&buf_, static_cast<uint32_t>(key.size()));
     buf_.append(key);
     buf_.append(value);
@@ -283,7 +278,7 @@ class LogWriter final : public PartitionWriter {
       mtimes.push_back(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000);
       total += static_cast<uint64_t>(st.st_size);
     }
-    int64_t now = NowMs();
+    int64_t now = core::UnixMillis();
     for (size_t i = 0; i + 1 < segs.size(); ++i) {  // never the active segment
       bool too_big = config.retention_bytes > 0 && total > config.retention_bytes;
       bool too_old = config.retention_ms > 0 && mtimes[i] < now - config.retention_ms;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common.h"
+#include "comptoir/core/clock.h"
 #include "comptoir/bus/client.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
@@ -25,12 +26,6 @@
 
 namespace comptoir::cli {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // --bus, else the config's bus.uri; a bare directory is the embedded log there.
 std::string BusUri(const Globals& g, const std::string& flag) {
@@ -77,7 +72,7 @@ Status RunProduce(const ProduceFlags& f, const Globals& g) {
     log.open(f.log, std::ios::app);
     if (!log) return ErrnoToStatus(errno, StrCat("open --log ", f.log));
   }
-  int64_t start_ms = NowMs();
+  int64_t start_ms = core::UnixMillis();
   stream::Simulator sim(f.seed, fmt::format("p{:x}", (start_ms ^ getpid()) & 0xfffff),
                         (start_ms / 1000 - 1700000000) * 1000);
   core::Progress progress("producing", f.count, "events", g.quiet);
@@ -98,7 +93,7 @@ Status RunProduce(const ProduceFlags& f, const Globals& g) {
       next_burst += burst_every;
     }
     for (int i = 0; i < n && (f.count == 0 || sent < f.count); ++i) {
-      int64_t now_ms = NowMs();
+      int64_t now_ms = core::UnixMillis();
       int64_t order = 0;
       if (log.is_open()) {  // the log lines need the whole event
         sim.Next(now_ms, &e);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/coord/coordinator.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/core/uri.h"
@@ -32,14 +33,8 @@ namespace {
 
 using nlohmann::json;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string Ago(int64_t ms) {
-  double s = static_cast<double>(NowMs() - ms) / 1000.0;
+  double s = static_cast<double>(core::UnixMillis() - ms) / 1000.0;
   if (s < 120) return fmt::format("{:.0f} s ago", s);
   if (s < 7200) return fmt::format("{:.0f} min ago", s / 60);
   if (s < 172800) return fmt::format("{:.1f} h ago", s / 3600);
@@ -244,7 +239,7 @@ Component DatasetProbe(const Targets& t, const Dataset& d) {
   Newest(t.lake, d.path, 3, &newest, &files);
   if (files == 0) return {name, State::kDegraded, "no data yet"};
   Component c{name, State::kOk, fmt::format("{} files, newest data {}", files, Ago(newest))};
-  if (d.stale_after.count() > 0 && NowMs() - newest > d.stale_after.count() * 1000) {
+  if (d.stale_after.count() > 0 && core::UnixMillis() - newest > d.stale_after.count() * 1000) {
     c.state = State::kDegraded;
     c.detail += fmt::format(" (stale: nothing new for more than {} s)", d.stale_after.count());
   }

@@ -5,16 +5,11 @@
 #include <memory>
 #include <mutex>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/lake/storage.h"
 
 namespace comptoir::lake {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Node {
   bool is_dir = false;
@@ -25,7 +20,7 @@ struct Node {
 struct MemFs {
   std::mutex mu;
   std::map<std::string, Node> nodes;  // path -> node; "/" always present
-  MemFs() { nodes["/"] = Node{true, nullptr, NowMs()}; }
+  MemFs() { nodes["/"] = Node{true, nullptr, core::UnixMillis()}; }
 };
 
 class MemWritableFile final : public WritableFile {
@@ -116,7 +111,7 @@ class MemStorage final : public Storage {
       if (!options.overwrite) return absl::AlreadyExistsError(StrCat(p, " already exists"));
     }
     auto data = std::make_shared<std::string>();
-    fs_->nodes[p] = Node{false, data, NowMs()};
+    fs_->nodes[p] = Node{false, data, core::UnixMillis()};
     return std::unique_ptr<WritableFile>(new MemWritableFile(fs_, data));
   }
 
@@ -208,7 +203,7 @@ class MemStorage final : public Storage {
       StrAppend(&cur, "/", part);
       auto it = fs_->nodes.find(cur);
       if (it == fs_->nodes.end()) {
-        fs_->nodes[cur] = Node{true, nullptr, NowMs()};
+        fs_->nodes[cur] = Node{true, nullptr, core::UnixMillis()};
       } else if (!it->second.is_dir) {
         return absl::AlreadyExistsError(StrCat(cur, " is a file, not a directory"));
       }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "comptoir/core/clock.h"
 #include "comptoir/agent/agent.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/core/units.h"
@@ -18,12 +19,6 @@ namespace comptoir::serve {
 namespace {
 
 using nlohmann::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 double Money(int64_t cents) { return static_cast<double>(cents) / 100.0; }
 
@@ -436,7 +431,7 @@ void Api::LiveStream(const Request& r, Response* out) {
   out->content_type = "text/event-stream";
   out->stream = true;
   out->channel = "live";
-  int64_t now = NowMs() / 1000 - 1;  // the last complete second
+  int64_t now = core::UnixMillis() / 1000 - 1;  // the last complete second
   out->body = "retry: 2000\n\n";
   int64_t last = 0;
   std::string last_id = r.Header("last-event-id");
@@ -580,7 +575,7 @@ void Api::LakeHead(const Request& r, Response* out) {
 }
 
 void Api::Health(Response* out) {
-  int64_t now = NowMs();
+  int64_t now = core::UnixMillis();
   {
     std::lock_guard<std::mutex> l(health_mu_);
     if (now - health_at_ms_ < 2000 && !health_body_.empty()) {  // probes are not cheap: 2 s cache

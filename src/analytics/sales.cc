@@ -170,6 +170,12 @@ class ChunkBuilder {
     k.day.push_back(day);
     for (int d = 0; d < kStringDims; ++d) {
       std::string_view v = field(static_cast<Col>(kStringColBase + d));
+      auto& dict = p_.dict[static_cast<size_t>(d)];
+      uint32_t& last = last_code_[static_cast<size_t>(d)];
+      if (last < dict.size() && dict[last] == v) {  // the lines of one order repeat their strings
+        k.codes[static_cast<size_t>(d)].push_back(last);
+        continue;
+      }
       auto& codes = local_[static_cast<size_t>(d)];
       auto it = codes.find(absl::string_view(v.data(), v.size()));
       uint32_t code;
@@ -180,6 +186,7 @@ class ChunkBuilder {
       } else {
         code = it->second;
       }
+      last = code;
       k.codes[static_cast<size_t>(d)].push_back(code);
     }
     return absl::OkStatus();
@@ -192,6 +199,11 @@ class ChunkBuilder {
   std::string file_;
   Parsed p_;
   std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> local_;
+  std::array<uint32_t, kStringDims> last_code_ = [] {
+    std::array<uint32_t, kStringDims> a;
+    a.fill(UINT32_MAX);
+    return a;
+  }();
 };
 
 // RFC 4180 without an escape character: fields sliced in place, a quoted
@@ -199,7 +211,7 @@ class ChunkBuilder {
 // record (after its line delimiter), or nullptr if the record is incomplete.
 const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake::TextFormat& fmt,
                         std::vector<std::string_view>* fields, std::vector<bool>* null,
-                        std::vector<std::string>* scratch) {
+                        std::vector<std::string>* scratch, size_t* quoted_newlines) {
   fields->clear();
   null->clear();
   size_t used_scratch = 0;
@@ -217,6 +229,7 @@ const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake:
           continue;
         }
         if (e + 1 == end && !at_eof) return nullptr;
+        *quoted_newlines += static_cast<size_t>(std::count(s, e, fmt.line_delim));
         if (doubled) {
           if (scratch->size() <= used_scratch) scratch->emplace_back();
           std::string& out = (*scratch)[used_scratch++];
@@ -420,13 +433,14 @@ StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::Fil
     const char* end = base + buf.size();
     const char* p = base + start;
     while (p < end) {
-      const char* next = SplitRecord(p, end, eof, l.format, &fields, &null, &scratch);
+      size_t quoted_newlines = 0;
+      const char* next = SplitRecord(p, end, eof, l.format, &fields, &null, &scratch, &quoted_newlines);
       if (next == nullptr) {
         if (eof) return absl::DataLossError(fmt::format("{}:{}: malformed record", info.path, line));
         break;
       }
       RETURN_IF_ERROR(b.Add(fields, null, line));
-      line += static_cast<size_t>(std::count(p, next, l.format.line_delim));
+      line += 1 + quoted_newlines;  // line numbers for error messages
       p = next;
     }
     start = static_cast<size_t>(p - base);

@@ -11,7 +11,7 @@ namespace comptoir::cli {
 health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Storage* lake) {
   health::Targets t;
   t.lake = lake;
-  t.bus_uri = !f.bus.empty() ? f.bus : g.config.GetString("bus.uri");
+  t.bus_uri = BusUri(g, f.bus);
   if (t.bus_uri == "none") t.bus_uri.clear();
   t.bus.kafka_properties = g.config.GetTable("bus.kafka");
   t.topic = f.topic;

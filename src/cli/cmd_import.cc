@@ -318,6 +318,16 @@ StatusOr<nlohmann::json> LoadJob(const std::string& dir, const std::string& name
   return j;
 }
 
+}  // namespace
+
+StatusOr<std::vector<std::string>> SavedJobArgs(const Globals& g, const std::string& name) {
+  ASSIGN_OR_RETURN(nlohmann::json j, LoadJob(JobsDir(g), name));
+  if (!j.contains("args") || !j["args"].is_array()) return absl::DataLossError(StrCat("job file for ", name, " has no args"));
+  return j["args"].get<std::vector<std::string>>();
+}
+
+namespace {
+
 // Writes atomically (temporary file, fsync, rename).
 Status SaveJob(const std::string& dir, const std::string& name, const nlohmann::json& j) {
   std::error_code ec;

@@ -78,7 +78,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(!f.lake.empty() ? f.lake : g.config.GetString("lake")));
   analytics::SalesDataset sales(lake.get(), f.sales);
   analytics::LogIndex logs(lake.get(), f.logs);
-  std::string bus_uri = !f.bus.empty() ? f.bus : g.config.GetString("bus.uri");
+  std::string bus_uri = BusUri(g, f.bus);
   bus::BusOptions bus_options;
   bus_options.kafka_properties = g.config.GetTable("bus.kafka");
 
@@ -225,7 +225,7 @@ void AddServeCommand(CLI::App* app, Globals* g, int* result) {
       "serve", "Serve the dashboard and its API: sales from the lake, live events from the bus, logs, health");
   cmd->add_option("--listen", f->listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   cmd->add_option("--lake", f->lake, "Lake URI or directory (default: config lake)");
-  cmd->add_option("--bus", f->bus, "Bus URI: log:///dir or kafka://host:port (default: config bus.uri)");
+  cmd->add_option("--bus", f->bus, "Bus URI: kafka://host:port[,host:port], log:///dir or a directory (default: config bus.uri)");
   cmd->add_option("--topic", f->topic, "Topic of the live events (default transactions)");
   cmd->add_option("--group", f->group, "Consumer group of the live view (default comptoir-serve)");
   cmd->add_option("--sales", f->sales, "Lake directory of the sales dataset (default /user/sqoop/sales)");

@@ -27,13 +27,6 @@
 namespace comptoir::cli {
 namespace {
 
-// --bus, else the config's bus.uri; a bare directory is the embedded log there.
-std::string BusUri(const Globals& g, const std::string& flag) {
-  std::string text = flag.empty() ? g.config.GetString("bus.uri") : flag;
-  if (text.find("://") != std::string::npos) return text;
-  return "log://" + std::filesystem::absolute(text).lexically_normal().string();
-}
-
 bus::BusOptions BusOptionsFrom(const Globals& g) {
   bus::BusOptions o;
   o.kafka_properties = g.config.GetTable("bus.kafka");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -170,6 +171,12 @@ StatusOr<source::ConnectOptions> ConnectionFlags::Resolve() const {
     ASSIGN_OR_RETURN(o.password, PromptPassword("Enter password: "));
   }
   return o;
+}
+
+std::string BusUri(const Globals& g, const std::string& flag) {
+  std::string text = flag.empty() ? g.config.GetString("bus.uri") : flag;
+  if (text.empty() || text == "none" || text.find("://") != std::string::npos) return text;
+  return "log://" + std::filesystem::absolute(text).lexically_normal().string();
 }
 
 }  // namespace comptoir::cli

@@ -38,6 +38,9 @@ int Fail(std::string_view command, const Status& s);
 // Opens the lake named by --lake (or config `lake`); a bare directory is
 // file://. `shown` receives a text for messages ("file:///abs/lake").
 StatusOr<std::unique_ptr<lake::Storage>> OpenLake(const std::string& uri_or_dir);
+// --bus, else the config's bus.uri; a bare directory is the embedded log there
+// ("none" and "" stay as they are).
+std::string BusUri(const Globals& g, const std::string& flag);
 // The user webhdfs:// lakes act as when their URI names none.
 void SetDefaultHdfsUser(std::string user);
 
@@ -67,6 +70,11 @@ std::string NameHash(std::string_view text);
 // when cancelled while waiting.
 StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLock(coord::Coordinator* c, const std::string& bus_uri,
                                                         const std::string& topic);
+
+// The saved import of job `name` ("import", "--connect", ...).
+StatusOr<std::vector<std::string>> SavedJobArgs(const Globals& g, const std::string& name);
+// `comptoir up`, `down` and `ps`.
+void AddUpCommands(CLI::App* app, Globals* g, int* result);
 
 // Reads a password file; refuses one readable by group or others.
 StatusOr<std::string> ReadPasswordFile(const std::string& path);

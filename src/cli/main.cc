@@ -28,7 +28,8 @@ int Main(int argc, char** argv, bool nested) {
   CLI::App app{
       "Comptoir: a retail data platform in one native binary.\n"
       "Batch import from ERP databases into an HDFS-style lake (Flow A), with Sqoop's flags;\n"
-      "point-of-sale events on a durable bus (Flow B, embedded log so far)."};
+      "point-of-sale events on a durable bus, embedded or Kafka (Flow B); application logs into the lake\n"
+      "(Flow C); a live dashboard (serve); health, coordination and a supervisor (up/down)."};
   app.name("comptoir");
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
@@ -68,6 +69,7 @@ int Main(int argc, char** argv, bool nested) {
   cli::AddServeCommand(&app, &g, &result);
   cli::AddHealthCommand(&app, &g, &result);
   cli::AddDemoCommand(&app, &g, &result);
+  cli::AddUpCommands(&app, &g, &result);
 
   CLI::App* config_cmd = app.add_subcommand("config", "Show configuration keys and values");
   config_cmd->add_subcommand("keys", "List every configuration key with its type and help")
@@ -76,7 +78,8 @@ int Main(int argc, char** argv, bool nested) {
           std::cout << fmt::format("{:<26} {:<8} default {:<10} env {}\n  {}\n", k.name,
                                    k.type == core::ConfigType::kInt    ? "integer"
                                    : k.type == core::ConfigType::kBool ? "boolean"
-                                                                       : "string",
+                                   : k.type == core::ConfigType::kSection ? "table"
+                                                                          : "string",
                                    k.default_value.empty() ? "\"\"" : k.default_value,
                                    core::Config::EnvName(k.name), k.help);
         }
@@ -84,6 +87,7 @@ int Main(int argc, char** argv, bool nested) {
   config_cmd->add_subcommand("show", "Print each key's value and where it came from")
       ->callback([&] {
         for (const core::ConfigKey& k : core::BuiltinConfigKeys()) {
+          if (k.type == core::ConfigType::kSection) continue;  // shown by its command (`up --print`)
           if (k.name.ends_with(".*")) {
             std::string prefix(k.name.substr(0, k.name.size() - 2));
             for (const auto& [key, value] : g.config.GetTable(prefix)) {

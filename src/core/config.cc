@@ -28,6 +28,11 @@ constexpr ConfigKey kBuiltinKeys[] = {
      "Coordination: local:///dir or zk://host:port[,host:port]/chroot (default: local, beside the saved jobs)"},
     {"zookeeper.connect", ConfigType::kString, "", "ZooKeeper host:port[,host:port] checked by `health`"},
     {"health.databases", ConfigType::kString, "", "Source database URLs checked by `health`, comma-separated"},
+    {"up.run_dir", ConfigType::kString, "./run", "`up`: where the supervisor keeps its pid file, up.log and logs/<component>.log"},
+    {"up.wait_timeout", ConfigType::kString, "2m", "`up`: how long to wait for each external service to be ready"},
+    {"up.stop_timeout", ConfigType::kString, "20s", "`up`/`down`: how long a component may take to stop before SIGKILL"},
+    {"components", ConfigType::kSection, "",
+     "`up`: [components.NAME] tables (run, after, needs, restart, every, cron, ready); see docs/platform.md"},
 };
 
 Status TypeError(std::string_view key, std::string_view text, std::string_view origin,
@@ -83,7 +88,7 @@ const ConfigKey* Config::Find(std::string_view key) const {
 
 Status Config::Put(std::string_view key, std::string_view text, std::string origin) {
   const ConfigKey* k = Find(key);
-  if (k == nullptr) {
+  if (k == nullptr || k->type == ConfigType::kSection) {
     return absl::InvalidArgumentError(StrCat("unknown config key \"", key, "\" in ", origin,
                                                    "; run `comptoir config keys` for the list"));
   }
@@ -104,7 +109,7 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
   Config c;
   c.keys_ = keys;
   for (const ConfigKey& k : keys) {
-    if (k.name.ends_with(".*")) continue;  // open tables have no default entries
+    if (k.name.ends_with(".*") || k.type == ConfigType::kSection) continue;  // no default entries
     c.values_[std::string(k.name)] = Value{std::string(k.default_value), "default"};
   }
   std::error_code ec;
@@ -116,6 +121,9 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
       return absl::InvalidArgumentError(StrCat(path, ":", e.source().begin.line, ":",
                                                e.source().begin.column, ": ", e.description()));
     }
+    for (const ConfigKey& k : keys) {
+      if (k.type == ConfigType::kSection) parsed.erase(k.name);
+    }
     std::map<std::string, std::string> flat;
     RETURN_IF_ERROR(Flatten(parsed, "", &flat, path));
     for (const auto& [k, v] : flat) RETURN_IF_ERROR(c.Put(k, v, StrCat("file ", path)));
@@ -123,7 +131,7 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
     return absl::NotFoundError(StrCat("config file ", path, " does not exist"));
   }
   for (const ConfigKey& k : keys) {
-    if (k.name.ends_with(".*")) continue;
+    if (k.name.ends_with(".*") || k.type == ConfigType::kSection) continue;
     std::string env = EnvName(k.name);
     const char* v = getenv ? getenv(env.c_str()) : std::getenv(env.c_str());
     if (v != nullptr) RETURN_IF_ERROR(c.Put(k.name, v, StrCat("env ", env)));

@@ -88,6 +88,7 @@ Component LakeProbe(const Targets& t) {
       c.detail += "; no live DataNode: writes fail";
     } else if (!safemode.empty()) {
       c.state = State::kDegraded;
+      c.read_only = true;
       c.detail += "; in safe mode (read-only): " + safemode;
     } else if (dead > 0 || (total > 0 && 100 * remaining / total < t.min_free_percent)) {
       c.state = State::kDegraded;

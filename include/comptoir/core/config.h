@@ -24,7 +24,9 @@
 
 namespace comptoir::core {
 
-enum class ConfigType { kString, kInt, kBool };
+// kSection: a top-level table read by its own command (`up` reads
+// [components.NAME]); Load() leaves it to that command.
+enum class ConfigType { kString, kInt, kBool, kSection };
 
 struct ConfigKey {
   std::string_view name;  // dotted, e.g. "import.num_mappers"

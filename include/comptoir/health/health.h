@@ -33,6 +33,7 @@ struct Component {
   State state = State::kOk;
   std::string detail;
   double elapsed_ms = 0;
+  bool read_only = false;  // up, but writers must wait (HDFS in safe mode)
 };
 
 struct Dataset {

@@ -1,0 +1,282 @@
+#include "comptoir/orchestrate/plan.h"
+
+#include <wordexp.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "comptoir/core/strings.h"
+#include "comptoir/core/units.h"
+#include "fmt/format.h"
+#include "toml++/toml.h"
+
+namespace comptoir::orchestrate {
+namespace {
+
+// Global options of comptoir that take a value (they may come before the command).
+constexpr std::string_view kGlobalWithValue[] = {"--config", "--log-format", "--log-level", "--hdfs-user"};
+// Commands that finish by themselves: the next component waits for their exit.
+constexpr std::string_view kOneShots[] = {"import", "import-all-tables", "job", "seed", "lake", "health"};
+// The default start order: sinks before sources.
+int Rank(const std::string& command) {
+  if (command == "serve" || command == "archive") return 0;
+  if (command == "agent") return 1;
+  if (command == "import" || command == "import-all-tables" || command == "job" || command == "seed") return 2;
+  if (command == "produce") return 3;
+  return 1;
+}
+
+std::vector<std::string> InferNeeds(const ComponentSpec& c) {
+  const std::string& cmd = c.command;
+  if (cmd == "serve") {
+    std::vector<std::string> n = {"lake"};
+    if (std::find(c.args.begin(), c.args.end(), "--no-live") == c.args.end()) n.push_back("bus");
+    if (std::find(c.args.begin(), c.args.end(), "--archive") != c.args.end()) n.push_back("coord");
+    return n;
+  }
+  if (cmd == "agent") return {"lake", "coord"};
+  if (cmd == "produce" || cmd == "consume") return {"bus"};
+  if (cmd == "archive") return {"bus", "lake", "coord"};
+  if (cmd == "import" || cmd == "import-all-tables") return {"database", "lake"};
+  if (cmd == "job") return {"database", "lake", "coord"};
+  return {};
+}
+
+Status Invalid(const std::string& path, const toml::node& node, const std::string& component, std::string_view msg) {
+  return absl::InvalidArgumentError(
+      fmt::format("{}:{}: component \"{}\": {}", path, node.source().begin.line, component, std::string(msg)));
+}
+
+StatusOr<std::vector<std::string>> Strings(const std::string& path, const std::string& name, std::string_view key,
+                                           const toml::node& node) {
+  std::vector<std::string> out;
+  const toml::array* a = node.as_array();
+  if (a == nullptr) return Invalid(path, node, name, fmt::format("{} must be an array of strings", key));
+  for (const toml::node& e : *a) {
+    std::optional<std::string> s = e.value<std::string>();
+    if (!s || !e.is_string()) return Invalid(path, e, name, fmt::format("{} must be an array of strings", key));
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// A `run` string split like a shell would, with $VARIABLES, without command substitution.
+StatusOr<std::vector<std::string>> SplitWords(const std::string& text) {
+  wordexp_t w{};
+  int rc = wordexp(text.c_str(), &w, WRDE_NOCMD | WRDE_UNDEF);
+  if (rc != 0) {
+    if (rc != WRDE_NOSPACE) wordfree(&w);
+    std::string_view why = rc == WRDE_BADCHAR  ? "it has a character a shell would treat specially (| & ; < > ( ) { } or a newline); quote it"
+                           : rc == WRDE_BADVAL ? "it names an environment variable that is not set"
+                           : rc == WRDE_CMDSUB ? "command substitution is not allowed"
+                           : rc == WRDE_SYNTAX ? "unbalanced quotes"
+                                               : "out of memory";
+    return absl::InvalidArgumentError(std::string(why));
+  }
+  std::vector<std::string> out(w.we_wordv, w.we_wordv + w.we_wordc);
+  wordfree(&w);
+  return out;
+}
+
+StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::string& name, const toml::table& t,
+                                       bool* enabled) {
+  ComponentSpec c;
+  c.name = name;
+  static const std::set<std::string, std::less<>> kKeys = {"run", "after", "needs", "restart", "every",
+                                                           "cron", "ready", "enabled"};
+  for (const auto& [key, node] : t) {
+    if (!kKeys.contains(key.str())) {
+      return Invalid(path, node, name,
+                     fmt::format("unknown key \"{}\" (known: run, after, needs, restart, every, cron, ready, enabled)",
+                                 std::string(key.str())));
+    }
+  }
+  const toml::node* run = t.get("run");
+  if (run == nullptr) return Invalid(path, t, name, "no `run` key: say which comptoir command it runs, e.g. run = \"serve --archive\"");
+  if (std::optional<std::string> s = run->value<std::string>(); s && run->is_string()) {
+    StatusOr<std::vector<std::string>> words = SplitWords(*s);
+    if (!words.ok()) return Invalid(path, *run, name, StrCat("run = \"", *s, "\": ", words.status().message()));
+    c.args = *std::move(words);
+  } else {
+    ASSIGN_OR_RETURN(c.args, Strings(path, name, "run", *run));
+  }
+  if (!c.args.empty() && (c.args[0] == "comptoir" || c.args[0].ends_with("/comptoir"))) c.args.erase(c.args.begin());
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    const std::string& a = c.args[i];
+    if (!a.starts_with('-')) {
+      c.command = a;
+      break;
+    }
+    if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
+  }
+  if (c.command.empty()) return Invalid(path, *run, name, "`run` names no comptoir command (e.g. \"serve\", \"agent ...\")");
+  if (const toml::node* n = t.get("after")) {
+    ASSIGN_OR_RETURN(c.after, Strings(path, name, "after", *n));
+  }
+  if (const toml::node* n = t.get("needs")) {
+    ASSIGN_OR_RETURN(c.needs, Strings(path, name, "needs", *n));
+    for (const std::string& need : c.needs) {
+      if (need != "lake" && need != "bus" && need != "database" && need != "coord" && need != "zookeeper") {
+        return Invalid(path, *n, name,
+                       fmt::format("needs \"{}\": expected lake, bus, database, coord or zookeeper", need));
+      }
+    }
+  } else {
+    c.needs = InferNeeds(c);
+  }
+  auto text = [&](std::string_view key) -> StatusOr<std::optional<std::string>> {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::optional<std::string>();
+    if (!n->is_string()) return Invalid(path, *n, name, fmt::format("{} must be a string", key));
+    return n->value<std::string>();
+  };
+  ASSIGN_OR_RETURN(std::optional<std::string> restart, text("restart"));
+  if (restart) {
+    if (*restart == "on-failure") {
+      c.restart = Restart::kOnFailure;
+    } else if (*restart == "always") {
+      c.restart = Restart::kAlways;
+    } else if (*restart == "never") {
+      c.restart = Restart::kNever;
+    } else {
+      return Invalid(path, *t.get("restart"), name,
+                     fmt::format("restart = \"{}\": expected on-failure, always or never", *restart));
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> every, text("every"));
+  ASSIGN_OR_RETURN(std::optional<std::string> cron, text("cron"));
+  if (every && cron) return Invalid(path, *t.get("cron"), name, "give `every` or `cron`, not both");
+  if (every) {
+    StatusOr<std::chrono::milliseconds> period = core::ParseDuration(*every);
+    StatusOr<Schedule> s = period.ok() ? Schedule::Every(*period) : StatusOr<Schedule>(period.status());
+    if (!s.ok()) return Invalid(path, *t.get("every"), name, StrCat("every = \"", *every, "\": ", s.status().message()));
+    c.schedule = *std::move(s);
+  }
+  if (cron) {
+    StatusOr<Schedule> s = Schedule::Cron(*cron);
+    if (!s.ok()) return Invalid(path, *t.get("cron"), name, std::string(s.status().message()));
+    c.schedule = *std::move(s);
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> ready, text("ready"));
+  if (ready) {
+    if (*ready != "exit" && *ready != "start" && !(ready->starts_with("tcp://") && ready->find(':', 6) != std::string::npos)) {
+      return Invalid(path, *t.get("ready"), name,
+                     fmt::format("ready = \"{}\": expected \"tcp://host:port\", \"exit\" or \"start\"", *ready));
+    }
+    c.ready = *ready;
+  } else if (c.command == "serve") {
+    std::string listen = FlagValue(c.args, "--listen");
+    c.ready = StrCat("tcp://", listen.empty() ? "127.0.0.1:8080" : listen);
+  } else if (std::find(std::begin(kOneShots), std::end(kOneShots), c.command) != std::end(kOneShots) ||
+             (c.command == "agent" && std::find(c.args.begin(), c.args.end(), "compact") != c.args.end())) {
+    c.ready = "exit";
+  } else {
+    c.ready = "start";
+  }
+  *enabled = true;
+  if (const toml::node* n = t.get("enabled")) {
+    if (!n->is_boolean()) return Invalid(path, *n, name, "enabled must be true or false");
+    *enabled = *n->value<bool>();
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string FlagValue(const std::vector<std::string>& args, std::string_view flag) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
+    if (args[i].starts_with(flag) && args[i].size() > flag.size() && args[i][flag.size()] == '=') {
+      return args[i].substr(flag.size() + 1);
+    }
+  }
+  return "";
+}
+
+StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path) {
+  toml::table file;
+  try {
+    file = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, std::string(e.description())));
+  }
+  const toml::table* components = file["components"].as_table();
+  if (components == nullptr || components->empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} declares no component to run: add e.g. [components.serve] with run = \"serve --archive\" "
+                    "(docs/platform.md lists every key)",
+                    path));
+  }
+  // In file order (toml++ keeps tables sorted by key).
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (const auto& [key, node] : *components) entries.emplace_back(&key, &node);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return a.second->source().begin < b.second->source().begin;
+  });
+  std::vector<ComponentSpec> specs;
+  std::set<std::string> disabled;
+  for (const auto& [key, node] : entries) {
+    std::string name(key->str());
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                            std::string::npos) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}:{}: component name \"{}\" may use letters, digits, '.', '_' and '-' only (it names its log file)", path,
+          node->source().begin.line, name));
+    }
+    const toml::table* t = node->as_table();
+    if (t == nullptr) return Invalid(path, *node, name, "must be a table: [components." + name + "]");
+    bool enabled = true;
+    ASSIGN_OR_RETURN(ComponentSpec c, ParseComponent(path, name, *t, &enabled));
+    if (enabled) {
+      specs.push_back(std::move(c));
+    } else {
+      disabled.insert(name);
+    }
+  }
+  if (specs.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: every component is disabled (enabled = false)", path));
+  }
+  // Order: Kahn's algorithm over the `after` edges, picking among the ready
+  // ones the lowest default rank, then file order.
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < specs.size(); ++i) index[specs[i].name] = i;
+  std::vector<std::vector<size_t>> dependents(specs.size());
+  std::vector<int> pending(specs.size(), 0);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    for (const std::string& a : specs[i].after) {
+      if (disabled.contains(a)) continue;  // a disabled component does not hold others back
+      auto it = index.find(a);
+      if (it == index.end()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: component \"{}\": after = \"{}\" names no component", path, specs[i].name, a));
+      }
+      dependents[it->second].push_back(i);
+      ++pending[i];
+    }
+  }
+  std::vector<ComponentSpec> ordered;
+  std::vector<bool> done(specs.size(), false);
+  while (ordered.size() < specs.size()) {
+    size_t best = specs.size();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (done[i] || pending[i] > 0) continue;
+      if (best == specs.size() || Rank(specs[i].command) < Rank(specs[best].command)) best = i;
+    }
+    if (best == specs.size()) {
+      std::vector<std::string> cycle;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        if (!done[i]) cycle.push_back(specs[i].name);
+      }
+      return absl::InvalidArgumentError(
+          fmt::format("{}: the `after` lists of {} form a cycle: none of them can start first", path, Join(cycle, ", ")));
+    }
+    done[best] = true;
+    for (size_t d : dependents[best]) --pending[d];
+    ordered.push_back(specs[best]);
+  }
+  return ordered;
+}
+
+}  // namespace comptoir::orchestrate

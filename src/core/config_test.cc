@@ -60,6 +60,17 @@ TEST_F(ConfigTest, UnknownKeyIsRejectedByName) {
                                        "; run `comptoir config keys` for the list");
 }
 
+TEST_F(ConfigTest, SectionsAreLeftToTheirCommand) {
+  // [components.NAME] holds arrays and nested tables that `up` reads itself.
+  std::string p = Write("lake = \"/l\"\n[up]\nrun_dir = \"/r\"\n[components.web]\nrun = [\"serve\"]\nafter = []\n");
+  StatusOr<Config> c = Config::Load(p, true, BuiltinConfigKeys(), Env());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->GetString("up.run_dir"), "/r");
+  EXPECT_EQ(c->GetString("up.wait_timeout"), "2m");
+  EXPECT_EQ(c->GetString("components"), "");
+  EXPECT_FALSE(c->Set("components", "x").ok());
+}
+
 TEST_F(ConfigTest, WrongTypeNamesKeyValueAndOrigin) {
   env_["COMPTOIR_IMPORT_NUM_MAPPERS"] = "four";
   StatusOr<Config> c = Config::Load((dir_ / "absent.toml").string(), false, BuiltinConfigKeys(),

@@ -695,8 +695,9 @@ struct Agent::Impl {
 
   bool RollDue(const Source* s, bool draining) const {
     if (s->segments.empty()) return false;
+    if (draining) return true;  // stopping: one more try even while backing off
     if (Clock::now() < s->retry_at) return false;
-    if (draining || s->intent_pending) return true;
+    if (s->intent_pending) return true;
     const FlowOptions& f = o.flows[s->flow];
     uint64_t bytes = s->segments.back().end - s->segments.front().start;
     auto now = Clock::now();
@@ -939,9 +940,10 @@ struct Agent::Impl {
       if (RollDue(s, draining)) {
         Status r = s->intent_pending ? FinishRoll(s) : Roll(s);
         if (!r.ok()) {
-          // The lake is unavailable: keep the spool, retry with backoff.
+          // The lake is unavailable: keep the spool, retry with backoff
+          // (1 s, 2 s, 4 s, then every 8 s: one cheap request).
           s->last_error = std::string(r.message());
-          s->failures = std::min(s->failures + 1, 6);
+          s->failures = std::min(s->failures + 1, 4);
           s->retry_at = now + std::chrono::milliseconds(500) * (1 << s->failures);
           if (draining) return r;
         }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -114,7 +115,16 @@ struct LiveView::Impl {
     while (!stop.load()) {
       StatusOr<std::span<const bus::Record>> batch = consumer->PollView(2000, std::chrono::milliseconds(200));
       int64_t seen = core::UnixMillis();
+      // The lag asks the brokers (seconds when they are down): never under the
+      // lock that the dashboard's requests and ticks take.
+      std::optional<int64_t> lag;
+      if (batch.ok() && std::chrono::steady_clock::now() - last_lag > std::chrono::seconds(5)) {
+        last_lag = std::chrono::steady_clock::now();
+        StatusOr<int64_t> measured = consumer->Lag();
+        lag = measured.ok() ? *measured : -1;
+      }
       std::lock_guard<std::mutex> l(mu);
+      if (lag) health.lag = *lag;
       if (!batch.ok()) {
         health.connected = false;
         health.last_error = std::string(batch.status().message());
@@ -127,11 +137,6 @@ struct LiveView::Impl {
         } else {
           ++malformed;
         }
-      }
-      if (std::chrono::steady_clock::now() - last_lag > std::chrono::seconds(5)) {
-        last_lag = std::chrono::steady_clock::now();
-        StatusOr<int64_t> lag = consumer->Lag();
-        health.lag = lag.ok() ? *lag : -1;
       }
     }
   }

@@ -86,6 +86,10 @@ Component LakeProbe(const Targets& t) {
     if (live == 0) {
       c.state = State::kDown;
       c.detail += "; no live DataNode: writes fail";
+    } else if (total <= 0) {
+      c.state = State::kDegraded;
+      c.read_only = true;
+      c.detail += "; the DataNodes have not reported their storage yet (just started)";
     } else if (!safemode.empty()) {
       c.state = State::kDegraded;
       c.read_only = true;

@@ -26,10 +26,7 @@ namespace fs = std::filesystem;
 using testing::CliResult;
 using testing::RunCli;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
+using testing::Slurp;
 
 // Published files of a lake, read through `comptoir lake` (file:// and HDFS alike):
 // source id -> first byte -> (end byte, content).

@@ -33,6 +33,7 @@ TEST(CoordCli, ASecondRunOfTheSameJobFailsNamingTheHolderOrWaits) {
                 .exit_code,
             0);
   int first = testing::StartCli({"job", "--exec", "nightly"}, dir + "/first.log");
+  testing::ChildReaper first_reaper{first};
   // Started (the lock is taken before the import's first row).
   auto held = [&] {
     if (!fs::exists(dir + "/coord/locks")) return false;
@@ -46,6 +47,7 @@ TEST(CoordCli, ASecondRunOfTheSameJobFailsNamingTheHolderOrWaits) {
   CliResult second = RunCli({"job", "--exec", "nightly"}, env);
   int st = 0;
   waitpid(first, &st, 0);
+  first_reaper.pid = -1;
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << Slurp(dir + "/first.log");
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("job nightly is already running: lock jobs/nightly-"), std::string::npos) << second.err;
@@ -67,6 +69,7 @@ TEST(CoordCli, AStandbyArchiverTakesOverWhenTheActiveOneIsKilled) {
   std::vector<std::string> args = {"archive", "--bus", bus, "--lake", dir + "/lake", "--coord", coord,
                                    "--roll-interval", "200ms"};
   int active = testing::StartCli(args, dir + "/a.log");
+  testing::ChildReaper active_reaper{active};
   // Active once its lease names it.
   auto held = [&] {
     std::error_code ec;
@@ -78,10 +81,12 @@ TEST(CoordCli, AStandbyArchiverTakesOverWhenTheActiveOneIsKilled) {
   for (int i = 0; i < 250 && !held(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(held()) << Slurp(dir + "/a.log");
   int standby = testing::StartCli(args, dir + "/b.log");
+  testing::ChildReaper standby_reaper{standby};
   ASSERT_FALSE(testing::WaitForLine(dir + "/b.log", "archive: (standby): another archiver is active", 10000).empty())
       << Slurp(dir + "/b.log");
   kill(active, SIGKILL);
   waitpid(active, nullptr, 0);
+  active_reaper.pid = -1;
   ASSERT_FALSE(testing::WaitForLine(dir + "/b.log", "archive: now (the) active archiver", 10000).empty())
       << Slurp(dir + "/b.log");
   ASSERT_EQ(RunCli({"produce", "-q", "--bus", bus, "--count", "2000", "--rate", "0", "--seed", "3"}).exit_code, 0);
@@ -100,6 +105,7 @@ TEST(CoordCli, AStandbyArchiverTakesOverWhenTheActiveOneIsKilled) {
   kill(standby, SIGTERM);
   int st = 0;
   waitpid(standby, &st, 0);
+  standby_reaper.pid = -1;
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << Slurp(dir + "/b.log");
   fs::remove_all(dir);
 }
@@ -112,6 +118,7 @@ TEST(CoordCli, AgentsRegisterWithTheirLagAndHealthShowsThem) {
   int agent = testing::StartCli({"agent", "--source", dir + "/logs/*.log", "--lake", dir + "/lake", "--state-dir",
                                  dir + "/state", "--roll-interval", "200ms", "--coord", coord},
                                 dir + "/agent.log");
+  testing::ChildReaper agent_reaper{agent};
   std::string seen;
   for (int i = 0; i < 100; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -127,6 +134,7 @@ TEST(CoordCli, AgentsRegisterWithTheirLagAndHealthShowsThem) {
   EXPECT_NE(seen.find("lag 0 bytes, last commit "), std::string::npos) << seen;
   kill(agent, SIGTERM);
   waitpid(agent, nullptr, 0);
+  agent_reaper.pid = -1;
   CliResult gone = RunCli({"health", "--lake", dir + "/lake", "--bus", "none", "--coord", coord, "--dataset", "/user/flume/logs"});
   EXPECT_NE(gone.out.find("no agent registered"), std::string::npos) << gone.out;
   fs::remove_all(dir);

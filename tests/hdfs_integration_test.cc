@@ -22,10 +22,7 @@ using testing::RunCli;
 
 bool Has(const std::string& s, const std::string& n) { return s.find(n) != std::string::npos; }
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::Slurp;
 
 class Hdfs : public ::testing::Test {
  protected:

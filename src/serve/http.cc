@@ -240,7 +240,10 @@ struct HttpServer::Worker {
     }
     if (out.produce) {
       evhttp_send_reply_start(req, out.status, Reason(out.status));
-      auto* state = new Producer{std::move(out.produce), req};
+      auto* state = new Producer{std::move(out.produce), req, conn};
+      // A client that goes away mid-body: evhttp calls no chunk callback
+      // again, so the close frees the producer (and the snapshot it holds).
+      evhttp_connection_set_closecb(conn, &Producer::OnClose, state);
       if (!out.body.empty()) Send(req, out.body);
       Producer::Next(nullptr, state);
       return;
@@ -255,6 +258,8 @@ struct HttpServer::Worker {
   struct Producer {
     std::function<bool(std::string*)> produce;
     evhttp_request* req;
+    evhttp_connection* conn;
+    static void OnClose(evhttp_connection*, void* arg) { delete static_cast<Producer*>(arg); }
     static void Next(evhttp_connection*, void* arg) {
       auto* p = static_cast<Producer*>(arg);
       std::string piece;
@@ -273,6 +278,7 @@ struct HttpServer::Worker {
         Next(nullptr, p);
         return;
       }
+      evhttp_connection_set_closecb(p->conn, nullptr, nullptr);
       evhttp_send_reply_end(p->req);
       delete p;
     }

@@ -578,10 +578,13 @@ void Api::Health(Response* out) {
   int64_t now = core::UnixMillis();
   {
     std::lock_guard<std::mutex> l(health_mu_);
-    if (now - health_at_ms_ < 2000 && !health_body_.empty()) {  // probes are not cheap: 2 s cache
+    // Probes are not cheap (seconds when a service is down): a 2 s cache, and
+    // one refresh at a time while the others answer with the previous result.
+    if (!health_body_.empty() && (now - health_at_ms_ < 2000 || health_refreshing_)) {
       out->body = health_body_;
       return;
     }
+    health_refreshing_ = true;
   }
   std::vector<Component> parts;
   if (o_.health) parts = o_.health();
@@ -615,6 +618,7 @@ void Api::Health(Response* out) {
   std::lock_guard<std::mutex> l(health_mu_);
   health_at_ms_ = now;
   health_body_ = out->body;
+  health_refreshing_ = false;
 }
 
 void Api::Metrics(Response* out) {

@@ -80,6 +80,7 @@ class Api {
   std::atomic<uint64_t> cache_hits_{0};
   std::mutex health_mu_;
   int64_t health_at_ms_ = 0;
+  bool health_refreshing_ = false;
   std::string health_body_;
 };
 

@@ -159,8 +159,11 @@ std::string WaitForLine(const std::string& path, const std::string& pattern, int
   return "";
 }
 
-PrivateStack::~PrivateStack() {
+PrivateStack::~PrivateStack() { Stop(); }
+
+void PrivateStack::Stop() {
   if (started_) Run("stop");
+  started_ = false;
 }
 
 int PrivateStack::Run(const std::string& args) {

@@ -70,6 +70,9 @@ class PrivateStack {
   std::string Env(const std::string& name) const;
   // `scripts/stack ARGS` on this stack ("kill kafka", "restart namenode"); the exit code.
   int Run(const std::string& args);
+  // Stops the services now (the destructor does it otherwise). Call it before
+  // deleting the directory: the stack's state file is in it.
+  void Stop();
 
  private:
   std::string dir_;

@@ -434,11 +434,18 @@ class KafkaConsumer final : public Consumer {
     int64_t lag = 0;
     for (int i = 0; i < assigned->cnt; ++i) {
       const auto& tp = assigned->elems[i];
-      int64_t lo = 0, hi = 0;
-      if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-              rk_.get(), tp.topic, tp.partition, &lo, &hi, kRequestTimeoutMs)) {
-        return KafkaError(err, StrCat("end offset of ", tp.topic, "/", tp.partition));
+      // The end offsets the last fetches brought (no round trip, so a broker
+      // that is down cannot stall the caller); ask the broker only for a
+      // partition not fetched yet, briefly.
+      int64_t lo = -1, hi = -1;
+      rd_kafka_get_watermark_offsets(rk_.get(), tp.topic, tp.partition, &lo, &hi);
+      if (hi < 0) {
+        if (rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(rk_.get(), tp.topic, tp.partition, &lo, &hi, 2000)) {
+          return KafkaError(err, StrCat("end offset of ", tp.topic, "/", tp.partition));
+        }
       }
+      if (lo < 0) lo = 0;
       int64_t pos = tp.offset >= 0 ? tp.offset : lo;
       if (auto it = next_.find(tp.partition); it != next_.end()) pos = it->second;
       lag += std::max<int64_t>(0, hi - pos);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -14,6 +15,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -157,6 +159,21 @@ std::string WaitForLine(const std::string& path, const std::string& pattern, int
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return "";
+}
+
+std::string AgentLakeLog(const std::string& lake) {
+  std::map<uint64_t, std::string> parts;
+  std::filesystem::path day = std::filesystem::path(lake) / "user/flume/logs" / TodayUtc();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(day, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with('.')) continue;  // a roll being written
+    std::string range = name.substr(name.rfind('.') + 1);
+    parts[std::stoull(range.substr(0, range.find('-')))] = Slurp(e.path());
+  }
+  std::string all;
+  for (const auto& [start, data] : parts) all += data;
+  return all;
 }
 
 PrivateStack::~PrivateStack() { Stop(); }

@@ -33,6 +33,9 @@ std::string TempDir(const std::string& tag);
 std::string Slurp(const std::string& path);
 // Today's date in UTC, YYYY-MM-DD (the agent's default day directories).
 std::string TodayUtc();
+// The agent's files of today in a local lake (`lake`/user/flume/logs/<today>),
+// concatenated in byte-range order: equal to the source file once all is published.
+std::string AgentLakeLog(const std::string& lake);
 // Kills (SIGKILL) and reaps a child still running when it goes out of scope,
 // e.g. after a failed assertion; set `pid` to -1 once the child was reaped.
 struct ChildReaper {

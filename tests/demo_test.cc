@@ -24,21 +24,6 @@ namespace fs = std::filesystem;
 using testing::Slurp;
 using nlohmann::json;
 
-// The agent's lake files of app.log, concatenated in byte-range order.
-std::string LakeLog(const std::string& lake) {
-  std::map<uint64_t, std::string> parts;
-  fs::path day = fs::path(lake) / "user/flume/logs" / testing::TodayUtc();
-  if (!fs::exists(day)) return "";
-  for (const auto& e : fs::directory_iterator(day)) {
-    std::string name = e.path().filename().string();
-    if (name.starts_with('.')) continue;  // a roll being written
-    std::string range = name.substr(name.rfind('.') + 1);
-    parts[std::stoull(range.substr(0, range.find('-')))] = Slurp(e.path());
-  }
-  std::string all;
-  for (const auto& [start, data] : parts) all += data;
-  return all;
-}
 
 // Events archived under /user/kafka/transactions (lines), and on the bus.
 size_t ArchivedEvents(const std::string& lake) {
@@ -109,7 +94,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   std::string published;
   for (int i = 0; i < 300 && published.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    published = LakeLog(lake);
+    published = testing::AgentLakeLog(lake);
   }
   ASSERT_FALSE(published.empty());
   EXPECT_TRUE(Slurp(dir + "/app.log").starts_with(published));
@@ -117,7 +102,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   EXPECT_EQ(logs["lines"].size(), 5u);
   ASSERT_EQ(StopAndWait(pid), 0) << Slurp(dir + "/demo.log");
   // Stopped cleanly: every line and every event is in the lake, once.
-  EXPECT_EQ(LakeLog(lake), Slurp(dir + "/app.log"));
+  EXPECT_EQ(testing::AgentLakeLog(lake), Slurp(dir + "/app.log"));
   size_t events = BusEvents(bus);
   EXPECT_GT(events, 40u);
   EXPECT_EQ(ArchivedEvents(lake), events);
@@ -131,7 +116,7 @@ TEST(Demo, EveryFlowRunsAtOnceStopsCleanlyAndResumes) {
   waitpid(again, &st, 0);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << Slurp(dir + "/demo2.log");
   EXPECT_NE(Slurp(dir + "/demo2.log").find("already seeded; reusing it"), std::string::npos);
-  EXPECT_EQ(LakeLog(lake), Slurp(dir + "/app.log"));
+  EXPECT_EQ(testing::AgentLakeLog(lake), Slurp(dir + "/app.log"));
   size_t more = BusEvents(bus);
   EXPECT_GT(more, events);
   EXPECT_EQ(ArchivedEvents(lake), more);

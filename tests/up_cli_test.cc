@@ -70,21 +70,6 @@ bool Eventually(F&& ok, int timeout_ms) {
   return ok();
 }
 
-// The agent's lake files of app.log, concatenated in byte-range order.
-std::string LakeLog(const std::string& lake) {
-  std::map<uint64_t, std::string> parts;
-  fs::path day = fs::path(lake) / "user/flume/logs" / testing::TodayUtc();
-  if (!fs::exists(day)) return "";
-  for (const auto& e : fs::directory_iterator(day)) {
-    std::string name = e.path().filename().string();
-    if (name.starts_with('.')) continue;
-    std::string range = name.substr(name.rfind('.') + 1);
-    parts[std::stoull(range.substr(0, range.find('-')))] = Slurp(e.path());
-  }
-  std::string all;
-  for (const auto& [start, data] : parts) all += data;
-  return all;
-}
 
 class UpTest : public ::testing::Test {
  protected:
@@ -239,7 +224,7 @@ TEST_F(UpTest, StartsInOrderRestartsAKilledComponentAndDownStopsEverything) {
     }
   }
   EXPECT_FALSE(fs::exists(dir_ + "/run/up.pid"));
-  EXPECT_EQ(LakeLog(dir_ + "/lake"), Slurp(dir_ + "/app.log"));
+  EXPECT_EQ(testing::AgentLakeLog(dir_ + "/lake"), Slurp(dir_ + "/app.log"));
   EXPECT_GT(Slurp(dir_ + "/app.log").size(), 1000u);
   for (const char* name : {"web", "agent-app", "import-sales", "producer"}) {
     std::string log = Slurp(dir_ + "/run/logs/" + name + ".log");

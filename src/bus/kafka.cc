@@ -189,6 +189,7 @@ class KafkaProducer final : public Producer {
   }
 
   ~KafkaProducer() override {
+    closing_ = true;
     if (rkt_ != nullptr) rd_kafka_topic_destroy(rkt_);
   }
 
@@ -235,7 +236,7 @@ class KafkaProducer final : public Producer {
       : brokers_(std::move(brokers)), topic_(std::move(topic)) {}
 
   // A record that failed locally, without ever reaching a broker, while a
-  // restarting broker briefly reported its topic without partitions.
+  // broker restarted.
   struct Retry {
     std::string key, value;
     int32_t partition;
@@ -247,7 +248,13 @@ class KafkaProducer final : public Producer {
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaProducer*>(opaque);
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+    // Local failures of a record the broker never got: a restarting broker
+    // briefly reports its topic without partitions, or the handle of the
+    // bootstrap connection is replaced with the records queued on it. Sending
+    // those again cannot duplicate them.
+    bool never_sent = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        (never_sent && m->err == RD_KAFKA_RESP_ERR__DESTROY && !self->closing_)) {
       rd_kafka_timestamp_type_t type;
       self->retry_.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
                               std::string(static_cast<const char*>(m->payload), m->len), m->partition,
@@ -300,6 +307,7 @@ class KafkaProducer final : public Producer {
   uint64_t failed_ = 0;
   rd_kafka_resp_err_t first_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;
   std::vector<Retry> retry_;
+  bool closing_ = false;  // our own destroy fails what is left: not a retry
 };
 
 // ---------------------------------------------------------------------------

@@ -194,6 +194,7 @@ class KafkaProducer final : public Producer {
   }
 
   Status Send(std::string_view key, std::string_view value, int64_t timestamp_ms) override {
+    std::chrono::steady_clock::time_point unknown_since{};
     while (true) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros
@@ -205,6 +206,17 @@ class KafkaProducer final : public Producer {
           RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      // A restarting broker briefly reports the topic as unknown: wait for
+      // the metadata to come back, as for the records already queued.
+      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        auto now = std::chrono::steady_clock::now();
+        if (unknown_since == std::chrono::steady_clock::time_point{}) unknown_since = now;
+        if (now - unknown_since < kRetryFor) {
+          rd_kafka_poll(rk_.get(), 100);
+          RETURN_IF_ERROR(Failures());
+          continue;
+        }
+      }
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return KafkaError(err, StrCat("send to topic ", topic_, " on kafka://", brokers_));
       }

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "cli_runner.h"
+#include "comptoir/source/database.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir {
@@ -70,6 +72,69 @@ TEST(HealthCli, AnUnreachableBusIsDownByNameAndTheExitCodeSaysSo) {
   CliResult ok = RunCli({"health", "--lake", dir + "/lake", "--bus", "", "--dataset", "/user/sqoop/sales"},
                         "COMPTOIR_BUS_URI= ");
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  std::filesystem::remove_all(dir);
+}
+
+// Health reports each saved import job's last run: rows, duration and result.
+TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
+  std::string dir = testing::TempDir("health-jobs");
+  std::string db = "sqlite://" + dir + "/erp.db", lake = dir + "/lake";
+  std::string env = "COMPTOIR_IMPORT_JOBS_DIR=" + testing::ShellQuote(dir + "/jobs");
+  ASSERT_EQ(RunCli({"seed", "--connect", db + "?create=1", "--rows", "1234"}).exit_code, 0);
+  source::ConnectOptions co;
+  co.url = db;
+  auto conn = source::Connect(co);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto count = (*conn)->QueryScalar("SELECT COUNT(*) FROM sales");
+  ASSERT_TRUE(count.ok() && count->has_value()) << count.status();
+  conn->reset();
+  auto create = [&](const std::string& name, const std::string& table) {
+    CliResult r = RunCli({"job", "--create", name, "--", "import", "--connect", db, "--table", table, "--target-dir",
+                          "/user/sqoop/" + name, "--lake", lake, "-m", "1"},
+                         env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  create("nightly", "sales");
+  create("broken", "no_such_table");
+  create("fresh", "sales");
+  ASSERT_EQ(RunCli({"job", "--exec", "nightly"}, env).exit_code, 0);
+  CliResult failed = RunCli({"job", "--exec", "broken"}, env);
+  ASSERT_EQ(failed.exit_code, 1);
+  auto health = [&] {
+    CliResult r = RunCli({"health", "--json", "--lake", lake, "--bus", "none"}, env);
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, 1) << r.out;  // a failed job makes health degraded
+    return ByName(j);
+  };
+  auto c = health();
+  EXPECT_EQ(c["job nightly"]["status"], "ok") << c["job nightly"];
+  EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
+                               std::regex("last run ok [0-9] s ago: " + **count + " rows in [0-9]+\\.[0-9]{2} s")))
+      << c["job nightly"];
+  EXPECT_EQ(c["job fresh"]["status"], "ok") << c["job fresh"];
+  EXPECT_EQ(c["job fresh"]["detail"], "saved, never run");
+  EXPECT_EQ(c["job broken"]["status"], "degraded") << c["job broken"];
+  std::string broken = c["job broken"]["detail"];
+  EXPECT_TRUE(broken.starts_with("last run failed ")) << broken;
+  EXPECT_NE(broken.find("no_such_table"), std::string::npos) << broken;  // the import's own error
+  EXPECT_TRUE(broken.ends_with("; never succeeded")) << broken;
+  // The source goes away: the next run fails, and health still shows the last success.
+  std::filesystem::rename(dir + "/erp.db", dir + "/erp.db.moved");
+  ASSERT_EQ(RunCli({"job", "--exec", "nightly"}, env).exit_code, 1);
+  c = health();
+  EXPECT_EQ(c["job nightly"]["status"], "degraded") << c["job nightly"];
+  EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
+                               std::regex("last run failed [0-9] s ago after [0-9.]+ s: .*erp\\.db.*; last success "
+                                          "[0-9] s ago \\(" + **count + " rows in [0-9.]+ s\\)")))
+      << c["job nightly"];
+  // `job --show` has the same record; --jobs-dir none leaves jobs out.
+  CliResult show = RunCli({"job", "--show", "nightly"}, env);
+  EXPECT_NE(show.out.find("\"result\": \"failed\""), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("\"last_success\""), std::string::npos) << show.out;
+  CliResult none = RunCli({"health", "--lake", lake, "--bus", "none", "--jobs-dir", "none"}, env);
+  EXPECT_NE(none.out.find("  ok        lake "), std::string::npos) << none.out;
+  EXPECT_EQ(none.out.find("job "), std::string::npos) << none.out;
   std::filesystem::remove_all(dir);
 }
 

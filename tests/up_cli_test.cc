@@ -201,6 +201,20 @@ TEST_F(UpTest, StartsInOrderRestartsAKilledComponentAndDownStopsEverything) {
   // The import ran again on schedule.
   EXPECT_TRUE(Eventually([&] { return Slurp(dir_ + "/run/up.log").find("import-sales: run 2 succeeded") != std::string::npos; }, 8000))
       << Slurp(dir_ + "/run/up.log");
+  // The dashboard's health shows the job's last run, with its rows.
+  json job;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        json h = json::parse(testing::HttpGet(Url("/api/v1/health")).body, nullptr, false);
+        for (const json& c : h.is_object() ? h["components"] : json::array()) {
+          if (c.value("name", "") == "job sales") job = c;
+        }
+        return job.is_object() && std::regex_match(job.value("detail", ""),
+                                                   std::regex("last run ok [0-9]+ s ago: [0-9]+ rows in [0-9.]+ s"));
+      },
+      10000))
+      << job.dump();
+  EXPECT_EQ(job.value("status", ""), "ok") << job.dump();
 
   CliResult ps = Cli({"ps"});
   EXPECT_EQ(ps.exit_code, 0);

@@ -24,6 +24,8 @@ health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Stor
     }
   }
   t.coord_uri = !f.coord.empty() ? f.coord : g.config.GetString("coord.uri");
+  t.jobs_dir = !f.jobs_dir.empty() ? f.jobs_dir : JobsDir(g);
+  if (t.jobs_dir == "none") t.jobs_dir.clear();
   for (const std::string& d : f.datasets) t.datasets.push_back({d, f.stale_after});
   t.timeout = f.timeout;
   return t;
@@ -64,6 +66,9 @@ void HealthFlags::Add(CLI::App* cmd) {
   cmd->add_option("--zookeeper", zookeeper, "ZooKeeper host:port[,host:port] (default: config zookeeper.connect)");
   cmd->add_option("--db", databases, "Source database URL to check (repeatable; default: config health.databases)");
   cmd->add_option("--coord", coord, "Coordination URI where agents register (default: config coord.uri)");
+  cmd->add_option("--jobs-dir", jobs_dir,
+                  "Saved import jobs whose last run to report (default: config import.jobs_dir, else "
+                  "~/.comptoir/jobs; none: skip)");
   cmd->add_option("--dataset", datasets, "Lake datasets whose freshness to report (repeatable)");
   cmd->add_option_function<std::string>(
       "--stale-after",

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common.h"
+#include "comptoir/core/clock.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
 #include "comptoir/importer/importer.h"
@@ -286,12 +287,16 @@ Status RunImportAllTables(const ImportFlags& f, const Globals& g) {
 
 // --- Saved jobs -----------------------------------------------------------------
 
+}  // namespace
+
 std::string JobsDir(const Globals& g) {
   std::string d = g.config.GetString("import.jobs_dir");
   if (!d.empty()) return d;
   const char* home = std::getenv("HOME");
   return StrCat(home != nullptr ? home : ".", "/.comptoir/jobs");
 }
+
+namespace {
 
 Status ValidJobName(const std::string& name) {
   if (name.empty() || name.size() > 100 ||
@@ -404,7 +409,7 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
           return absl::AlreadyExistsError(StrCat("job ", jf->create, " already exists"));
         }
         // A new job (even under an old name) starts a new incremental position.
-        nlohmann::json j = {{"name", jf->create}, {"args", args}, {"created", fmt::format("{:.6f}", core::NowSeconds())}};
+        nlohmann::json j = {{"name", jf->create}, {"args", args}, {"created", fmt::format("{:.6f}", static_cast<double>(core::UnixMillis()) / 1000)}};
         RETURN_IF_ERROR(SaveJob(dir, jf->create, j));
         std::cout << "Saved job " << jf->create << " in " << dir << "\n";
         return absl::OkStatus();
@@ -465,6 +470,7 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
         CLI::App sub("saved import");
         flags->Add(&sub, false);
         std::vector<std::string> rev(args.rbegin(), args.rend() - 1);  // without "import"
+        auto started = std::chrono::steady_clock::now();
         Status st = [&]() -> Status {
           try {
             sub.parse(rev);
@@ -484,11 +490,22 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
             }
             j["last_value"] = *r.plan.new_last_value;
           }
-          j["last_run"] = {{"rows", r.rows}, {"seconds", r.seconds},
-                           {"finished_at", static_cast<int64_t>(core::NowSeconds())}};
+          j["last_run"] = {{"result", "ok"}, {"rows", r.rows}, {"seconds", r.seconds},
+                           {"finished_at", core::UnixMillis() / 1000}};
+          j["last_success"] = j["last_run"];
           RETURN_IF_ERROR(SaveJob(dir, jf->exec, j));
           return absl::OkStatus();
         }();
+        if (!st.ok()) {
+          // A failed run is recorded too (for `health` and `job --show`); its
+          // last value and last success stay as they were.
+          j["last_run"] = {{"result", "failed"},
+                           {"error", std::string(st.message())},
+                           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()},
+                           {"finished_at", core::UnixMillis() / 1000}};
+          Status saved = SaveJob(dir, jf->exec, j);
+          if (!saved.ok()) std::cerr << "job: cannot record the failed run: " << saved.message() << "\n";
+        }
         return st;
       }
       return absl::InvalidArgumentError(

@@ -71,6 +71,8 @@ std::string NameHash(std::string_view text);
 StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLock(coord::Coordinator* c, const std::string& bus_uri,
                                                         const std::string& topic);
 
+// Where saved jobs live: config import.jobs_dir, else $HOME/.comptoir/jobs.
+std::string JobsDir(const Globals& g);
 // The saved import of job `name` ("import", "--connect", ...).
 StatusOr<std::vector<std::string>> SavedJobArgs(const Globals& g, const std::string& name);
 // `comptoir up`, `down` and `ps`.
@@ -88,7 +90,7 @@ struct Targets;
 namespace comptoir::cli {
 // What `health` (and serve's /api/v1/health) checks, from flags and the config.
 struct HealthFlags {
-  std::string lake, bus, topic = "transactions", zookeeper, coord;
+  std::string lake, bus, topic = "transactions", zookeeper, coord, jobs_dir;
   std::vector<std::string> databases;
   std::vector<std::string> datasets = {"/user/sqoop/sales", "/user/kafka/transactions", "/user/flume/logs"};
   std::chrono::seconds stale_after{0};

@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -223,6 +224,35 @@ Component AgentsProbe(const Targets& t) {
   return out;
 }
 
+// A saved job's last run, as `job --exec` recorded it in the job file.
+Component JobProbe(const std::string& path) {
+  std::string job = std::filesystem::path(path).stem().string();
+  Component c{"job " + job, State::kOk, ""};
+  std::ifstream in(path);
+  json j = json::parse(in, nullptr, false);
+  if (!j.is_object()) return {c.name, State::kDegraded, fmt::format("{} is not a job file (corrupt?)", path)};
+  auto when = [](const json& run) { return Ago(run.value("finished_at", int64_t{0}) * 1000); };
+  auto rows = [](const json& run) {
+    return fmt::format("{} rows in {:.2f} s", run.value("rows", int64_t{0}), run.value("seconds", 0.0));
+  };
+  if (!j.contains("last_run") || !j["last_run"].is_object()) {
+    c.detail = "saved, never run";
+    return c;
+  }
+  const json& run = j["last_run"];
+  if (run.value("result", "ok") == "ok") {
+    c.detail = fmt::format("last run ok {}: {}", when(run), rows(run));
+    return c;
+  }
+  c.state = State::kDegraded;
+  c.detail = fmt::format("last run failed {} after {:.2f} s: {}", when(run), run.value("seconds", 0.0),
+                         run.value("error", "no error recorded"));
+  const json success = j.value("last_success", json());
+  c.detail += success.is_object() ? fmt::format("; last success {} ({})", when(success), rows(success))
+                                  : "; never succeeded";
+  return c;
+}
+
 // Newest mtime under `dir` (a few levels deep) and the number of data files.
 void Newest(lake::Storage* lake, const std::string& dir, int depth, int64_t* newest, int64_t* files) {
   StatusOr<std::vector<lake::FileInfo>> list = lake->List(dir);
@@ -316,6 +346,18 @@ std::vector<Component> Check(const Targets& t) {
     targets.push_back(Redacted(db));
   }
   if (!t.coord_uri.empty()) probes.emplace_back("agents", [t] { return AgentsProbe(t); }), targets.push_back(t.coord_uri);
+  if (!t.jobs_dir.empty()) {
+    std::vector<std::string> jobs;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(t.jobs_dir, ec)) {
+      if (e.path().extension() == ".json") jobs.push_back(e.path().string());
+    }
+    std::sort(jobs.begin(), jobs.end());
+    for (const std::string& path : jobs) {
+      probes.emplace_back("job " + std::filesystem::path(path).stem().string(), [path] { return JobProbe(path); });
+      targets.push_back(path);
+    }
+  }
   if (t.lake) {
     for (const Dataset& d : t.datasets) {
       probes.emplace_back("dataset " + d.path, [t, d] { return DatasetProbe(t, d); });

@@ -9,7 +9,8 @@
 //              end offsets and size on disk
 //   zookeeper  `ruok`, `mntr` (mode, latency, znodes, outstanding requests) and
 //              the Kafka brokers and topics registered under /brokers
-//   database   per source: reachable, server version; saved import jobs' last run
+//   database   per source: reachable, server version
+//   job NAME   per saved import job: its last run's result, rows and duration
 //   agents     registered agents (coordination group "agents"): lag, last commit, last error
 //   datasets   freshness: time since new data in the lake's datasets
 // The same data feeds `comptoir health`, /api/v1/health and the Health tab.
@@ -49,7 +50,8 @@ struct Targets {
   std::vector<std::string> groups = {"comptoir-serve", "comptoir-archiver"};
   std::string zookeeper;               // host:port[,host:port] ("" = none)
   std::vector<std::string> databases;  // source URLs
-  std::string coord_uri;               // agents and jobs ("" = none)
+  std::string coord_uri;               // where agents register ("" = none)
+  std::string jobs_dir;                // saved import jobs ("" = none)
   std::vector<Dataset> datasets;
   std::chrono::milliseconds timeout{3000};
   double min_free_percent = 5;  // lake below this: degraded

@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 
 // Seeds `rows` into SQLite (synthetic, or the real sample when `csv` is set),
 // imports them into `lake_dir` with 3 mappers.
+// `change`: SQL run on the seeded table before the import.
 void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t rows, const std::string& csv,
-                   bool avro = false) {
+                   bool avro = false, const std::string& change = "") {
   source::ConnectOptions co;
   co.url = "sqlite://" + db + "?create=1";
   auto conn = source::Connect(co);
@@ -50,6 +51,9 @@ void SeedAndImport(const std::string& db, const std::string& lake_dir, uint64_t 
       },
       rows, true);
   ASSERT_TRUE(filled.ok()) << filled.status();
+  if (!change.empty()) {
+    ASSERT_TRUE((*conn)->Execute(change).ok()) << change;
+  }
   importer::ImportOptions o;
   o.connect.url = "sqlite://" + db;
   o.table = "sales";
@@ -159,6 +163,34 @@ void ExpectSummary(Sql& sql, const Snapshot& snap, const Filter& f) {
   ExpectGroups(sql, where, "CUSTOMERNAME", s.top_customers, "top_customers", false, 10);
 }
 
+// The summary without a filter, then `n` random filters, each against SQL.
+void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
+  std::mt19937 rng(42);
+  auto pick = [&](int d, int max) {
+    std::vector<std::string> out;
+    const auto& dict = snap.dicts[static_cast<size_t>(d)];
+    int count = static_cast<int>(rng() % static_cast<unsigned>(max + 1));
+    for (int i = 0; i < count; ++i) out.push_back(dict[rng() % dict.size()]);
+    return out;
+  };
+  ExpectSummary(sql, snap, Filter{});
+  for (int i = 0; i < n; ++i) {
+    Filter f;
+    if (rng() % 2) f.from_day = snap.min_day + static_cast<int32_t>(rng() % 400);
+    if (rng() % 2) f.to_day = snap.min_day + 300 + static_cast<int32_t>(rng() % 600);
+    for (int d = 0; d < 5; ++d) {
+      if (rng() % 3 == 0) f.in[static_cast<size_t>(d)] = pick(d, 3);
+    }
+    if (rng() % 5 == 0) f.customer = snap.dicts[kCustomer][rng() % snap.dicts[kCustomer].size()].substr(0, 3);
+    if (rng() % 17 == 0) f.in[kStatus] = {"No such status"};
+    ExpectSummary(sql, snap, f);
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << "filter #" << i << ": " << Where(f);
+      return;
+    }
+  }
+}
+
 class SalesEngine : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -183,31 +215,38 @@ TEST_F(SalesEngine, TwoHundredRandomFiltersEqualSqlite) {
   ASSERT_EQ(snap->rows, 100000u);
   ASSERT_EQ(snap->chunks.size(), 3u);
   EXPECT_TRUE(snap->orders_contiguous);
-  Sql sql(*dir_ + "/erp.db");
-  std::mt19937 rng(42);
-  auto pick = [&](int d, int max) {
-    std::vector<std::string> out;
-    const auto& dict = snap->dicts[static_cast<size_t>(d)];
-    int n = static_cast<int>(rng() % static_cast<unsigned>(max + 1));
-    for (int i = 0; i < n; ++i) out.push_back(dict[rng() % dict.size()]);
-    return out;
-  };
-  ExpectSummary(sql, *snap, Filter{});
-  for (int i = 0; i < 200; ++i) {
-    Filter f;
-    if (rng() % 2) f.from_day = snap->min_day + static_cast<int32_t>(rng() % 400);
-    if (rng() % 2) f.to_day = snap->min_day + 300 + static_cast<int32_t>(rng() % 600);
-    for (int d = 0; d < 5; ++d) {
-      if (rng() % 3 == 0) f.in[static_cast<size_t>(d)] = pick(d, 3);
-    }
-    if (rng() % 5 == 0) f.customer = snap->dicts[kCustomer][rng() % snap->dicts[kCustomer].size()].substr(0, 3);
-    if (rng() % 17 == 0) f.in[kStatus] = {"No such status"};
-    ExpectSummary(sql, *snap, f);
-    if (HasFailure()) {
-      ADD_FAILURE() << "filter #" << i << ": " << Where(f);
-      return;
-    }
+  // The seed's orders have one customer, country, territory, status and date
+  // each: those group-bys add up per order; product line and deal size per row.
+  for (const auto& k : snap->chunks) {
+    EXPECT_EQ(k->order_constant, (std::array<bool, kStringDims>{false, true, true, false, true, true, false}));
+    EXPECT_TRUE(k->day_order_constant);
   }
+  Sql sql(*dir_ + "/erp.db");
+  ExpectRandomSummaries(sql, *snap, 200);
+}
+
+// Orders whose lines differ in status and date: those group-bys go row by row,
+// with the same results.
+TEST(SalesMixedOrders, LinesOfOneOrderWithDifferentStatusesAndDatesEqualSqlite) {
+  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-mixed-{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SeedAndImport(dir + "/erp.db", dir + "/lake", 20000, "", false,
+                "UPDATE sales SET STATUS = 'Disputed', ORDERDATE = date(ORDERDATE, '+40 days') "
+                "WHERE ORDERLINENUMBER = 2 AND ORDERNUMBER % 3 = 0");
+  auto lake = lake::NewLocalStorage(dir + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  ASSERT_EQ(snap->rows, 20000u);
+  for (const auto& k : snap->chunks) {
+    EXPECT_FALSE(k->order_constant[kStatus]);
+    EXPECT_FALSE(k->day_order_constant);
+    EXPECT_TRUE(k->order_constant[kCountry]);
+  }
+  Sql sql(dir + "/erp.db");
+  ExpectRandomSummaries(sql, *snap, 40);
+  fs::remove_all(dir);
 }
 
 TEST_F(SalesEngine, TimeBucketsRowsAndPagingEqualSqlite) {

@@ -62,6 +62,10 @@ struct Chunk {
   std::vector<int64_t> price_cents;
   std::vector<int64_t> sales_cents;
   std::array<std::vector<uint32_t>, kStringDims> codes;
+  // Dimensions with one value per order (checked at load): a scan adds these
+  // up per order instead of per row.
+  std::array<bool, kStringDims> order_constant{};
+  bool day_order_constant = false;
   size_t rows() const { return day.size(); }
 };
 

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <numeric>
 #include <queue>
 #include <thread>
@@ -157,12 +158,43 @@ void MarkOrderConstant(Chunk* k) {
   k->day_order_constant = constant(k->day);
 }
 
+// Byte equality without a libc call for the short strings of the dimensions
+// (two overlapping word loads); memcmp beyond 16 bytes.
+[[gnu::always_inline]] inline bool SameBytes(std::string_view a, std::string_view b) {
+  size_t n = a.size();
+  if (n != b.size()) return false;
+  auto load8 = [](const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
+  auto load4 = [](const char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+    return load8(a.data()) == load8(b.data()) && load8(a.data() + n - 8) == load8(b.data() + n - 8);
+  }
+  if (n >= 4) return load4(a.data()) == load4(b.data()) && load4(a.data() + n - 4) == load4(b.data() + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// A dictionary under construction: string -> code, looked up by string_view.
+struct DictHash {
+  using is_transparent = void;
+  size_t operator()(absl::string_view v) const { return absl::Hash<absl::string_view>{}(v); }
+};
+struct DictEq {
+  using is_transparent = void;
+  bool operator()(absl::string_view a, absl::string_view b) const {
+    return SameBytes(std::string_view(a.data(), a.size()), std::string_view(b.data(), b.size()));
+  }
+};
+using LocalDict = absl::flat_hash_map<std::string, uint32_t, DictHash, DictEq>;
+
 class ChunkBuilder {
  public:
   ChunkBuilder(const Layout& l, std::string file) : l_(l), file_(std::move(file)) {}
 
   // One record's fields (NULL = nullopt-like: `null` true).
-  Status Add(const std::vector<std::string_view>& f, const std::vector<bool>& null, size_t line) {
+  Status Add(const std::vector<std::string_view>& f, const std::vector<uint8_t>& null, size_t line) {
     if (static_cast<int>(f.size()) < l_.fields) {
       return absl::DataLossError(fmt::format("{}:{}: {} fields where the schema has {}", file_, line, f.size(), l_.fields));
     }
@@ -212,7 +244,7 @@ class ChunkBuilder {
       std::string_view v = field(static_cast<Col>(kStringColBase + d));
       auto& dict = p_.dict[static_cast<size_t>(d)];
       uint32_t& last = last_code_[static_cast<size_t>(d)];
-      if (last < dict.size() && dict[last] == v) {  // the lines of one order repeat their strings
+      if (last < dict.size() && SameBytes(dict[last], v)) {  // the lines of one order repeat their strings
         k.codes[static_cast<size_t>(d)].push_back(last);
         continue;
       }
@@ -232,6 +264,15 @@ class ChunkBuilder {
     return absl::OkStatus();
   }
 
+  // Room for about `rows` rows (no regrowth of the columns while parsing).
+  void Reserve(size_t rows) {
+    Chunk& k = p_.chunk;
+    k.order_number.reserve(rows), k.order_line.reserve(rows), k.day.reserve(rows), k.quantity.reserve(rows);
+    k.price_cents.reserve(rows), k.sales_cents.reserve(rows);
+    for (auto& c : k.codes) c.reserve(rows);
+  }
+  size_t rows() const { return p_.chunk.rows(); }
+
   // Sorted by order, constant dimensions marked (on the parsing thread).
   Parsed Finish() {
     SortByOrder(&p_.chunk);
@@ -243,7 +284,7 @@ class ChunkBuilder {
   const Layout& l_;
   std::string file_;
   Parsed p_;
-  std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> local_;
+  std::array<LocalDict, kStringDims> local_;
   std::array<uint32_t, kStringDims> last_code_ = [] {
     std::array<uint32_t, kStringDims> a;
     a.fill(UINT32_MAX);
@@ -270,7 +311,7 @@ inline const char* FindDelimiter(const char* p, const char* end, char d, char nl
 // field with doubled quotes unescaped into `scratch`. Returns the end of the
 // record (after its line delimiter), or nullptr if the record is incomplete.
 const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake::TextFormat& fmt,
-                        std::vector<std::string_view>* fields, std::vector<bool>* null,
+                        std::vector<std::string_view>* fields, std::vector<uint8_t>* null,
                         std::vector<std::string>* scratch, size_t* quoted_newlines) {
   fields->clear();
   null->clear();
@@ -312,7 +353,7 @@ const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake:
       if (p == end && !at_eof) return nullptr;
       std::string_view v(s, static_cast<size_t>(p - s));
       fields->push_back(v);
-      null->push_back(v == fmt.null_string || v == fmt.null_non_string);
+      null->push_back(SameBytes(v, fmt.null_string) || SameBytes(v, fmt.null_non_string));
     }
     if (p == end) return end;
     if (*p == nl) return p + 1;
@@ -345,7 +386,7 @@ StatusOr<Parsed> ParseAvroPart(lake::Storage* lake, const Layout& l, const lake:
   avro_generic_value_new(iface, &record);
   std::vector<std::string> text(static_cast<size_t>(l.fields));
   std::vector<std::string_view> fields(text.size());
-  std::vector<bool> null(text.size());
+  std::vector<uint8_t> null(text.size());
   Status status;
   size_t row = 0;
   while (status.ok() && avro_file_reader_read_value(reader, &record) == 0) {
@@ -452,7 +493,7 @@ StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::Fil
   std::unique_ptr<lake::ReadableFile> in =
       codec == lake::Codec::kNone ? std::move(raw) : lake::NewDecompressingFile(std::move(raw), codec);
   std::vector<std::string_view> fields;
-  std::vector<bool> null;
+  std::vector<uint8_t> null;
   std::vector<std::string> scratch;
   const bool fast = l.format.style == lake::TextFormat::Style::kRfc4180 && l.format.escape == 0;
   if (!fast) {  // Sqoop-style escapes: the general reader, whole file
@@ -478,20 +519,30 @@ StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::Fil
     }
     return b.Finish();
   }
-  std::string buf;
-  size_t start = 0, line = 1;
+  // Blocks of 8 MB (not zero-filled); an incomplete last record moves to the
+  // front before the next read, and a record longer than a block grows it.
+  constexpr size_t kBlock = 8 << 20;
+  std::unique_ptr<char[]> buf(new char[kBlock]);
+  size_t cap = kBlock, have = 0, start = 0, line = 1;
+  constexpr size_t kSampleRows = 4096;
+  uint64_t consumed = 0;  // bytes before this buffer's start, until the sample is taken
   bool eof = false;
   while (!eof) {
-    buf.erase(0, start);
+    std::memmove(buf.get(), buf.get() + start, have - start);
+    have -= start;
     start = 0;
-    size_t have = buf.size();
-    buf.resize(have + (8 << 20));
-    ASSIGN_OR_RETURN(size_t n, in->Read(buf.data() + have, buf.size() - have));
-    buf.resize(have + n);
+    if (cap - have < kBlock / 2) {
+      std::unique_ptr<char[]> bigger(new char[have + kBlock]);
+      std::memcpy(bigger.get(), buf.get(), have);
+      buf = std::move(bigger);
+      cap = have + kBlock;
+    }
+    ASSIGN_OR_RETURN(size_t n, in->Read(buf.get() + have, cap - have));
+    have += n;
     eof = n == 0;
-    const char* base = buf.data();
-    const char* end = base + buf.size();
-    const char* p = base + start;
+    const char* base = buf.get();
+    const char* end = base + have;
+    const char* p = base;
     while (p < end) {
       size_t quoted_newlines = 0;
       const char* next = SplitRecord(p, end, eof, l.format, &fields, &null, &scratch, &quoted_newlines);
@@ -502,7 +553,13 @@ StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::Fil
       RETURN_IF_ERROR(b.Add(fields, null, line));
       line += 1 + quoted_newlines;  // line numbers for error messages
       p = next;
+      if (b.rows() == kSampleRows && codec == lake::Codec::kNone) {
+        // The columns' final size, from the first records' length and the file's.
+        consumed += static_cast<uint64_t>(p - base);
+        b.Reserve(static_cast<size_t>(static_cast<double>(info.size) / static_cast<double>(consumed) * kSampleRows * 1.02));
+      }
     }
+    if (b.rows() < kSampleRows) consumed += static_cast<uint64_t>(p - base);
     start = static_cast<size_t>(p - base);
   }
   return b.Finish();

@@ -333,6 +333,30 @@ TEST_F(SalesEngine, BadPartsAndMissingDatasetsAreClearErrors) {
   fs::remove_all(copy);
 }
 
+// A part larger than the parser's 8 MB block, with a 5 MB record across a
+// block boundary: the block grows and nothing is lost or split.
+TEST(SalesLoad, ARecordLongerThanHalfAParseBlockLoadsWhole) {
+  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-long-{}", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SeedAndImport(dir + "/erp.db", dir + "/lake", 60000, "", false,
+                "UPDATE sales SET CUSTOMERNAME = CUSTOMERNAME || printf('%.*c', 5000000, 'x') WHERE rowid = 39900");
+  auto lake = lake::NewLocalStorage(dir + "/lake");
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  ASSERT_EQ(snap->rows, 60000u);
+  uint64_t biggest = 0;
+  for (const auto& k : snap->chunks) biggest = std::max(biggest, k->size);
+  EXPECT_GT(biggest, uint64_t{8} << 20);
+  size_t longest = 0;
+  for (const std::string& c : snap->dicts[kCustomer]) longest = std::max(longest, c.size());
+  EXPECT_GT(longest, 5000000u);
+  Sql sql(dir + "/erp.db");
+  ExpectSummary(sql, *snap, Filter{});
+  fs::remove_all(dir);
+}
+
 TEST(SalesSample, AvroPartsLoadLikeText) {
   std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-avro-{}", getpid());
   fs::remove_all(dir);

@@ -191,6 +191,23 @@ void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
   }
 }
 
+// Seeded rows changed by an SQL statement, imported into a fresh lake; the
+// directory goes with it.
+struct ChangedDataset {
+  ChangedDataset(const std::string& tag, uint64_t rows, const std::string& change)
+      : dir(fs::temp_directory_path() / fmt::format("comptoir-analytics-{}-{}", tag, getpid())),
+        lake(lake::NewLocalStorage(dir + "/lake")),
+        ds(lake.get(), "/user/sqoop/sales") {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    SeedAndImport(dir + "/erp.db", dir + "/lake", rows, "", false, change);
+  }
+  ~ChangedDataset() { fs::remove_all(dir); }
+  std::string dir;
+  std::unique_ptr<lake::Storage> lake;
+  SalesDataset ds;
+};
+
 class SalesEngine : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -228,25 +245,19 @@ TEST_F(SalesEngine, TwoHundredRandomFiltersEqualSqlite) {
 // Orders whose lines differ in status and date: those group-bys go row by row,
 // with the same results.
 TEST(SalesMixedOrders, LinesOfOneOrderWithDifferentStatusesAndDatesEqualSqlite) {
-  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-mixed-{}", getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  SeedAndImport(dir + "/erp.db", dir + "/lake", 20000, "", false,
-                "UPDATE sales SET STATUS = 'Disputed', ORDERDATE = date(ORDERDATE, '+40 days') "
-                "WHERE ORDERLINENUMBER = 2 AND ORDERNUMBER % 3 = 0");
-  auto lake = lake::NewLocalStorage(dir + "/lake");
-  SalesDataset ds(lake.get(), "/user/sqoop/sales");
-  ASSERT_TRUE(ds.Refresh().ok());
-  auto snap = ds.snapshot();
+  ChangedDataset d("mixed", 20000,
+                   "UPDATE sales SET STATUS = 'Disputed', ORDERDATE = date(ORDERDATE, '+40 days') "
+                   "WHERE ORDERLINENUMBER = 2 AND ORDERNUMBER % 3 = 0");
+  ASSERT_TRUE(d.ds.Refresh().ok());
+  auto snap = d.ds.snapshot();
   ASSERT_EQ(snap->rows, 20000u);
   for (const auto& k : snap->chunks) {
     EXPECT_FALSE(k->order_constant[kStatus]);
     EXPECT_FALSE(k->day_order_constant);
     EXPECT_TRUE(k->order_constant[kCountry]);
   }
-  Sql sql(dir + "/erp.db");
+  Sql sql(d.dir + "/erp.db");
   ExpectRandomSummaries(sql, *snap, 40);
-  fs::remove_all(dir);
 }
 
 TEST_F(SalesEngine, TimeBucketsRowsAndPagingEqualSqlite) {
@@ -336,15 +347,10 @@ TEST_F(SalesEngine, BadPartsAndMissingDatasetsAreClearErrors) {
 // A part larger than the parser's 8 MB block, with a 5 MB record across a
 // block boundary: the block grows and nothing is lost or split.
 TEST(SalesLoad, ARecordLongerThanHalfAParseBlockLoadsWhole) {
-  std::string dir = fs::temp_directory_path() / fmt::format("comptoir-analytics-long-{}", getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  SeedAndImport(dir + "/erp.db", dir + "/lake", 60000, "", false,
-                "UPDATE sales SET CUSTOMERNAME = CUSTOMERNAME || printf('%.*c', 5000000, 'x') WHERE rowid = 39900");
-  auto lake = lake::NewLocalStorage(dir + "/lake");
-  SalesDataset ds(lake.get(), "/user/sqoop/sales");
-  ASSERT_TRUE(ds.Refresh().ok());
-  auto snap = ds.snapshot();
+  ChangedDataset d("long", 60000,
+                   "UPDATE sales SET CUSTOMERNAME = CUSTOMERNAME || printf('%.*c', 5000000, 'x') WHERE rowid = 39900");
+  ASSERT_TRUE(d.ds.Refresh().ok());
+  auto snap = d.ds.snapshot();
   ASSERT_EQ(snap->rows, 60000u);
   uint64_t biggest = 0;
   for (const auto& k : snap->chunks) biggest = std::max(biggest, k->size);
@@ -352,9 +358,8 @@ TEST(SalesLoad, ARecordLongerThanHalfAParseBlockLoadsWhole) {
   size_t longest = 0;
   for (const std::string& c : snap->dicts[kCustomer]) longest = std::max(longest, c.size());
   EXPECT_GT(longest, 5000000u);
-  Sql sql(dir + "/erp.db");
+  Sql sql(d.dir + "/erp.db");
   ExpectSummary(sql, *snap, Filter{});
-  fs::remove_all(dir);
 }
 
 TEST(SalesSample, AvroPartsLoadLikeText) {

@@ -20,6 +20,7 @@
 
 #include "comptoir/core/signals.h"
 #include "comptoir/core/strings.h"
+#include "fmt/chrono.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -33,23 +34,9 @@ constexpr auto kMaxBackoff = std::chrono::seconds(60);
 constexpr auto kHealthyAfter = std::chrono::seconds(30);  // a run this long resets the backoff
 constexpr uint64_t kLogRotateBytes = 64ull << 20;
 
-std::string Clock(Wall::time_point t) {
-  std::time_t s = Wall::to_time_t(t);
-  std::tm tm{};
-  localtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
-  return buf;
-}
+std::string Clock(Wall::time_point t) { return fmt::format("{:%H:%M:%S}", fmt::localtime(Wall::to_time_t(t))); }
 
-std::string Iso(Wall::time_point t) {
-  std::time_t s = Wall::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Iso(Wall::time_point t) { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(Wall::to_time_t(t))); }
 
 std::string Seconds(Steady::duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());

@@ -110,7 +110,7 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
   auto c = health();
   EXPECT_EQ(c["job nightly"]["status"], "ok") << c["job nightly"];
   EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
-                               std::regex("last run ok [0-9] s ago: " + **count + " rows in [0-9]+\\.[0-9]{2} s")))
+                               std::regex("last run ok [0-9]+ s ago: " + **count + " rows in [0-9]+\\.[0-9]{2} s")))
       << c["job nightly"];
   EXPECT_EQ(c["job fresh"]["status"], "ok") << c["job fresh"];
   EXPECT_EQ(c["job fresh"]["detail"], "saved, never run");
@@ -125,8 +125,8 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
   c = health();
   EXPECT_EQ(c["job nightly"]["status"], "degraded") << c["job nightly"];
   EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
-                               std::regex("last run failed [0-9] s ago after [0-9.]+ s: .*erp\\.db.*; last success "
-                                          "[0-9] s ago \\(" + **count + " rows in [0-9.]+ s\\)")))
+                               std::regex("last run failed [0-9]+ s ago after [0-9.]+ s: .*erp\\.db.*; last success "
+                                          "[0-9]+ s ago \\(" + **count + " rows in [0-9.]+ s\\)")))
       << c["job nightly"];
   // `job --show` has the same record; --jobs-dir none leaves jobs out.
   CliResult show = RunCli({"job", "--show", "nightly"}, env);

@@ -141,7 +141,7 @@ Status RunDemo(DemoFlags f, bool quiet) {
                  "--target-dir", "/user/flume/logs/%Y-%m-%d", "--roll-interval", "10s", "--idle-timeout", "5s",
                  "--coord", coord_uri}},
       {"serve", {"-q", "serve", "--listen", fmt::format("127.0.0.1:{}", f.port), "--lake", lake_dir, "--bus", bus_uri,
-                 "--archive", "--coord", coord_uri}},
+                 "--archive", "--coord", coord_uri, "--jobs-dir", (dir / "jobs").string()}},
   };
   // The producer first creates the topic the others read.
   std::vector<std::thread> threads;

@@ -35,6 +35,7 @@ struct ServeFlags {
   bool no_live = false;
   bool rate_limit_loopback = false;
   std::string coord;
+  std::string jobs_dir;
 };
 
 StatusOr<std::pair<std::string, int>> ParseListen(const std::string& text) {
@@ -101,6 +102,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   hf.topic = f.topic;
   hf.datasets = {f.sales, f.archive_dir, f.logs};
   hf.coord = f.coord;
+  hf.jobs_dir = f.jobs_dir;
   health::Targets targets = HealthTargets(hf, g, lake.get());
   if (f.no_live) targets.bus_uri.clear();
   ao.health = [targets] {
@@ -242,6 +244,9 @@ void AddServeCommand(CLI::App* app, Globals* g, int* result) {
                 "Apply --rate-limit to loopback clients too (tests, load checks)");
   cmd->add_option("--coord", f->coord,
                   "Coordination URI: the archiver's lease, the agents shown by health (default: config coord.uri)");
+  cmd->add_option("--jobs-dir", f->jobs_dir,
+                  "Saved import jobs whose last run health shows (default: config import.jobs_dir, else "
+                  "~/.comptoir/jobs; none: skip)");
   cmd->add_flag("--no-live", f->no_live, "Do not read the bus (no Live tab)");
   cmd->callback([f, g, result] {
     Status s = RunServe(*f, *g);

@@ -98,6 +98,9 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
   create("broken", "no_such_table");
   create("fresh", "sales");
   ASSERT_EQ(RunCli({"job", "--exec", "nightly"}, env).exit_code, 0);
+  // A job file of an earlier version: no result, a monotonic clock reading as the time.
+  std::ofstream(dir + "/jobs/old.json")
+      << R"({"name": "old", "args": ["import"], "last_run": {"rows": 5, "seconds": 0.5, "finished_at": 43000}})";
   CliResult failed = RunCli({"job", "--exec", "broken"}, env);
   ASSERT_EQ(failed.exit_code, 1);
   auto health = [&] {
@@ -114,6 +117,7 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
       << c["job nightly"];
   EXPECT_EQ(c["job fresh"]["status"], "ok") << c["job fresh"];
   EXPECT_EQ(c["job fresh"]["detail"], "saved, never run");
+  EXPECT_EQ(c["job old"]["detail"], "last run ok at an unknown time: 5 rows in 0.50 s") << c["job old"];
   EXPECT_EQ(c["job broken"]["status"], "degraded") << c["job broken"];
   std::string broken = c["job broken"]["detail"];
   EXPECT_TRUE(broken.starts_with("last run failed ")) << broken;

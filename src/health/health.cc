@@ -231,7 +231,11 @@ Component JobProbe(const std::string& path) {
   std::ifstream in(path);
   json j = json::parse(in, nullptr, false);
   if (!j.is_object()) return {c.name, State::kDegraded, fmt::format("{} is not a job file (corrupt?)", path)};
-  auto when = [](const json& run) { return Ago(run.value("finished_at", int64_t{0}) * 1000); };
+  auto when = [](const json& run) {
+    // Job files written before 2026-11-28 hold a monotonic clock reading here.
+    int64_t at = run.value("finished_at", int64_t{0});
+    return at > 1'000'000'000 ? Ago(at * 1000) : std::string("at an unknown time");
+  };
   auto rows = [](const json& run) {
     return fmt::format("{} rows in {:.2f} s", run.value("rows", int64_t{0}), run.value("seconds", 0.0));
   };

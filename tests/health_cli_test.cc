@@ -69,7 +69,7 @@ TEST(HealthCli, AnUnreachableBusIsDownByNameAndTheExitCodeSaysSo) {
   EXPECT_NE(r.out.find("  down      database mysql://root@127.0.0.1:1/none"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  ok        lake "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  ok        dataset /user/sqoop/sales"), std::string::npos) << r.out;
-  CliResult ok = RunCli({"health", "--lake", dir + "/lake", "--bus", "", "--dataset", "/user/sqoop/sales"},
+  CliResult ok = RunCli({"health", "--lake", dir + "/lake", "--bus", "", "--dataset", "/user/sqoop/sales", "--jobs-dir", "none"},
                         "COMPTOIR_BUS_URI= ");
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   std::filesystem::remove_all(dir);
@@ -98,19 +98,23 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
   create("broken", "no_such_table");
   create("fresh", "sales");
   ASSERT_EQ(RunCli({"job", "--exec", "nightly"}, env).exit_code, 0);
+  auto health = [&](int exit_code) {
+    CliResult r = RunCli({"health", "--json", "--lake", lake, "--bus", "none", "--dataset", "/user/sqoop/nightly"}, env);
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, exit_code) << r.out;
+    return ByName(j);
+  };
+  // Only jobs that ran well or never ran: ok.
+  auto c = health(0);
+  EXPECT_EQ(c["job nightly"]["status"], "ok") << c["job nightly"];
+  EXPECT_EQ(c["job broken"]["detail"], "saved, never run");
   // A job file of an earlier version: no result, a monotonic clock reading as the time.
   std::ofstream(dir + "/jobs/old.json")
       << R"({"name": "old", "args": ["import"], "last_run": {"rows": 5, "seconds": 0.5, "finished_at": 43000}})";
   CliResult failed = RunCli({"job", "--exec", "broken"}, env);
   ASSERT_EQ(failed.exit_code, 1);
-  auto health = [&] {
-    CliResult r = RunCli({"health", "--json", "--lake", lake, "--bus", "none"}, env);
-    json j = json::parse(r.out, nullptr, false);
-    EXPECT_TRUE(j.is_object()) << r.out << r.err;
-    EXPECT_EQ(r.exit_code, 1) << r.out;  // a failed job makes health degraded
-    return ByName(j);
-  };
-  auto c = health();
+  c = health(1);  // the failed job alone makes health degraded
   EXPECT_EQ(c["job nightly"]["status"], "ok") << c["job nightly"];
   EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
                                std::regex("last run ok [0-9]+ s ago: " + **count + " rows in [0-9]+\\.[0-9]{2} s")))
@@ -126,12 +130,17 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
   // The source goes away: the next run fails, and health still shows the last success.
   std::filesystem::rename(dir + "/erp.db", dir + "/erp.db.moved");
   ASSERT_EQ(RunCli({"job", "--exec", "nightly"}, env).exit_code, 1);
-  c = health();
+  c = health(1);
   EXPECT_EQ(c["job nightly"]["status"], "degraded") << c["job nightly"];
   EXPECT_TRUE(std::regex_match(c["job nightly"]["detail"].get<std::string>(),
                                std::regex("last run failed [0-9]+ s ago after [0-9.]+ s: .*erp\\.db.*; last success "
                                           "[0-9]+ s ago \\(" + **count + " rows in [0-9.]+ s\\)")))
       << c["job nightly"];
+  // A job file with a field of the wrong type is reported, not fatal.
+  std::ofstream(dir + "/jobs/odd.json") << R"({"name": "odd", "last_run": {"result": 1}})";
+  c = health(1);
+  EXPECT_EQ(c["job odd"]["status"], "degraded") << c["job odd"];
+  EXPECT_TRUE(c["job odd"]["detail"].get<std::string>().starts_with("the probe failed: ")) << c["job odd"];
   // `job --show` has the same record; --jobs-dir none leaves jobs out.
   CliResult show = RunCli({"job", "--show", "nightly"}, env);
   EXPECT_NE(show.out.find("\"result\": \"failed\""), std::string::npos) << show.out;

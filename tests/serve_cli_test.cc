@@ -51,7 +51,7 @@ struct Server {
   std::string log;
   bool Start(const std::vector<std::string>& args, const std::string& log_path) {
     log = log_path;
-    std::vector<std::string> all = {"serve", "--listen", "127.0.0.1:0"};
+    std::vector<std::string> all = {"serve", "--listen", "127.0.0.1:0", "--jobs-dir", "none"};  // not the user's jobs
     all.insert(all.end(), args.begin(), args.end());
     pid = testing::StartCli(all, log_path);
     url = testing::WaitForLine(log_path, "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 10000);

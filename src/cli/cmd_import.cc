@@ -342,7 +342,7 @@ Status SaveJob(const std::string& dir, const std::string& name, const nlohmann::
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // errors may not be UTF-8
     out.flush();
     if (!out) return absl::ResourceExhaustedError(StrCat("cannot write ", tmp));
   }
@@ -450,6 +450,8 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
               StrCat("job ", jf->exec, " is already running: ", lease.status().message(),
                      "; wait for it (--wait 10m) or check `comptoir health`"));
         }
+        // Read again under the lease: a run that held it may have recorded its outcome.
+        ASSIGN_OR_RETURN(j, LoadJob(dir, jf->exec));
         // The incremental position: the coordination service's copy (written with
         // compare-and-set), else the job file's.
         StatusOr<coord::Versioned> stored = coordination->Get(job_key + "/last_value");
@@ -488,12 +490,13 @@ void AddImportCommands(CLI::App* app, Globals* g, int* result) {
                                                "while it ran (", written.status().message(), "); run `job --exec ",
                                                jf->exec, "` again: it starts from the newest value"));
             }
-            j["last_value"] = *r.plan.new_last_value;
           }
-          j["last_run"] = {{"result", "ok"}, {"rows", r.rows}, {"seconds", r.seconds},
-                           {"finished_at", core::UnixMillis() / 1000}};
-          j["last_success"] = j["last_run"];
-          RETURN_IF_ERROR(SaveJob(dir, jf->exec, j));
+          nlohmann::json done = j;
+          if (r.plan.new_last_value) done["last_value"] = *r.plan.new_last_value;
+          done["last_run"] = {{"result", "ok"}, {"rows", r.rows}, {"seconds", r.seconds},
+                              {"finished_at", core::UnixMillis() / 1000}};
+          done["last_success"] = done["last_run"];
+          RETURN_IF_ERROR(SaveJob(dir, jf->exec, done));
           return absl::OkStatus();
         }();
         if (!st.ok()) {

@@ -244,6 +244,7 @@ Component JobProbe(const std::string& path) {
     return c;
   }
   const json& run = j["last_run"];
+  // A field of the wrong type throws from value(): the probe reports it (see Check).
   if (run.value("result", "ok") == "ok") {
     c.detail = fmt::format("last run ok {}: {}", when(run), rows(run));
     return c;
@@ -377,9 +378,14 @@ std::vector<Component> Check(const Targets& t) {
   shared->results.resize(probes.size());
   for (size_t i = 0; i < probes.size(); ++i) {
     // Detached: a probe stuck past the timeout is reported down and left to finish.
-    std::thread([shared, i, probe = probes[i].second] {
+    std::thread([shared, i, name = probes[i].first, probe = probes[i].second] {
       auto t0 = std::chrono::steady_clock::now();
-      Component c = probe();
+      Component c;
+      try {
+        c = probe();
+      } catch (const std::exception& e) {  // e.g. a job file with a field of the wrong type
+        c = {name, State::kDegraded, StrCat("the probe failed: ", e.what())};
+      }
       c.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::lock_guard<std::mutex> l(shared->mu);
       shared->results[i] = std::move(c);

@@ -373,9 +373,9 @@ Status HttpServer::Start() {
     // The changelist epoll backend folds the add/delete of a connection's
     // interest around each response into one epoll_ctl per loop (no fd is dup'ed here).
     event_config* cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    w->base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
+    if (cfg != nullptr) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = cfg != nullptr ? event_base_new_with_config(cfg) : nullptr;
+    if (cfg != nullptr) event_config_free(cfg);
     w->http = evhttp_new(w->base);
     if (w->base == nullptr || w->http == nullptr) return absl::InternalError("libevent: cannot create an event loop");
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);

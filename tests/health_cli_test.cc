@@ -136,11 +136,14 @@ TEST(HealthCli, EachSavedJobShowsItsLastRunRowsDurationAndResult) {
                                std::regex("last run failed [0-9]+ s ago after [0-9.]+ s: .*erp\\.db.*; last success "
                                           "[0-9]+ s ago \\(" + **count + " rows in [0-9.]+ s\\)")))
       << c["job nightly"];
-  // A job file with a field of the wrong type is reported, not fatal.
-  std::ofstream(dir + "/jobs/odd.json") << R"({"name": "odd", "last_run": {"result": 1}})";
+  // A job file with a field of the wrong type is reported with what is wrong, not fatal.
+  std::ofstream(dir + "/jobs/odd.json") << R"({"name": "odd", "args": ["import"], "last_run": {"result": 1}})";
   c = health(1);
   EXPECT_EQ(c["job odd"]["status"], "degraded") << c["job odd"];
-  EXPECT_TRUE(c["job odd"]["detail"].get<std::string>().starts_with("the probe failed: ")) << c["job odd"];
+  EXPECT_EQ(c["job odd"]["detail"].get<std::string>(),
+            "job file " + dir + "/jobs/odd.json is damaged: \"last_run.result\" must be a string, not number; fix it, "
+            "or delete it (comptoir job --delete odd) and create the job again")
+      << c["job odd"];
   // `job --show` has the same record; --jobs-dir none leaves jobs out.
   CliResult show = RunCli({"job", "--show", "nightly"}, env);
   EXPECT_NE(show.out.find("\"result\": \"failed\""), std::string::npos) << show.out;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "comptoir/core/time.h"
 #include "comptoir/analytics/sales.h"
 #include "comptoir/bus/client.h"
 #include "comptoir/core/strings.h"
@@ -164,8 +165,8 @@ TEST_F(Serve, SummaryOfTheRealSampleToTheCentWithAndWithoutFilters) {
   ExpectSummaryEqualsEngine(all, analytics::Filter{}, *dir_ + "/lake");
   json f = GetJson(Url("/api/v1/sales/summary?from=2004-01-01&to=2004-12-31&productline=Motorcycles,Ships&dealsize=Large"));
   analytics::Filter want;
-  want.from_day = *analytics::ParseDay("2004-01-01");
-  want.to_day = *analytics::ParseDay("2004-12-31");
+  want.from_day = *core::ParseDay("2004-01-01");
+  want.to_day = *core::ParseDay("2004-12-31");
   want.in[analytics::kProductLine] = {"Motorcycles", "Ships"};
   want.in[analytics::kDealSize] = {"Large"};
   ExpectSummaryEqualsEngine(f, want, *dir_ + "/lake");

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "comptoir/core/time.h"
 #include "comptoir/analytics/sales.h"
 #include "comptoir/lake/storage.h"
 #include "nlohmann/json.hpp"
@@ -153,8 +154,8 @@ int main(int argc, char** argv) {
     filtered_rows += s.rows;
     if (examples.size() < 3) {
       examples.push_back({{"productline", f.in[analytics::kProductLine][0]},
-                          {"from", analytics::FormatDay(f.from_day)},
-                          {"to", analytics::FormatDay(f.to_day)},
+                          {"from", comptoir::core::FormatDay(f.from_day)},
+                          {"to", comptoir::core::FormatDay(f.to_day)},
                           {"country", f.in[analytics::kCountry].empty() ? "" : f.in[analytics::kCountry][0]},
                           {"rows", s.rows},
                           {"ms", fms.back()}});

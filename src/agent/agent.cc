@@ -13,10 +13,9 @@
 #include <fstream>
 #include <thread>
 
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
 #include "comptoir/agent/compact.h"
 #include "comptoir/core/strings.h"
-#include "fmt/chrono.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "re2/re2.h"
@@ -117,12 +116,6 @@ std::optional<uint32_t> Fingerprint(int fd, size_t len) {
   return crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(buf), len);
 }
 
-// "2026-11-28T10:04:05.123Z"
-std::string IsoTime(int64_t ms) {
-  auto secs = std::chrono::sys_seconds(std::chrono::seconds(ms / 1000 - (ms % 1000 < 0 ? 1 : 0)));
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", secs, ((ms % 1000) + 1000) % 1000);
-}
-
 std::string SourceId(const Identity& id, uint32_t generation) {
   std::string key = fmt::format("{}:{}:{}:{}", id.dev, id.ino, id.btime_ns, generation);
   uint32_t a = crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(key.data()), key.size());
@@ -200,34 +193,6 @@ std::string ExpandTemplate(std::string_view tmpl, int64_t time_ms, const std::st
     }
   }
   return out;
-}
-
-int64_t ParseLineTime(std::string_view l) {
-  // YYYY-MM-DD HH:MM:SS,mmm
-  if (l.size() < 23 || l[4] != '-' || l[7] != '-' || l[10] != ' ' || l[13] != ':' || l[16] != ':' ||
-      (l[19] != ',' && l[19] != '.')) {
-    return -1;
-  }
-  int y = 0, ms = 0;
-  unsigned mo = 0, d = 0;
-  int hh = 0, mi = 0, ss = 0;
-  if (!ParseInt(l.substr(0, 4), &y) || !ParseInt(l.substr(5, 2), &mo) || !ParseInt(l.substr(8, 2), &d) ||
-      !ParseInt(l.substr(11, 2), &hh) || !ParseInt(l.substr(14, 2), &mi) ||
-      !ParseInt(l.substr(17, 2), &ss) || !ParseInt(l.substr(20, 3), &ms)) {
-    return -1;
-  }
-  using namespace std::chrono;
-  year_month_day ymd{year{y}, month{mo}, day{d}};
-  if (!ymd.ok() || hh > 23 || mi > 59 || ss > 60) return -1;
-  int64_t days_since = sys_days{ymd}.time_since_epoch().count();
-  return ((days_since * 86400 + hh * 3600 + mi * 60 + ss) * 1000) + ms;
-}
-
-std::string_view ParseLineLevel(std::string_view line) {
-  if (ParseLineTime(line) < 0 || line.size() < 25 || line[23] != ' ') return {};
-  std::string_view rest = line.substr(24);
-  size_t end = rest.find_first_of(" \n");
-  return rest.substr(0, end);
 }
 
 // ---------------------------------------------------------------------------
@@ -760,12 +725,12 @@ struct Agent::Impl {
     auto emit = [&]() -> Status {
       if (rec.out == nullptr) return absl::OkStatus();
       std::string_view text = rec.text;
-      std::string_view level = rec.has_time ? ParseLineLevel(text) : std::string_view();
+      std::string_view level = rec.has_time ? core::LogLineLevel(text) : std::string_view();
       std::string_view message = text;
       if (rec.has_time) message.remove_prefix(std::min(text.size(), size_t{24} + level.size() + 1));
-      nlohmann::json j = {{"ts", IsoTime(rec.time_ms)},       {"level", std::string(level)},
+      nlohmann::json j = {{"ts", core::FormatIsoMillis(rec.time_ms)},       {"level", std::string(level)},
                           {"host", o.host},                    {"path", s->path},
-                          {"ingest_ts", IsoTime(rec.ingest_ms)}, {"message", std::string(message)}};
+                          {"ingest_ts", core::FormatIsoMillis(rec.ingest_ms)}, {"message", std::string(message)}};
       std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       out.push_back('\n');
       if (rec.out->file) RETURN_IF_ERROR(rec.out->file->Append(out));
@@ -795,7 +760,7 @@ struct Agent::Impl {
           if (nl == std::string::npos && !eof) break;  // the rest comes with the next chunk
           size_t end = nl == std::string::npos ? data.size() : nl + 1;
           std::string_view line(data.data() + pos, end - pos);
-          int64_t line_time = ParseLineTime(line);
+          int64_t line_time = core::ParseLogTime(line);
           int64_t t = f.use_event_time ? line_time : -1;
           if (t >= 0) last_time = t;  // lines without a time (tracebacks) follow the line before
           bool starts = line_time >= 0 || !decided;
@@ -803,7 +768,7 @@ struct Agent::Impl {
             decided = true;
             std::string_view text = line.substr(0, line.size() - (line.ends_with('\n') ? 1 : 0));
             keep = (f.levels.empty() ||
-                    std::find(f.levels.begin(), f.levels.end(), ParseLineLevel(line)) != f.levels.end()) &&
+                    std::find(f.levels.begin(), f.levels.end(), core::LogLineLevel(line)) != f.levels.end()) &&
                    (include_re == nullptr || RE2::PartialMatch(text, *include_re)) &&
                    (exclude_re == nullptr || !RE2::PartialMatch(text, *exclude_re));
           }

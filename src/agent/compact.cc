@@ -7,7 +7,7 @@
 #include <map>
 #include <tuple>
 
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/strings.h"
 
 namespace comptoir::agent {

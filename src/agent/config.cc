@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "comptoir/core/names.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/core/units.h"
 #include "fmt/format.h"
@@ -21,7 +22,7 @@ constexpr AgentConfigKey kKeys[] = {
      "Lake URI (file:///dir, a directory, webhdfs://namenode:9870); default: the `lake` of comptoir.toml."},
     {"name", true, "string", "default", "The flow's name (in status and checkpoints); unique."},
     {"sources", true, "strings", "", "Files or globs to tail, e.g. [\"/var/log/app/*.log\"]. Required."},
-    {"target_dir", true, "string", "/user/flume/logs/%Y-%m-%d",
+    {"target_dir", true, "string", core::kLogsTemplate,
      "Lake directory template: %Y %m %d %H %M %S and %{host}."},
     {"file_prefix", true, "string", "", "Lake file name prefix (default: the source file's name)."},
     {"file_suffix", true, "string", "", "Lake file name suffix, e.g. \".log\"."},
@@ -165,6 +166,13 @@ std::string Quote(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view AgentConfigDefault(std::string_view name) {
+  for (const AgentConfigKey& k : kKeys) {
+    if (k.name == name) return k.default_value;
+  }
+  return {};
+}
 
 std::span<const AgentConfigKey> AgentConfigKeys() { return kKeys; }
 

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/stream/archiver.h"
@@ -31,7 +31,7 @@ constexpr int64_t kDayMs = 86400000;
 double Money(int64_t cents) { return static_cast<double>(cents) / 100.0; }
 
 nlohmann::json EventJson(const stream::Event& e) {
-  return {{"event_id", e.event_id},         {"ts", stream::FormatTimestamp(e.ts_ms)},
+  return {{"event_id", e.event_id},         {"ts", core::FormatIsoMillis(e.ts_ms)},
           {"order_number", e.order_number}, {"customer", e.customer},
           {"country", e.country},           {"product_line", e.product_line},
           {"quantity", e.quantity},         {"amount", Money(e.amount_cents)},
@@ -200,7 +200,7 @@ Status LiveView::RefreshArchive() {
     std::lock_guard<std::mutex> l(m.mu);
     m.ResetDayIfNeeded(now);
   }
-  std::string today_dir = fmt::format("dt={}", stream::FormatTimestamp(now).substr(0, 10));
+  std::string today_dir = fmt::format("dt={}", core::FormatIsoMillis(now).substr(0, 10));
   StatusOr<std::vector<lake::FileInfo>> days = m.o.lake->List(m.o.archive_dir);
   if (absl::IsNotFound(days.status())) return absl::OkStatus();
   RETURN_IF_ERROR(days.status());

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "comptoir/agent/agent.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
 #include "comptoir/lake/compression.h"
 #include "nlohmann/json.hpp"
 
@@ -42,21 +42,17 @@ std::vector<Record> Records(std::string_view data) {
       nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_object()) {
         Record r;
-        r.ts = j.contains("ts") ? agent::ParseLineTime(j.value("ts", "")) : -1;
-        if (r.ts < 0 && j.contains("ts") && j["ts"].is_string()) {  // ISO 8601 "2026-11-27T21:48:14.123Z"
-          std::string t = j["ts"];
-          if (t.size() >= 19) {
-            t[10] = ' ';
-            r.ts = agent::ParseLineTime(t.substr(0, 19) + ",000");
-          }
-        }
+        // ISO 8601 ("2026-11-27T21:48:14.123Z", the agent's JSON) or a log-line time.
+        std::string ts = j.contains("ts") && j["ts"].is_string() ? j["ts"].get<std::string>() : "";
+        r.ts = core::ParseIsoTime(ts);
+        if (r.ts < 0) r.ts = core::ParseLogTime(ts);
         r.level = j.value("level", "");
         r.text = j.value("message", std::string(line));
         out.push_back(std::move(r));
         continue;
       }
     }
-    int64_t ts = agent::ParseLineTime(line);
+    int64_t ts = core::ParseLogTime(line);
     if (ts < 0 && !out.empty()) {
       out.back().text += "\n";
       out.back().text += line;
@@ -64,7 +60,7 @@ std::vector<Record> Records(std::string_view data) {
     }
     Record r;
     r.ts = ts;
-    r.level = std::string(agent::ParseLineLevel(line));
+    r.level = std::string(core::LogLineLevel(line));
     r.text = std::string(line);
     out.push_back(std::move(r));
   }

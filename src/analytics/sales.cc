@@ -17,11 +17,12 @@
 #include <queue>
 #include <thread>
 
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
+#include "comptoir/core/decimal.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/text_format.h"
-#include "comptoir/stream/event.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::analytics {
@@ -30,10 +31,8 @@ namespace {
 namespace chr = std::chrono;
 
 chr::year_month_day Civil(int32_t day) { return chr::year_month_day(chr::sys_days(chr::days(day))); }
-int32_t DayOf(int y, unsigned m, unsigned d) {
-  return static_cast<int32_t>(
-      chr::sys_days(chr::year_month_day(chr::year(y), chr::month(m), chr::day(d))).time_since_epoch().count());
-}
+using core::DayOf;
+using core::FormatDay;
 
 // --- Loading --------------------------------------------------------------------------
 
@@ -92,27 +91,6 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
     }
   }
   return l;
-}
-
-// "2003-01-06", "2003-01-06T00:00:00", "2003-01-06 00:00:00" or the raw
-// sample's "2/24/2003 0:00".
-bool ParseDate(std::string_view t, int32_t* day) {
-  auto num = [](std::string_view s, int* v) {
-    auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-  };
-  int y = 0, m = 0, d = 0;
-  if (t.size() >= 10 && t[4] == '-' && t[7] == '-') {
-    if (!num(t.substr(0, 4), &y) || !num(t.substr(5, 2), &m) || !num(t.substr(8, 2), &d)) return false;
-  } else {
-    std::string_view date = t.substr(0, t.find(' '));
-    std::vector<std::string_view> p = Split(date, '/');
-    if (p.size() != 3 || !num(p[0], &m) || !num(p[1], &d) || !num(p[2], &y)) return false;
-  }
-  chr::year_month_day ymd{chr::year(y), chr::month(static_cast<unsigned>(m)), chr::day(static_cast<unsigned>(d))};
-  if (!ymd.ok()) return false;
-  *day = static_cast<int32_t>(chr::sys_days(ymd).time_since_epoch().count());
-  return true;
 }
 
 // A part file parsed with its own dictionaries (merged into the dataset's later).
@@ -216,7 +194,7 @@ class ChunkBuilder {
       std::string_view v = field(c);
       *out = 0;
       if (v.empty()) return absl::OkStatus();
-      StatusOr<int64_t> cents = stream::ParseCents(v);
+      StatusOr<int64_t> cents = core::ParseCents(v);
       if (!cents.ok()) {
         return absl::DataLossError(fmt::format("{}:{}: {} is not an amount: '{}'", file_, line, kColNames[c], v));
       }
@@ -231,7 +209,7 @@ class ChunkBuilder {
     RETURN_IF_ERROR(integer(cQty, &qty));
     RETURN_IF_ERROR(money(cPrice, &price));
     RETURN_IF_ERROR(money(cSales, &sales));
-    if (!ParseDate(field(cDate), &day)) {
+    if (!core::ParseDateText(field(cDate), &day)) {
       return absl::DataLossError(fmt::format("{}:{}: ORDERDATE is not a date: '{}'", file_, line, field(cDate)));
     }
     k.order_number.push_back(order);
@@ -913,20 +891,6 @@ RowView View(const Snapshot& s, const Chunk& k, size_t i) {
 }  // namespace
 
 // --- Public helpers -------------------------------------------------------------------
-
-std::string FormatDay(int32_t day) {
-  chr::year_month_day ymd = Civil(day);
-  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                     static_cast<unsigned>(ymd.day()));
-}
-
-StatusOr<int32_t> ParseDay(std::string_view text) {
-  int32_t day = 0;
-  if (text.size() != 10 || !ParseDate(text, &day)) {
-    return absl::InvalidArgumentError(StrCat("'", text, "' is not a date (expected YYYY-MM-DD)"));
-  }
-  return day;
-}
 
 StatusOr<GroupKey> ParseGroupKey(std::string_view name) {
   static const std::pair<std::string_view, GroupKey> kNames[] = {

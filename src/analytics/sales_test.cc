@@ -1,6 +1,7 @@
 // The engine against an independent computation: SQLite over the same rows.
 // Rows are seeded into SQLite, imported into a lake with the real importer,
 // loaded by SalesDataset, and every answer is compared with SQL.
+#include "comptoir/core/time.h"
 #include "comptoir/analytics/sales.h"
 
 #include <gtest/gtest.h>
@@ -110,8 +111,8 @@ std::string Quote(const std::string& s) {
 // The WHERE clause equivalent to a Filter.
 std::string Where(const Filter& f) {
   std::vector<std::string> parts = {"1=1"};
-  if (f.from_day != INT32_MIN) parts.push_back("substr(ORDERDATE,1,10) >= " + Quote(FormatDay(f.from_day)));
-  if (f.to_day != INT32_MAX) parts.push_back("substr(ORDERDATE,1,10) <= " + Quote(FormatDay(f.to_day)));
+  if (f.from_day != INT32_MIN) parts.push_back("substr(ORDERDATE,1,10) >= " + Quote(core::FormatDay(f.from_day)));
+  if (f.to_day != INT32_MAX) parts.push_back("substr(ORDERDATE,1,10) <= " + Quote(core::FormatDay(f.to_day)));
   const char* cols[] = {"PRODUCTLINE", "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY"};
   for (int d = 0; d < 5; ++d) {
     if (f.in[static_cast<size_t>(d)].empty()) continue;
@@ -379,8 +380,8 @@ TEST(SalesSample, AvroPartsLoadLikeText) {
   Sql sql(dir + "/erp.db");
   ExpectSummary(sql, *snap, Filter{});
   Filter f;
-  f.from_day = *ParseDay("2003-06-01");
-  f.to_day = *ParseDay("2004-06-30");
+  f.from_day = *core::ParseDay("2003-06-01");
+  f.to_day = *core::ParseDay("2004-06-30");
   ExpectSummary(sql, *snap, f);
   fs::remove_all(dir);
 }
@@ -402,8 +403,8 @@ TEST(SalesSample, TheRealSalesDataSampleToTheCent) {
   Sql sql(dir + "/erp.db");
   ExpectSummary(sql, *snap, Filter{});
   Filter f;
-  f.from_day = *ParseDay("2004-01-01");
-  f.to_day = *ParseDay("2004-12-31");
+  f.from_day = *core::ParseDay("2004-01-01");
+  f.to_day = *core::ParseDay("2004-12-31");
   f.in[kDealSize] = {"Large"};
   ExpectSummary(sql, *snap, f);
   fs::remove_all(dir);

@@ -1,5 +1,6 @@
 #include "comptoir/bus/client.h"
 
+#include <filesystem>
 #include <thread>
 
 #include "comptoir/core/uri.h"
@@ -231,6 +232,18 @@ StatusOr<std::unique_ptr<Consumer>> OpenConsumer(const std::string& uri, const s
   auto consumer = std::make_unique<LogConsumer>(std::move(log), topic, options);
   RETURN_IF_ERROR(consumer->Init(c.partitions));
   return std::unique_ptr<Consumer>(std::move(consumer));
+}
+
+std::string ConfiguredBusUri(const core::Config& config, std::string_view flag) {
+  std::string text = flag.empty() ? config.GetString("bus.uri") : std::string(flag);
+  if (text.empty() || text == "none" || text.find("://") != std::string::npos) return text;
+  return "log://" + std::filesystem::absolute(text).lexically_normal().string();
+}
+
+BusOptions ConfiguredBusOptions(const core::Config& config) {
+  BusOptions o;
+  o.kafka_properties = config.GetTable("bus.kafka");
+  return o;
 }
 
 }  // namespace comptoir::bus

@@ -15,7 +15,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
 
 namespace comptoir::bus {
 namespace fs = std::filesystem;

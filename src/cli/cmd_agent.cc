@@ -11,8 +11,10 @@
 #include "comptoir/agent/agent.h"
 #include "comptoir/agent/compact.h"
 #include "comptoir/agent/config.h"
+#include "comptoir/coord/coordinator.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/units.h"
 #include "common.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -20,26 +22,29 @@
 namespace comptoir::cli {
 namespace {
 
+// The quick flags of one flow; their defaults are the configuration file's
+// (agent/config.cc declares each once).
 struct AgentFlags {
+  static std::string Default(std::string_view key) { return std::string(agent::AgentConfigDefault(key)); }
   std::vector<std::string> sources;
-  std::string target_dir = "/user/flume/logs/%Y-%m-%d";
+  std::string target_dir = Default("target_dir");
   std::string lake;
-  std::string state_dir = "./agent-state";
-  std::string roll_size = "128MB";
-  std::string roll_interval = "5m";
-  std::string idle_timeout = "30s";
-  std::string start_at = "beginning";
-  std::string time = "event";
+  std::string state_dir = Default("state_dir");
+  std::string roll_size = Default("roll_size");
+  std::string roll_interval = Default("roll_interval");
+  std::string idle_timeout = Default("idle_timeout");
+  std::string start_at = Default("start_at");
+  std::string time = Default("time");
   std::string multiline_start;
   std::string file_prefix;
   std::string file_suffix;
   std::string host;
-  std::string partial_timeout = "0";
+  std::string partial_timeout = Default("partial_timeout");
   std::vector<std::string> levels;
   std::string include;
   std::string exclude;
-  std::string compress = "none";
-  std::string format = "text";
+  std::string compress = Default("compression");
+  std::string format = Default("format");
   bool once = false;
   bool json = false;
   std::string config;
@@ -81,10 +86,10 @@ StatusOr<agent::AgentConfig> ConfigFromFlags(const AgentFlags& f) {
     return absl::InvalidArgumentError(StrCat("--time \"", f.time, "\": use event or ingest"));
   }
   flow.use_event_time = f.time == "event";
-  ASSIGN_OR_RETURN(flow.roll_bytes, ParseSize(f.roll_size));
-  ASSIGN_OR_RETURN(flow.roll_interval, ParseDuration(f.roll_interval));
-  ASSIGN_OR_RETURN(flow.idle_timeout, ParseDuration(f.idle_timeout));
-  ASSIGN_OR_RETURN(flow.partial_timeout, ParseDuration(f.partial_timeout));
+  ASSIGN_OR_RETURN(flow.roll_bytes, core::ParseSize(f.roll_size));
+  ASSIGN_OR_RETURN(flow.roll_interval, core::ParseDuration(f.roll_interval));
+  ASSIGN_OR_RETURN(flow.idle_timeout, core::ParseDuration(f.idle_timeout));
+  ASSIGN_OR_RETURN(flow.partial_timeout, core::ParseDuration(f.partial_timeout));
   o.flows.push_back(flow);
   c.lake = f.lake;
   return c;
@@ -122,8 +127,7 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   // Big buffers (seal batches, roll chunks) come from mmap and go back to the
   // system when freed, instead of staying in the heap: a small, steady RSS.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
-  std::string lake_uri = !config.lake.empty() ? config.lake : g.config.GetString("lake");
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, lake::OpenConfiguredLake(g.config, config.lake));
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<agent::Agent> a, agent::Agent::Open(lake.get(), o));
   if (!g.quiet && !f.once) {
@@ -141,11 +145,11 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   std::thread reporter;
   std::string coord_uri = !f.coord.empty() ? f.coord : g.config.GetString("coord.uri");
   if (!coord_uri.empty() && !f.once) {
-    ASSIGN_OR_RETURN(coordination, OpenCoordination(g, coord_uri));
+    ASSIGN_OR_RETURN(coordination, coord::OpenCoordinator(coord_uri));
     std::string state = std::filesystem::absolute(o.state_dir).string();
-    std::string id = fmt::format("{}/{}", HostName(), NameHash(state).substr(0, 8));
+    std::string id = fmt::format("{}/{}", core::HostName(), core::NameHash(state).substr(0, 8));
     auto payload = [state] {
-      nlohmann::json p = {{"host", HostName()}, {"state_dir", state}};
+      nlohmann::json p = {{"host", core::HostName()}, {"state_dir", state}};
       int64_t lag = 0, last = 0;
       std::string error;
       StatusOr<std::vector<agent::FileStatus>> files = agent::ReadStatus(state);
@@ -162,7 +166,7 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
       p["last_error"] = error;
       return p.dump();
     };
-    ASSIGN_OR_RETURN(registration, coordination->Register("agents", id, payload()));
+    ASSIGN_OR_RETURN(registration, coordination->Register(std::string(core::kAgentsGroup), id, payload()));
     reporter = std::thread([&done, &registration, payload] {
       while (!done) {
         for (int i = 0; i < 20 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -227,8 +231,7 @@ Status RunCompact(const AgentFlags& f, const Globals& g) {
   agent::CompactOptions o;
   ASSIGN_OR_RETURN(o.min_age, core::ParseDuration(f.min_age));
   o.dry_run = f.dry_run;
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake,
-                   OpenLake(!f.lake.empty() ? f.lake : g.config.GetString("lake")));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, lake::OpenConfiguredLake(g.config, f.lake));
   size_t outputs = 0, inputs = 0;
   uint64_t bytes = 0;
   for (const std::string& dir : f.compact_dirs) {
@@ -249,84 +252,74 @@ Status RunCompact(const AgentFlags& f, const Globals& g) {
   return absl::OkStatus();
 }
 
+
+void DefineAgent(Command& agent) {
+  auto f = std::make_shared<AgentFlags>();
+  agent.Option("--source", &f->sources, "File or glob to tail (repeatable), e.g. 'logs/*.log'");
+  agent.Option("--target-dir", &f->target_dir,
+               "Lake directory template: %Y %m %d %H %M, %{host} (default /user/flume/logs/%Y-%m-%d)");
+  agent.Option("--lake", &f->lake, "Lake URI or directory (default: config lake)");
+  agent.Option("--state-dir", &f->state_dir, "Checkpoints and the local spool (default ./agent-state)");
+  agent.Option("--roll-size", &f->roll_size, "Roll a lake file at this size (default 128MB)");
+  agent.Option("--roll-interval", &f->roll_interval, "Roll a lake file this long after its first line (default 5m)");
+  agent.Option("--idle-timeout", &f->idle_timeout, "Roll when a file got nothing new for this long (default 30s)");
+  agent.Option("--start-at", &f->start_at, "beginning (default) or end: where files found at the very first start begin");
+  agent.Option("--time", &f->time,
+               "event (default: the line's own timestamp when it parses) or ingest: the time that fills the target "
+               "template");
+  agent.Option("--multiline-start", &f->multiline_start,
+               "Regex of a line that starts a record; other lines join the record before (e.g. '^\\d{4}-\\d\\d-\\d\\d ' "
+               "keeps Python tracebacks with their line)");
+  agent.Option("--partial-timeout", &f->partial_timeout,
+               "Release an unterminated last line after this long (default 0: wait for its newline)");
+  agent.Option("--level", &f->levels, "Keep only lines of this level (repeatable: --level WARNING --level ERROR)");
+  agent.Option("--include", &f->include, "Regex: keep only matching lines");
+  agent.Option("--exclude", &f->exclude, "Regex: drop matching lines");
+  agent.Option("--compress", &f->compress, "none (default), gzip or zstd lake files");
+  agent.Option("--format", &f->format,
+               "text (default: the lines as they are) or json (one object per record with ts, level, host, path, "
+               "ingest_ts, message)");
+  agent.Option("--file-prefix", &f->file_prefix, "Lake file name prefix (default: the source file name)");
+  agent.Option("--file-suffix", &f->file_suffix, "Lake file name suffix (default none)");
+  agent.Option("--host", &f->host, "Value of %{host} (default: this machine's name)");
+  agent.Flag("--once", &f->once, "Publish what the files hold now, then exit");
+  agent.Option("--coord", &f->coord,
+               "Coordination URI to register in (group agents: lag, last commit, last error; default: config "
+               "coord.uri, none when unset)");
+  agent.Option("--config", &f->config, "Agent configuration (TOML, several [[flow]]s; see docs/agent-config.md)");
+  agent.Option("--flume-conf", &f->flume_conf, "Run a Flume agent's exec (tail -F) / TAILDIR sources and HDFS sinks");
+  agent.Option("--name", &f->flume_name, "The Flume agent's name in --flume-conf (default agent)");
+  agent.Flag("--print-config", &f->print_config,
+             "Print the configuration as TOML (e.g. converted from --flume-conf) and exit");
+  const Globals* g = &agent.globals();
+  agent.Action([f, g] { return RunAgent(*f, *g); });
+  agent.Sub("config-doc", "Print the configuration reference (Markdown)").Action([] {
+    std::cout << agent::AgentConfigMarkdown();
+    return absl::OkStatus();
+  });
+  Command compact = agent.Sub(
+      "compact", "Merge the small files of closed directories (days) into one per directory, crash-safely");
+  compact.Option("dirs", &f->compact_dirs, "Lake directories, searched recursively (e.g. /user/flume/logs)").Required();
+  compact.Option("--lake", &f->lake, "Lake URI or directory (default: config lake)");
+  compact.Option("--min-age", &f->min_age, "A directory is closed when its newest file is this old (default 1h)");
+  compact.Flag("--dry-run", &f->dry_run, "Print what would be merged; change nothing");
+  compact.Action([f, g] { return RunCompact(*f, *g); });
+  Command status = agent.Sub("status", "Each file's read and committed offsets, lag, last commit and last error");
+  status.Option("--state-dir", &f->state_dir, "The agent's state directory (default ./agent-state)");
+  status.Flag("--json", &f->json, "Print JSON");
+  status.Action([f] { return RunAgentStatus(*f); });
+}
+
 }  // namespace
 
-void AddAgentCommand(CLI::App* app, Globals* g, int* result) {
-  auto f = std::make_shared<AgentFlags>();
-  CLI::App* agent = app->add_subcommand(
-      "agent", "Tail application logs into the lake exactly once (Flow C)");
-  agent->add_option("--source", f->sources, "File or glob to tail (repeatable), e.g. 'logs/*.log'");
-  agent->add_option("--target-dir", f->target_dir,
-                    "Lake directory template: %Y %m %d %H %M, %{host} (default /user/flume/logs/%Y-%m-%d)");
-  agent->add_option("--lake", f->lake, "Lake URI or directory (default: config lake)");
-  agent->add_option("--state-dir", f->state_dir,
-                    "Checkpoints and the local spool (default ./agent-state)");
-  agent->add_option("--roll-size", f->roll_size, "Roll a lake file at this size (default 128MB)");
-  agent->add_option("--roll-interval", f->roll_interval,
-                    "Roll a lake file this long after its first line (default 5m)");
-  agent->add_option("--idle-timeout", f->idle_timeout,
-                    "Roll when a file got nothing new for this long (default 30s)");
-  agent->add_option("--start-at", f->start_at,
-                    "beginning (default) or end: where files found at the very first start begin");
-  agent->add_option("--time", f->time,
-                    "event (default: the line's own timestamp when it parses) or ingest: the time "
-                    "that fills the target template");
-  agent->add_option("--multiline-start", f->multiline_start,
-                    "Regex of a line that starts a record; other lines join the record before "
-                    "(e.g. '^\\d{4}-\\d\\d-\\d\\d ' keeps Python tracebacks with their line)");
-  agent->add_option("--partial-timeout", f->partial_timeout,
-                    "Release an unterminated last line after this long (default 0: wait for its newline)");
-  agent->add_option("--level", f->levels,
-                    "Keep only lines of this level (repeatable: --level WARNING --level ERROR)");
-  agent->add_option("--include", f->include, "Regex: keep only matching lines");
-  agent->add_option("--exclude", f->exclude, "Regex: drop matching lines");
-  agent->add_option("--compress", f->compress, "none (default), gzip or zstd lake files");
-  agent->add_option("--format", f->format,
-                    "text (default: the lines as they are) or json (one object per record with ts, "
-                    "level, host, path, ingest_ts, message)");
-  agent->add_option("--file-prefix", f->file_prefix, "Lake file name prefix (default: the source file name)");
-  agent->add_option("--file-suffix", f->file_suffix, "Lake file name suffix (default none)");
-  agent->add_option("--host", f->host, "Value of %{host} (default: this machine's name)");
-  agent->add_flag("--once", f->once, "Publish what the files hold now, then exit");
-  agent->add_option("--coord", f->coord,
-                    "Coordination URI to register in (group agents: lag, last commit, last error; "
-                    "default: config coord.uri, none when unset)");
-  agent->add_option("--config", f->config,
-                    "Agent configuration (TOML, several [[flow]]s; see docs/agent-config.md)");
-  agent->add_option("--flume-conf", f->flume_conf,
-                    "Run a Flume agent's exec (tail -F) / TAILDIR sources and HDFS sinks");
-  agent->add_option("--name", f->flume_name, "The Flume agent's name in --flume-conf (default agent)");
-  agent->add_flag("--print-config", f->print_config,
-                  "Print the configuration as TOML (e.g. converted from --flume-conf) and exit");
-  agent->callback([f, g, result, agent] {
-    if (agent->get_subcommands().empty()) {
-      Status s = RunAgent(*f, *g);
-      *result = s.ok() ? 0 : Fail("agent", s);
-    }
-  });
-  CLI::App* doc = agent->add_subcommand("config-doc", "Print the configuration reference (Markdown)");
-  doc->callback([] { std::cout << agent::AgentConfigMarkdown(); });
-  CLI::App* compact = agent->add_subcommand(
-      "compact",
-      "Merge the small files of closed directories (days) into one per directory, crash-safely");
-  compact->add_option("dirs", f->compact_dirs, "Lake directories, searched recursively (e.g. /user/flume/logs)")
-      ->required();
-  compact->add_option("--lake", f->lake, "Lake URI or directory (default: config lake)");
-  compact->add_option("--min-age", f->min_age,
-                      "A directory is closed when its newest file is this old (default 1h)");
-  compact->add_flag("--dry-run", f->dry_run, "Print what would be merged; change nothing");
-  compact->callback([f, g, result] {
-    Status s = RunCompact(*f, *g);
-    *result = s.ok() ? 0 : Fail("agent compact", s);
-  });
-  CLI::App* status = agent->add_subcommand(
-      "status", "Each file's read and committed offsets, lag, last commit and last error");
-  status->add_option("--state-dir", f->state_dir, "The agent's state directory (default ./agent-state)");
-  status->add_flag("--json", f->json, "Print JSON");
-  status->callback([f, result] {
-    Status s = RunAgentStatus(*f);
-    *result = s.ok() ? 0 : Fail("agent status", s);
-  });
+std::vector<CommandDef> AgentCommands() {
+  return {{{.name = "agent",
+            .help = "Tail application logs into the lake exactly once (Flow C)",
+            .lifetime = orchestrate::Lifetime::kLongRunning,
+            .start_rank = 1,
+            .needs = {{"lake"}, {"coord"}},
+            .one_shot_subcommands = {"compact"}},
+           DefineAgent}};
 }
 
 }  // namespace comptoir::cli

@@ -10,7 +10,9 @@
 
 #include "common.h"
 #include "comptoir/core/progress.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/units.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/seed/sales.h"
@@ -101,18 +103,18 @@ Status RunDemo(DemoFlags f, bool quiet) {
   o.delete_target_dir = true;
   o.validate = true;
   o.quiet = quiet;
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, OpenLake(lake_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenStorage(lake_dir));
   ASSIGN_OR_RETURN(importer::ImportResult r, importer::RunImport(o, fs.get()));
   std::cout << fmt::format(
       "      {} rows ({}) in {:.2f} s ({} rows/s), validated against the source's count\n",
       core::WithThousands(r.rows), core::HumanBytes(static_cast<double>(r.bytes)), r.seconds,
       core::WithThousands(static_cast<uint64_t>(r.rows / std::max(r.seconds, 1e-6))));
   std::cout << "[3/6] The lake now holds:\n";
-  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, fs->List("/user/sqoop/sales"));
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, fs->List(std::string(core::kSalesDir)));
   for (const lake::FileInfo& file : files) {
     std::cout << fmt::format("      {:>12}  {}\n", file.size, file.path);
   }
-  ASSIGN_OR_RETURN(auto in, fs->Open("/user/sqoop/sales/part-m-00000", 0, 600));
+  ASSIGN_OR_RETURN(auto in, fs->Open(StrCat(core::kSalesDir, "/part-m-00000"), 0, 600));
   char buf[600];
   ASSIGN_OR_RETURN(size_t n, in->Read(buf, sizeof(buf)));
   std::string head(buf, n);
@@ -123,7 +125,7 @@ Status RunDemo(DemoFlags f, bool quiet) {
   std::string bus_uri = real ? f.bus : StrCat("log://", (dir / "bus").string());
   std::string app_log = (dir / "app.log").string();
   std::string coord_uri = real ? f.coord : StrCat("local://", (dir / "coord").string());
-  ASSIGN_OR_RETURN(std::chrono::milliseconds duration, ParseDuration(f.duration));
+  ASSIGN_OR_RETURN(std::chrono::milliseconds duration, core::ParseDuration(f.duration));
   std::cout << fmt::format("[4/6] Flow B: {} point-of-sale events/s to {} (topic transactions), their log lines "
                            "to {}\n", f.rate, bus_uri, app_log);
   std::cout << fmt::format("[5/6] Flow C: the agent tails {} into {}/user/flume/logs/%Y-%m-%d (rolls every 10 s)\n",
@@ -138,7 +140,7 @@ Status RunDemo(DemoFlags f, bool quiet) {
   std::vector<Part> parts = {
       {"produce", {"-q", "produce", "--bus", bus_uri, "--rate", fmt::format("{}", f.rate), "--log", app_log}},
       {"agent", {"-q", "agent", "--source", app_log, "--lake", lake_dir, "--state-dir", (dir / "agent").string(),
-                 "--target-dir", "/user/flume/logs/%Y-%m-%d", "--roll-interval", "10s", "--idle-timeout", "5s",
+                 "--target-dir", std::string(core::kLogsTemplate), "--roll-interval", "10s", "--idle-timeout", "5s",
                  "--coord", coord_uri}},
       {"serve", {"-q", "serve", "--listen", fmt::format("127.0.0.1:{}", f.port), "--lake", lake_dir, "--bus", bus_uri,
                  "--archive", "--coord", coord_uri, "--jobs-dir", (dir / "jobs").string()}},
@@ -170,29 +172,34 @@ Status RunDemo(DemoFlags f, bool quiet) {
   return status;
 }
 
+
+void DefineDemo(Command& cmd) {
+  auto f = std::make_shared<DemoFlags>();
+  cmd.Option("--dir", &f->dir, "Working directory for the ERP database and the lake (default ./demo)");
+  cmd.Option("--rows", &f->rows, "Synthetic sales rows to seed (default 200000)");
+  cmd.Option("-m,--num-mappers", &f->mappers, "Parallel readers for the import (default 4)");
+  cmd.Option("--port", &f->port, "Dashboard port on 127.0.0.1 (default 8080)");
+  cmd.Option("--rate", &f->rate, "Live events per second (default 5)");
+  cmd.Option("--duration", &f->duration, "Stop after this long (e.g. 60s); default: until Ctrl-C");
+  cmd.Option("--stack", &f->stack,
+             "embedded (default: SQLite, local lake, embedded bus, local coordination) or real (MariaDB, HDFS, Kafka, "
+             "ZooKeeper; `make demo-real` starts them)");
+  cmd.Option("--db", &f->db, "With --stack real: the ERP database URL (default $COMPTOIR_TEST_MYSQL_URI)");
+  cmd.Option("--bus", &f->bus, "With --stack real: kafka://host:port (default $COMPTOIR_TEST_KAFKA)");
+  cmd.Option("--lake", &f->lake, "With --stack real: webhdfs://host:port (default $COMPTOIR_TEST_WEBHDFS)");
+  cmd.Option("--coord", &f->coord, "With --stack real: zk://host:port/chroot (default $COMPTOIR_TEST_ZK)");
+  const Globals* g = &cmd.globals();
+  cmd.Action([f, g] { return RunDemo(*f, g->quiet); });
+}
+
 }  // namespace
 
-void AddDemoCommand(CLI::App* app, Globals* g, int* result) {
-  auto f = std::make_shared<DemoFlags>();
-  CLI::App* cmd = app->add_subcommand(
-      "demo", "Run the whole platform on embedded parts: ERP import, live events, log agent, archiver, dashboard");
-  cmd->add_option("--dir", f->dir, "Working directory for the ERP database and the lake (default ./demo)");
-  cmd->add_option("--rows", f->rows, "Synthetic sales rows to seed (default 200000)");
-  cmd->add_option("-m,--num-mappers", f->mappers, "Parallel readers for the import (default 4)");
-  cmd->add_option("--port", f->port, "Dashboard port on 127.0.0.1 (default 8080)");
-  cmd->add_option("--rate", f->rate, "Live events per second (default 5)");
-  cmd->add_option("--duration", f->duration, "Stop after this long (e.g. 60s); default: until Ctrl-C");
-  cmd->add_option("--stack", f->stack,
-                  "embedded (default: SQLite, local lake, embedded bus, local coordination) or real (MariaDB, HDFS, "
-                  "Kafka, ZooKeeper; `make demo-real` starts them)");
-  cmd->add_option("--db", f->db, "With --stack real: the ERP database URL (default $COMPTOIR_TEST_MYSQL_URI)");
-  cmd->add_option("--bus", f->bus, "With --stack real: kafka://host:port (default $COMPTOIR_TEST_KAFKA)");
-  cmd->add_option("--lake", f->lake, "With --stack real: webhdfs://host:port (default $COMPTOIR_TEST_WEBHDFS)");
-  cmd->add_option("--coord", f->coord, "With --stack real: zk://host:port/chroot (default $COMPTOIR_TEST_ZK)");
-  cmd->callback([f, g, result] {
-    Status s = RunDemo(*f, g->quiet);
-    *result = s.ok() ? 0 : Fail("demo", s);
-  });
+std::vector<CommandDef> DemoCommands() {
+  return {{{.name = "demo",
+            .help = "Run the whole platform on embedded parts: ERP import, live events, log agent, archiver, dashboard",
+            .lifetime = orchestrate::Lifetime::kLongRunning,
+            .supervised = false},
+           DefineDemo}};
 }
 
 }  // namespace comptoir::cli

@@ -1,22 +1,15 @@
 // comptoir import / import-all-tables / job: Flow A with Sqoop's flags.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
+#include <charconv>
 #include <iostream>
-#include <sstream>
 
 #include "common.h"
-#include "comptoir/core/clock.h"
+#include "comptoir/coord/coordinator.h"
+#include "comptoir/core/files.h"
 #include "comptoir/core/progress.h"
-#include "comptoir/core/signals.h"
 #include "comptoir/importer/importer.h"
+#include "comptoir/importer/jobs.h"
 #include "fmt/format.h"
-#include "nlohmann/json.hpp"
-#include "spdlog/spdlog.h"
 
 namespace comptoir::cli {
 namespace {
@@ -69,56 +62,47 @@ struct ImportFlags {
   std::string incremental, check_column, merge_key;
   std::optional<std::string> last_value;
 
-  void Add(CLI::App* cmd, bool all_tables) {
+  void Add(Command& cmd, bool all_tables) {
     conn.Add(cmd);
     if (all_tables) {
-      cmd->add_option("--warehouse-dir", warehouse_dir,
-                      "Parent lake directory; each table goes to <dir>/<table> (default "
-                      "/user/sqoop)");
-      cmd->add_option("--exclude-tables", exclude_tables, "Comma-separated tables to skip");
+      cmd.Option("--warehouse-dir", &warehouse_dir,
+                 "Parent lake directory; each table goes to <dir>/<table> (default /user/sqoop)");
+      cmd.Option("--exclude-tables", &exclude_tables, "Comma-separated tables to skip");
     } else {
-      cmd->add_option("--table", table, "Table to import");
-      cmd->add_option("--columns", columns, "Comma-separated columns to import (default: all)");
-      cmd->add_option("--where", where, "SQL condition selecting the rows of --table");
-      cmd->add_option("--query,-e", query,
-                      "Free-form SELECT with $CONDITIONS in its WHERE (needs --target-dir)");
-      cmd->add_option("--target-dir", target_dir,
-                      "Lake directory to write (default /user/sqoop/<table>)");
-      cmd->add_option("--warehouse-dir", warehouse_dir,
-                      "Parent lake directory: the target is <dir>/<table>");
-      cmd->add_flag("--append", append, "Add new part files to an existing target");
-      cmd->add_option("--incremental", incremental, "Incremental mode: append or lastmodified");
-      cmd->add_option("--check-column", check_column, "Column that tells new/changed rows");
-      cmd->add_option("--last-value", last_value, "Largest --check-column value already imported");
-      cmd->add_option("--merge-key", merge_key,
-                      "With lastmodified: key whose newest row wins in the merged dataset");
-      cmd->add_option("--split-by", split_by, "Column to split on (default: the primary key)");
-      cmd->add_option("--boundary-query", boundary_query,
-                      "Query returning (min, max) of the split column");
+      cmd.Option("--table", &table, "Table to import");
+      cmd.Option("--columns", &columns, "Comma-separated columns to import (default: all)");
+      cmd.Option("--where", &where, "SQL condition selecting the rows of --table");
+      cmd.Option("--query,-e", &query, "Free-form SELECT with $CONDITIONS in its WHERE (needs --target-dir)");
+      cmd.Option("--target-dir", &target_dir, "Lake directory to write (default /user/sqoop/<table>)");
+      cmd.Option("--warehouse-dir", &warehouse_dir, "Parent lake directory: the target is <dir>/<table>");
+      cmd.Flag("--append", &append, "Add new part files to an existing target");
+      cmd.Option("--incremental", &incremental, "Incremental mode: append or lastmodified");
+      cmd.Option("--check-column", &check_column, "Column that tells new/changed rows");
+      cmd.Option("--last-value", &last_value, "Largest --check-column value already imported");
+      cmd.Option("--merge-key", &merge_key, "With lastmodified: key whose newest row wins in the merged dataset");
+      cmd.Option("--split-by", &split_by, "Column to split on (default: the primary key)");
+      cmd.Option("--boundary-query", &boundary_query, "Query returning (min, max) of the split column");
     }
-    cmd->add_option("--lake", lake, "Lake URI or directory (default: config `lake`, ./lake)");
-    cmd->add_flag("--delete-target-dir", delete_target_dir,
-                  "Replace the target's dataset (atomically, once the import committed)");
-    cmd->add_option("-m,--num-mappers", num_mappers,
-                    "Parallel readers, one part file each (default 4)");
-    cmd->add_option("--fetch-size", fetch_size, "Rows per network round trip (hint)");
-    cmd->add_flag("--validate", validate,
-                  "Fail unless the rows written equal the source's row count (same predicate)");
-    cmd->add_flag("--dry-run", dry_run, "Print the plan (splits, queries, row counts) and stop");
-    cmd->add_option("--fields-terminated-by", fields_terminated_by, "Field delimiter (Sqoop)");
-    cmd->add_option("--lines-terminated-by", lines_terminated_by, "Line delimiter (Sqoop)");
-    cmd->add_option("--enclosed-by", enclosed_by, "Enclose every field with this character");
-    cmd->add_option("--optionally-enclosed-by", optionally_enclosed_by,
-                    "Enclose fields that contain a delimiter with this character");
-    cmd->add_option("--escaped-by", escaped_by, "Escape character (Sqoop)");
-    cmd->add_flag("--mysql-delimiters", mysql_delimiters,
-                  "MySQL's defaults: , \\n escaped-by \\ optionally-enclosed-by '");
-    cmd->add_option("--null-string", null_string, "Text for NULL in string columns");
-    cmd->add_option("--null-non-string", null_non_string, "Text for NULL in other columns");
-    cmd->add_flag("--as-textfile", as_textfile, "Delimited text (the default)");
-    cmd->add_flag("--as-avrodatafile", as_avrodatafile, "Avro data files");
-    cmd->add_flag("-z,--compress", compress, "Compress the part files");
-    cmd->add_option("--compression-codec", compression_codec, "gzip (default) or zstd");
+    cmd.Option("--lake", &lake, "Lake URI or directory (default: config `lake`, ./lake)");
+    cmd.Flag("--delete-target-dir", &delete_target_dir,
+             "Replace the target's dataset (atomically, once the import committed)");
+    cmd.Option("-m,--num-mappers", &num_mappers, "Parallel readers, one part file each (default 4)");
+    cmd.Option("--fetch-size", &fetch_size, "Rows per network round trip (hint)");
+    cmd.Flag("--validate", &validate, "Fail unless the rows written equal the source's row count (same predicate)");
+    cmd.Flag("--dry-run", &dry_run, "Print the plan (splits, queries, row counts) and stop");
+    cmd.Option("--fields-terminated-by", &fields_terminated_by, "Field delimiter (Sqoop)");
+    cmd.Option("--lines-terminated-by", &lines_terminated_by, "Line delimiter (Sqoop)");
+    cmd.Option("--enclosed-by", &enclosed_by, "Enclose every field with this character");
+    cmd.Option("--optionally-enclosed-by", &optionally_enclosed_by,
+               "Enclose fields that contain a delimiter with this character");
+    cmd.Option("--escaped-by", &escaped_by, "Escape character (Sqoop)");
+    cmd.Flag("--mysql-delimiters", &mysql_delimiters, "MySQL's defaults: , \\n escaped-by \\ optionally-enclosed-by '");
+    cmd.Option("--null-string", &null_string, "Text for NULL in string columns");
+    cmd.Option("--null-non-string", &null_non_string, "Text for NULL in other columns");
+    cmd.Flag("--as-textfile", &as_textfile, "Delimited text (the default)");
+    cmd.Flag("--as-avrodatafile", &as_avrodatafile, "Avro data files");
+    cmd.Flag("-z,--compress", &compress, "Compress the part files");
+    cmd.Option("--compression-codec", &compression_codec, "gzip (default) or zstd");
   }
 
   StatusOr<importer::ImportOptions> Options(const Globals& g) const {
@@ -212,9 +196,6 @@ struct ImportFlags {
     return o;
   }
 
-  std::string LakeUri(const Globals& g) const {
-    return lake.empty() ? g.config.GetString("lake") : lake;
-  }
 };
 
 void PrintPlan(const importer::ImportResult& r) {
@@ -249,9 +230,8 @@ void PrintSummary(const importer::ImportResult& r, const std::string& lake_uri) 
   for (const std::string& f : r.files) std::cout << "  " << f << "\n";
 }
 
-StatusOr<importer::ImportResult> ImportOne(const importer::ImportOptions& o,
-                                           const std::string& lake_uri) {
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, OpenLake(lake_uri));
+StatusOr<importer::ImportResult> ImportOne(const importer::ImportOptions& o, const ImportFlags& f, const Globals& g) {
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenConfiguredLake(g.config, f.lake));
   ASSIGN_OR_RETURN(importer::ImportResult r, importer::RunImport(o, fs.get()));
   if (o.dry_run) {
     PrintPlan(r);
@@ -266,7 +246,7 @@ Status RunImportAllTables(const ImportFlags& f, const Globals& g) {
   ASSIGN_OR_RETURN(std::unique_ptr<source::Connection> conn, source::Connect(base.connect));
   ASSIGN_OR_RETURN(std::vector<std::string> tables, conn->ListTables());
   std::vector<std::string_view> excluded = Split(f.exclude_tables, ',', true);
-  std::string warehouse = f.warehouse_dir.empty() ? "/user/sqoop" : f.warehouse_dir;
+  std::string warehouse = f.warehouse_dir.empty() ? std::string(core::kSqoopWarehouse) : f.warehouse_dir;
   int done = 0;
   for (const std::string& t : tables) {
     if (std::any_of(excluded.begin(), excluded.end(),
@@ -276,246 +256,122 @@ Status RunImportAllTables(const ImportFlags& f, const Globals& g) {
     importer::ImportOptions o = base;
     o.table = t;
     o.target_dir = StrCat(warehouse, "/", t);
-    StatusOr<importer::ImportResult> r = ImportOne(o, f.LakeUri(g));
-    if (!r.ok()) return Annotate(r.status(), StrCat("table ", t, " (", done, " of ", tables.size(),
-                                                    " tables imported before it)"));
+    StatusOr<importer::ImportResult> r = ImportOne(o, f, g);
+    if (!r.ok()) {
+      return Annotate(r.status(), StrCat("table ", t, " (", done, " of ", tables.size(), " tables imported before it)"));
+    }
     ++done;
   }
   std::cout << fmt::format("Imported {} table(s) into {}\n", done, warehouse);
   return absl::OkStatus();
 }
 
-// --- Saved jobs -----------------------------------------------------------------
+// comptoir job --create NAME -- import ... | --exec NAME | --list | --show NAME | --delete NAME
+struct JobFlags {
+  std::string create, exec, show, del;
+  bool list = false;
+  std::string coord;
+  std::chrono::milliseconds wait{0};
+  std::vector<std::string> args;  // with --create: import ...
+};
 
-}  // namespace
-
-std::string JobsDir(const Globals& g) {
-  std::string d = g.config.GetString("import.jobs_dir");
-  if (!d.empty()) return d;
-  const char* home = std::getenv("HOME");
-  return StrCat(home != nullptr ? home : ".", "/.comptoir/jobs");
+// Parses a saved import with the import command's own parser and runs it.
+StatusOr<importer::ImportRun> RunSavedImport(const std::string& job, const std::vector<std::string>& args,
+                                             Globals* g) {
+  DetachedCommand saved("saved import", g);
+  ImportFlags flags;
+  flags.Add(saved.command(), false);
+  if (Status s = saved.Parse(args); !s.ok()) return Annotate(s, StrCat("saved job ", job));
+  ASSIGN_OR_RETURN(importer::ImportOptions o, flags.Options(*g));
+  ASSIGN_OR_RETURN(importer::ImportResult r, ImportOne(o, flags, *g));
+  return importer::ImportRun{static_cast<int64_t>(r.rows), r.seconds, r.plan.new_last_value};
 }
 
-namespace {
-
-Status ValidJobName(const std::string& name) {
-  if (name.empty() || name.size() > 100 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-          std::string::npos ||
-      name[0] == '.') {
-    return absl::InvalidArgumentError(
-        StrCat("job name \"", name, "\" may use letters, digits, '_', '-' and '.' only"));
+Status RunJob(const JobFlags& f, Globals* g) {
+  importer::JobStore store(importer::JobsDir(g->config));
+  if (!f.create.empty()) {
+    RETURN_IF_ERROR(store.Create(f.create, f.args).status());
+    std::cout << "Saved job " << f.create << " in " << store.dir() << "\n";
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
-}
-
-StatusOr<nlohmann::json> LoadJob(const std::string& dir, const std::string& name) {
-  RETURN_IF_ERROR(ValidJobName(name));
-  std::ifstream in(StrCat(dir, "/", name, ".json"));
-  if (!in) {
-    return absl::NotFoundError(StrCat("no saved job \"", name, "\" in ", dir,
-                                      " (see `comptoir job --list`)"));
+  if (f.list) {
+    // A damaged job file is listed with what is wrong, not as a good job.
+    for (const std::string& name : store.List()) {
+      StatusOr<importer::JobRecord> job = store.Load(name);
+      std::cout << (job.ok() ? name : fmt::format("{}  (damaged: {})", name, std::string(job.status().message())))
+                << "\n";
+    }
+    return absl::OkStatus();
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded()) return absl::DataLossError(StrCat("job file for ", name, " is corrupt"));
-  return j;
-}
-
-}  // namespace
-
-StatusOr<std::vector<std::string>> SavedJobArgs(const Globals& g, const std::string& name) {
-  ASSIGN_OR_RETURN(nlohmann::json j, LoadJob(JobsDir(g), name));
-  if (!j.contains("args") || !j["args"].is_array()) return absl::DataLossError(StrCat("job file for ", name, " has no args"));
-  return j["args"].get<std::vector<std::string>>();
-}
-
-namespace {
-
-// Writes atomically (temporary file, fsync, rename).
-Status SaveJob(const std::string& dir, const std::string& name, const nlohmann::json& j) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", dir));
-  std::string path = StrCat(dir, "/", name, ".json");
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // errors may not be UTF-8
-    out.flush();
-    if (!out) return absl::ResourceExhaustedError(StrCat("cannot write ", tmp));
+  if (!f.show.empty()) {
+    ASSIGN_OR_RETURN(importer::JobRecord job, store.Load(f.show));
+    ASSIGN_OR_RETURN(std::string text, core::ReadFile(store.PathOf(job.name)));
+    std::cout << text;
+    return absl::OkStatus();
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, "save job");
-  return absl::OkStatus();
+  if (!f.del.empty()) {
+    RETURN_IF_ERROR(store.Delete(f.del));
+    std::cout << "Deleted job " << f.del << "\n";
+    return absl::OkStatus();
+  }
+  if (!f.exec.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination,
+                     coord::OpenConfiguredCoordinator(g->config, f.coord));
+    return importer::ExecJob(store, f.exec, coordination.get(), f.wait,
+                             [&](const std::vector<std::string>& args) { return RunSavedImport(f.exec, args, g); })
+        .status();
+  }
+  return absl::InvalidArgumentError("give one of --create NAME, --exec NAME, --list, --show NAME, --delete NAME");
 }
 
 }  // namespace
 
-void AddImportCommands(CLI::App* app, Globals* g, int* result) {
-  auto f = std::make_shared<ImportFlags>();
-  CLI::App* cmd = app->add_subcommand(
-      "import", "Import a table or query into the lake (Flow A, Sqoop-compatible flags)");
-  f->Add(cmd, false);
-  cmd->callback([f, g, result] {
-    Status s = [&]() -> Status {
-      ASSIGN_OR_RETURN(importer::ImportOptions o, f->Options(*g));
-      return ImportOne(o, f->LakeUri(*g)).status();
-    }();
-    *result = s.ok() ? 0 : Fail("import", s);
-  });
-
-  auto fa = std::make_shared<ImportFlags>();
-  CLI::App* all = app->add_subcommand(
-      "import-all-tables", "Import every table of the database into <warehouse-dir>/<table>");
-  fa->Add(all, true);
-  all->callback([fa, g, result] {
-    Status s = RunImportAllTables(*fa, *g);
-    *result = s.ok() ? 0 : Fail("import-all-tables", s);
-  });
-
-  // comptoir job --create NAME -- import ... | --exec NAME | --list | --show NAME | --delete NAME
-  struct JobFlags {
-    std::string create, exec, show, del;
-    bool list = false;
-    std::string coord;
-    std::string wait = "0";
+std::vector<CommandDef> ImportCommands() {
+  return {
+      {{.name = "import",
+        .help = "Import a table or query into the lake (Flow A, Sqoop-compatible flags)",
+        .start_rank = 2,
+        .needs = {{"database"}, {"lake"}}},
+       [](Command& cmd) {
+         auto f = std::make_shared<ImportFlags>();
+         f->Add(cmd, false);
+         const Globals* g = &cmd.globals();
+         cmd.Action([f, g]() -> Status {
+           ASSIGN_OR_RETURN(importer::ImportOptions o, f->Options(*g));
+           return ImportOne(o, *f, *g).status();
+         });
+       }},
+      {{.name = "import-all-tables",
+        .help = "Import every table of the database into <warehouse-dir>/<table>",
+        .start_rank = 2,
+        .needs = {{"database"}, {"lake"}}},
+       [](Command& cmd) {
+         auto f = std::make_shared<ImportFlags>();
+         f->Add(cmd, true);
+         const Globals* g = &cmd.globals();
+         cmd.Action([f, g] { return RunImportAllTables(*f, *g); });
+       }},
+      {{.name = "job",
+        .help = "Saved import jobs with incremental state",
+        .start_rank = 2,
+        .needs = {{"database"}, {"lake"}, {"coord"}}},
+       [](Command& cmd) {
+         auto f = std::make_shared<JobFlags>();
+         cmd.Option("--create", &f->create, "Save a job: comptoir job --create NAME -- import ...");
+         cmd.Option("--exec", &f->exec, "Run a saved job; its last value advances on success");
+         cmd.Flag("--list", &f->list, "List saved jobs");
+         cmd.Duration("--wait", &f->wait,
+                      "With --exec: wait this long for a run of the same job to finish (default 0: fail at once)");
+         cmd.Option("--coord", &f->coord,
+                    "Coordination URI for the job's lock and last value (default: config coord.uri, else local:// in "
+                    "~/.comptoir/coord)");
+         cmd.Option("--show", &f->show, "Show a saved job");
+         cmd.Option("--delete", &f->del, "Delete a saved job");
+         cmd.Option("import", &f->args, "With --create: the saved command, after --: import ...");
+         Globals* g = &cmd.globals();
+         cmd.Action([f, g] { return RunJob(*f, g); });
+       }},
   };
-  auto jf = std::make_shared<JobFlags>();
-  CLI::App* job = app->add_subcommand("job", "Saved import jobs with incremental state");
-  job->add_option("--create", jf->create, "Save a job: comptoir job --create NAME -- import ...");
-  job->add_option("--exec", jf->exec, "Run a saved job; its last value advances on success");
-  job->add_flag("--list", jf->list, "List saved jobs");
-  job->add_option("--wait", jf->wait,
-                  "With --exec: wait this long for a run of the same job to finish (default 0: fail at once)");
-  job->add_option("--coord", jf->coord,
-                  "Coordination URI for the job's lock and last value (default: config coord.uri, else local:// in "
-                  "~/.comptoir/coord)");
-  job->add_option("--show", jf->show, "Show a saved job");
-  job->add_option("--delete", jf->del, "Delete a saved job");
-  auto job_args = std::make_shared<std::vector<std::string>>();
-  job->add_option("import", *job_args, "With --create: the saved command, after --: import ...");
-  job->callback([jf, job_args, g, result] {
-    std::string dir = JobsDir(*g);
-    Status s = [&]() -> Status {
-      if (!jf->create.empty()) {
-        RETURN_IF_ERROR(ValidJobName(jf->create));
-        std::vector<std::string> args = *job_args;
-        if (args.empty() || args.front() != "import") {
-          return absl::InvalidArgumentError(
-              "--create needs the import after --: comptoir job --create NAME -- import ...");
-        }
-        if (LoadJob(dir, jf->create).ok()) {
-          return absl::AlreadyExistsError(StrCat("job ", jf->create, " already exists"));
-        }
-        // A new job (even under an old name) starts a new incremental position.
-        nlohmann::json j = {{"name", jf->create}, {"args", args}, {"created", fmt::format("{:.6f}", static_cast<double>(core::UnixMillis()) / 1000)}};
-        RETURN_IF_ERROR(SaveJob(dir, jf->create, j));
-        std::cout << "Saved job " << jf->create << " in " << dir << "\n";
-        return absl::OkStatus();
-      }
-      if (jf->list) {
-        std::error_code ec;
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-          if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
-        }
-        std::sort(names.begin(), names.end());
-        for (const std::string& n : names) std::cout << n << "\n";
-        return absl::OkStatus();
-      }
-      if (!jf->show.empty()) {
-        ASSIGN_OR_RETURN(nlohmann::json j, LoadJob(dir, jf->show));
-        std::cout << j.dump(2) << "\n";
-        return absl::OkStatus();
-      }
-      if (!jf->del.empty()) {
-        RETURN_IF_ERROR(LoadJob(dir, jf->del).status());
-        std::filesystem::remove(StrCat(dir, "/", jf->del, ".json"));
-        std::cout << "Deleted job " << jf->del << "\n";
-        return absl::OkStatus();
-      }
-      if (!jf->exec.empty()) {
-        ASSIGN_OR_RETURN(nlohmann::json j, LoadJob(dir, jf->exec));
-        // One runner per job at a time (a lease in the coordination service): a
-        // second --exec waits up to --wait, then fails naming the holder.
-        ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination, OpenCoordination(*g, jf->coord));
-        std::string job_key =
-            fmt::format("jobs/{}-{}", jf->exec, NameHash(dir + "/" + j.value("created", "")).substr(0, 8));
-        ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(jf->wait));
-        StatusOr<std::unique_ptr<coord::Lock>> lease =
-            coordination->Acquire(job_key, fmt::format("{} pid {}", HostName(), getpid()), wait);
-        if (!lease.ok()) {
-          return absl::FailedPreconditionError(
-              StrCat("job ", jf->exec, " is already running: ", lease.status().message(),
-                     "; wait for it (--wait 10m) or check `comptoir health`"));
-        }
-        // Read again under the lease: a run that held it may have recorded its outcome.
-        ASSIGN_OR_RETURN(j, LoadJob(dir, jf->exec));
-        // The incremental position: the coordination service's copy (written with
-        // compare-and-set), else the job file's.
-        StatusOr<coord::Versioned> stored = coordination->Get(job_key + "/last_value");
-        int64_t version = coord::kNoVersion;
-        if (stored.ok()) {
-          j["last_value"] = stored->value;
-          version = stored->version;
-        } else if (!absl::IsNotFound(stored.status())) {
-          return stored.status();
-        }
-        std::vector<std::string> args = j["args"].get<std::vector<std::string>>();
-        if (j.contains("last_value")) {
-          args.push_back("--last-value");
-          args.push_back(j["last_value"].get<std::string>());
-        }
-        // Parse the saved import with the import command's own parser.
-        auto flags = std::make_shared<ImportFlags>();
-        CLI::App sub("saved import");
-        flags->Add(&sub, false);
-        std::vector<std::string> rev(args.rbegin(), args.rend() - 1);  // without "import"
-        auto started = std::chrono::steady_clock::now();
-        Status st = [&]() -> Status {
-          try {
-            sub.parse(rev);
-          } catch (const CLI::ParseError& e) {
-            return absl::InvalidArgumentError(StrCat("saved job ", jf->exec, ": ", e.what()));
-          }
-          ASSIGN_OR_RETURN(importer::ImportOptions o, flags->Options(*g));
-          ASSIGN_OR_RETURN(importer::ImportResult r, ImportOne(o, flags->LakeUri(*g)));
-          if (r.plan.new_last_value) {
-            // Advances only after the commit, and only over the value this run started from.
-            StatusOr<int64_t> written =
-                coordination->CompareAndSet(job_key + "/last_value", *r.plan.new_last_value, version);
-            if (!written.ok()) {
-              return absl::AbortedError(StrCat("job ", jf->exec, ": the import is published but its last value changed "
-                                               "while it ran (", written.status().message(), "); run `job --exec ",
-                                               jf->exec, "` again: it starts from the newest value"));
-            }
-          }
-          nlohmann::json done = j;
-          if (r.plan.new_last_value) done["last_value"] = *r.plan.new_last_value;
-          done["last_run"] = {{"result", "ok"}, {"rows", r.rows}, {"seconds", r.seconds},
-                              {"finished_at", core::UnixMillis() / 1000}};
-          done["last_success"] = done["last_run"];
-          RETURN_IF_ERROR(SaveJob(dir, jf->exec, done));
-          return absl::OkStatus();
-        }();
-        if (!st.ok()) {
-          // A failed run is recorded too (for `health` and `job --show`); its
-          // last value and last success stay as they were.
-          j["last_run"] = {{"result", "failed"},
-                           {"error", std::string(st.message())},
-                           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()},
-                           {"finished_at", core::UnixMillis() / 1000}};
-          Status saved = SaveJob(dir, jf->exec, j);
-          if (!saved.ok()) std::cerr << "job: cannot record the failed run: " << saved.message() << "\n";
-        }
-        return st;
-      }
-      return absl::InvalidArgumentError(
-          "give one of --create NAME, --exec NAME, --list, --show NAME, --delete NAME");
-    }();
-    *result = s.ok() ? 0 : Fail("job", s);
-  });
 }
 
 }  // namespace comptoir::cli

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <functional>
 #include <iostream>
 
@@ -11,24 +10,16 @@
 #include "comptoir/core/progress.h"
 #include "comptoir/core/retry.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/time.h"
 #include "comptoir/lake/compression.h"
 #include "fmt/format.h"
 
 namespace comptoir::cli {
 namespace {
 
-std::string Time(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm {};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 void PrintEntry(const lake::FileInfo& f) {
   std::cout << fmt::format("{} {:>14} {} {}\n", f.is_dir ? 'd' : '-', f.is_dir ? 0 : f.size,
-                           Time(f.mtime_ms), f.path);
+                           core::FormatLocalMinute(f.mtime_ms), f.path);
 }
 
 Status Ls(lake::Storage* fs, const std::string& path, bool recursive) {
@@ -158,116 +149,90 @@ Status Get(lake::Storage* fs, const std::string& path, const std::string& local,
   return s;
 }
 
+
+struct LakeFlags {
+  std::string lake;
+  std::string path = "/";
+  std::string local;
+  bool recursive = false;
+  bool force = false;
+  bool summary = false;
+};
+
+Status RunDu(lake::Storage* fs, const LakeFlags& f) {
+  ASSIGN_OR_RETURN(lake::FileInfo st, fs->Stat(f.path));
+  if (f.summary || !st.is_dir) {
+    ASSIGN_OR_RETURN(uint64_t n, Du(fs, st));
+    std::cout << fmt::format("{:>14}  {}\n", n, st.path);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> entries, fs->List(f.path));
+  for (const lake::FileInfo& e : entries) {
+    ASSIGN_OR_RETURN(uint64_t n, Du(fs, e));
+    std::cout << fmt::format("{:>14}  {}\n", n, e.path);
+  }
+  return absl::OkStatus();
+}
+
+void DefineLake(Command& cmd) {
+  auto f = std::make_shared<LakeFlags>();
+  cmd.RequireSub();
+  cmd.Option("--lake", &f->lake, "Lake URI or directory (default: config `lake`, i.e. ./lake)");
+  const Globals* g = &cmd.globals();
+  // Each subcommand: its flags, then its work on the opened lake.
+  auto sub = [&](std::string_view name, std::string_view help, const std::function<void(Command&)>& flags,
+                 std::function<Status(lake::Storage*)> work) {
+    Command c = cmd.Sub(name, help);
+    flags(c);
+    c.Action([f, g, work = std::move(work)]() -> Status {
+      ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenConfiguredLake(g->config, f->lake));
+      return work(fs.get());
+    });
+  };
+  sub("ls", "List a directory (or show one file)",
+      [&](Command& c) {
+        c.Option("path", &f->path, "Lake path (default /)");
+        c.Flag("-R,--recursive", &f->recursive, "List subdirectories too");
+      },
+      [f](lake::Storage* fs) { return Ls(fs, f->path, f->recursive); });
+  sub("cat", "Print a file, or a dataset's visible files in order (.gz/.zst decoded)",
+      [&](Command& c) { c.Option("path", &f->path, "Lake path").Required(); },
+      [f](lake::Storage* fs) { return Cat(fs, f->path); });
+  sub("put", "Upload a local file (- for stdin), atomically",
+      [&](Command& c) {
+        c.Option("local", &f->local, "Local file or -").Required();
+        c.Option("path", &f->path, "Lake path").Required();
+        c.Flag("-f,--force", &f->force, "Overwrite an existing file");
+      },
+      [f, g](lake::Storage* fs) { return Put(fs, f->local, f->path, f->force, g->quiet); });
+  sub("get", "Download a file, atomically",
+      [&](Command& c) {
+        c.Option("path", &f->path, "Lake path").Required();
+        c.Option("local", &f->local, "Local file").Required();
+      },
+      [f, g](lake::Storage* fs) { return Get(fs, f->path, f->local, g->quiet); });
+  sub("rm", "Delete a file, or a directory with -r",
+      [&](Command& c) {
+        c.Option("path", &f->path, "Lake path").Required();
+        c.Flag("-r,-R,--recursive", &f->recursive, "Delete a directory and its content");
+      },
+      [f](lake::Storage* fs) { return fs->Delete(f->path, f->recursive); });
+  sub("mkdir", "Create a directory and its parents", [&](Command& c) { c.Option("path", &f->path, "Lake path").Required(); },
+      [f](lake::Storage* fs) { return fs->MakeDirs(f->path); });
+  sub("du", "Bytes used by each entry (or the total with -s)",
+      [&](Command& c) {
+        c.Option("path", &f->path, "Lake path (default /)");
+        c.Flag("-s,--summary", &f->summary, "One total for the path");
+      },
+      [f](lake::Storage* fs) { return RunDu(fs, *f); });
+}
+
 }  // namespace
 
-void AddLakeCommands(CLI::App* app, Globals* g, int* result) {
-  CLI::App* lake_cmd = app->add_subcommand(
-      "lake", "Browse and manage the lake like `hdfs dfs` (ls, cat, put, get, rm, mkdir, du)");
-  lake_cmd->require_subcommand(1);
-  auto lake_uri = std::make_shared<std::string>();
-  lake_cmd->add_option("--lake", *lake_uri,
-                       "Lake URI or directory (default: config `lake`, i.e. ./lake)");
-  auto open = [g, lake_uri]() -> StatusOr<std::unique_ptr<lake::Storage>> {
-    return OpenLake(lake_uri->empty() ? g->config.GetString("lake") : *lake_uri);
-  };
-  auto run = [result](std::string_view name, const std::function<Status()>& f) {
-    Status s = f();
-    *result = s.ok() ? 0 : Fail(StrCat("lake ", name), s);
-  };
-
-  auto path = std::make_shared<std::string>("/");
-  auto recursive = std::make_shared<bool>(false);
-  CLI::App* ls = lake_cmd->add_subcommand("ls", "List a directory (or show one file)");
-  ls->add_option("path", *path, "Lake path (default /)");
-  ls->add_flag("-R,--recursive", *recursive, "List subdirectories too");
-  ls->callback([=] {
-    run("ls", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return Ls(fs.get(), *path, *recursive);
-    });
-  });
-
-  auto cat_path = std::make_shared<std::string>();
-  CLI::App* cat = lake_cmd->add_subcommand(
-      "cat", "Print a file, or a dataset's visible files in order (.gz/.zst decoded)");
-  cat->add_option("path", *cat_path, "Lake path")->required();
-  cat->callback([=] {
-    run("cat", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return Cat(fs.get(), *cat_path);
-    });
-  });
-
-  auto local = std::make_shared<std::string>();
-  auto dest = std::make_shared<std::string>();
-  auto force = std::make_shared<bool>(false);
-  CLI::App* put = lake_cmd->add_subcommand("put", "Upload a local file (- for stdin), atomically");
-  put->add_option("local", *local, "Local file or -")->required();
-  put->add_option("path", *dest, "Lake path")->required();
-  put->add_flag("-f,--force", *force, "Overwrite an existing file");
-  put->callback([=] {
-    run("put", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return Put(fs.get(), *local, *dest, *force, g->quiet);
-    });
-  });
-
-  auto src = std::make_shared<std::string>();
-  auto local_out = std::make_shared<std::string>();
-  CLI::App* get = lake_cmd->add_subcommand("get", "Download a file, atomically");
-  get->add_option("path", *src, "Lake path")->required();
-  get->add_option("local", *local_out, "Local file")->required();
-  get->callback([=] {
-    run("get", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return Get(fs.get(), *src, *local_out, g->quiet);
-    });
-  });
-
-  auto rm_path = std::make_shared<std::string>();
-  auto rm_rec = std::make_shared<bool>(false);
-  CLI::App* rm = lake_cmd->add_subcommand("rm", "Delete a file, or a directory with -r");
-  rm->add_option("path", *rm_path, "Lake path")->required();
-  rm->add_flag("-r,-R,--recursive", *rm_rec, "Delete a directory and its content");
-  rm->callback([=] {
-    run("rm", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return fs->Delete(*rm_path, *rm_rec);
-    });
-  });
-
-  auto mk_path = std::make_shared<std::string>();
-  CLI::App* mkdir = lake_cmd->add_subcommand("mkdir", "Create a directory and its parents");
-  mkdir->add_option("path", *mk_path, "Lake path")->required();
-  mkdir->callback([=] {
-    run("mkdir", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      return fs->MakeDirs(*mk_path);
-    });
-  });
-
-  auto du_path = std::make_shared<std::string>("/");
-  auto du_sum = std::make_shared<bool>(false);
-  CLI::App* du = lake_cmd->add_subcommand("du", "Bytes used by each entry (or the total with -s)");
-  du->add_option("path", *du_path, "Lake path (default /)");
-  du->add_flag("-s,--summary", *du_sum, "One total for the path");
-  du->callback([=] {
-    run("du", [&]() -> Status {
-      ASSIGN_OR_RETURN(auto fs, open());
-      ASSIGN_OR_RETURN(lake::FileInfo st, fs->Stat(*du_path));
-      if (*du_sum || !st.is_dir) {
-        ASSIGN_OR_RETURN(uint64_t n, Du(fs.get(), st));
-        std::cout << fmt::format("{:>14}  {}\n", n, st.path);
-        return absl::OkStatus();
-      }
-      ASSIGN_OR_RETURN(std::vector<lake::FileInfo> entries, fs->List(*du_path));
-      for (const lake::FileInfo& e : entries) {
-        ASSIGN_OR_RETURN(uint64_t n, Du(fs.get(), e));
-        std::cout << fmt::format("{:>14}  {}\n", n, e.path);
-      }
-      return absl::OkStatus();
-    });
-  });
+std::vector<CommandDef> LakeCommands() {
+  return {{{.name = "lake",
+            .help = "Browse and manage the lake like `hdfs dfs` (ls, cat, put, get, rm, mkdir, du)"},
+           DefineLake}};
 }
 
 }  // namespace comptoir::cli

@@ -3,10 +3,10 @@
 
 #include "common.h"
 #include "comptoir/core/progress.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/seed/sales.h"
 #include "fmt/format.h"
-#include "spdlog/spdlog.h"
 
 namespace comptoir::cli {
 namespace {
@@ -66,22 +66,23 @@ Status RunSeed(const SeedFlags& f, bool quiet) {
 
 }  // namespace
 
-void AddSeedCommand(CLI::App* app, Globals* g, int* result) {
-  auto f = std::make_shared<SeedFlags>();
-  CLI::App* cmd = app->add_subcommand(
-      "seed", "Create the ERP `sales` table (Sample Sales Data schema) and fill it");
-  f->conn.Add(cmd);
-  cmd->add_option("--table", f->table, "Table to create (default: sales)");
-  cmd->add_flag("--drop", f->drop, "Drop the table first if it exists");
-  cmd->add_option("--rows", f->rows, "Generate N synthetic rows shaped like the real data");
-  cmd->add_option("--seed", f->seed, "Random seed for --rows (same seed, same rows)");
-  cmd->add_option("--from-csv", f->from_csv, "Load the Sample Sales Data CSV file instead");
-  cmd->add_option("--encoding", f->encoding,
-                  "Encoding of --from-csv: utf-8 (default, checked), latin1, cp1252, cp437");
-  cmd->callback([f, g, result] {
-    Status s = RunSeed(*f, g->quiet);
-    *result = s.ok() ? 0 : Fail("seed", s);
-  });
+std::vector<CommandDef> SeedCommands() {
+  return {{{.name = "seed",
+            .help = "Create the ERP `sales` table (Sample Sales Data schema) and fill it",
+            .start_rank = 2},
+           [](Command& cmd) {
+             auto f = std::make_shared<SeedFlags>();
+             f->conn.Add(cmd);
+             cmd.Option("--table", &f->table, "Table to create (default: sales)");
+             cmd.Flag("--drop", &f->drop, "Drop the table first if it exists");
+             cmd.Option("--rows", &f->rows, "Generate N synthetic rows shaped like the real data");
+             cmd.Option("--seed", &f->seed, "Random seed for --rows (same seed, same rows)");
+             cmd.Option("--from-csv", &f->from_csv, "Load the Sample Sales Data CSV file instead");
+             cmd.Option("--encoding", &f->encoding,
+                        "Encoding of --from-csv: utf-8 (default, checked), latin1, cp1252, cp437");
+             const Globals* g = &cmd.globals();
+             cmd.Action([f, g] { return RunSeed(*f, g->quiet); });
+           }}};
 }
 
 }  // namespace comptoir::cli

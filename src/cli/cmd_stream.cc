@@ -12,33 +12,29 @@
 #include <unordered_map>
 
 #include "common.h"
-#include "comptoir/core/clock.h"
 #include "comptoir/bus/client.h"
+#include "comptoir/coord/coordinator.h"
+#include "comptoir/core/decimal.h"
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/units.h"
+#include "comptoir/core/time.h"
+#include "comptoir/lake/compression.h"
+#include "comptoir/stream/archiver.h"
 #include "comptoir/stream/event.h"
 #include "comptoir/stream/simulator.h"
-#include "comptoir/stream/archiver.h"
-#include "comptoir/lake/compression.h"
-#include "comptoir/core/decimal.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::cli {
 namespace {
 
-bus::BusOptions BusOptionsFrom(const Globals& g) {
-  bus::BusOptions o;
-  o.kafka_properties = g.config.GetTable("bus.kafka");
-  return o;
-}
-
 constexpr const char* kBusHelp =
     "Bus URI: kafka://host:port[,host:port], log:///dir or a directory (default: config bus.uri, ./bus)";
 
 struct ProduceFlags {
   std::string bus;
-  std::string topic = "transactions";
+  std::string topic{core::kTopic};
   double rate = 5;
   int burst = 0;
   std::string burst_every = "10s";
@@ -53,13 +49,13 @@ struct ProduceFlags {
 Status RunProduce(const ProduceFlags& f, const Globals& g) {
   std::chrono::milliseconds duration{0};
   if (!f.duration.empty()) {
-    ASSIGN_OR_RETURN(duration, ParseDuration(f.duration));
+    ASSIGN_OR_RETURN(duration, core::ParseDuration(f.duration));
   }
-  ASSIGN_OR_RETURN(std::chrono::milliseconds burst_every, ParseDuration(f.burst_every));
+  ASSIGN_OR_RETURN(std::chrono::milliseconds burst_every, core::ParseDuration(f.burst_every));
   if (f.rate < 0) return absl::InvalidArgumentError("--rate must be 0 (as fast as possible) or more");
-  std::string uri = BusUri(g, f.bus);
+  std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
   ASSIGN_OR_RETURN(std::unique_ptr<bus::Producer> producer,
-                   bus::OpenProducer(uri, f.topic, f.partitions, BusOptionsFrom(g)));
+                   bus::OpenProducer(uri, f.topic, f.partitions, bus::ConfiguredBusOptions(g.config)));
   std::ofstream log;
   if (!f.log.empty()) {
     log.open(f.log, std::ios::app);
@@ -138,7 +134,7 @@ Status RunProduce(const ProduceFlags& f, const Globals& g) {
 
 struct ConsumeFlags {
   std::string bus;
-  std::string topic = "transactions";
+  std::string topic{core::kTopic};
   std::string group;
   bool from_beginning = false;
   std::string from_time;
@@ -155,18 +151,15 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
   o.group = f.group;
   o.start = f.from_beginning || f.group.empty() ? bus::StartAt::kBeginning : bus::StartAt::kEnd;
   if (!f.from_time.empty()) {
-    stream::EventParser p;
-    StatusOr<stream::Event> probe = p.Parse(
-        StrCat(R"({"order_id":0,"amount":0,"status":"x","ts":")", f.from_time, "\"}"), 0);
-    if (!probe.ok()) {
-      return absl::InvalidArgumentError(StrCat("--from-time \"", f.from_time,
-                                               "\": use RFC 3339 UTC, e.g. 2026-11-27T21:00:00Z"));
+    o.start_time_ms = core::ParseIsoTime(f.from_time, /*require_zone=*/true);
+    if (o.start_time_ms < 0) {
+      return absl::InvalidArgumentError(
+          StrCat("--from-time \"", f.from_time, "\": use RFC 3339 UTC, e.g. 2026-11-27T21:00:00Z"));
     }
     o.start = bus::StartAt::kTime;
-    o.start_time_ms = probe->ts_ms;
   }
-  std::string uri = BusUri(g, f.bus);
-  bus::BusOptions bo = BusOptionsFrom(g);
+  std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
+  bus::BusOptions bo = bus::ConfiguredBusOptions(g.config);
   ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::OpenConsumer(uri, f.topic, o, bo));
   std::unique_ptr<bus::Producer> dlq;
   stream::EventParser parser;
@@ -219,7 +212,7 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
         std::string amount;
         core::AppendFixed(&amount, e->amount_cents, 2);
         std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30.30} {:>10} {:<10}\n",
-                                 stream::FormatTimestamp(e->ts_ms), e->order_number, e->order_line,
+                                 core::FormatIsoMillis(e->ts_ms), e->order_number, e->order_line,
                                  e->customer, amount, e->status);
       }
     }
@@ -269,8 +262,8 @@ struct BusFlags {
 };
 
 Status RunBusList(const BusFlags& f, const Globals& g) {
-  std::string uri = BusUri(g, f.bus);
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, bus::ConfiguredBusOptions(g.config)));
   ASSIGN_OR_RETURN(std::vector<std::string> topics, admin->ListTopics());
   nlohmann::json out = nlohmann::json::array();
   for (const std::string& t : topics) {
@@ -289,8 +282,8 @@ Status RunBusCreate(const BusFlags& f, const Globals& g) {
   if (f.partitions < 1 || f.replication < 1) {
     return absl::InvalidArgumentError("--partitions and --replication must be at least 1");
   }
-  std::string uri = BusUri(g, f.bus);
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, bus::ConfiguredBusOptions(g.config)));
   RETURN_IF_ERROR(admin->CreateTopic(f.topic, f.partitions, f.replication));
   std::cout << fmt::format("Created topic {} with {} partition{} on {}\n", f.topic, f.partitions,
                            f.partitions == 1 ? "" : "s", uri);
@@ -298,8 +291,8 @@ Status RunBusCreate(const BusFlags& f, const Globals& g) {
 }
 
 Status RunBusDescribe(const BusFlags& f, const Globals& g) {
-  std::string uri = BusUri(g, f.bus);
-  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, BusOptionsFrom(g)));
+  std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
+  ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, bus::ConfiguredBusOptions(g.config)));
   ASSIGN_OR_RETURN(std::vector<bus::PartitionState> parts, admin->Describe(f.topic, f.group));
   int64_t total = 0, lag = 0;
   nlohmann::json rows = nlohmann::json::array();
@@ -341,10 +334,10 @@ Status RunBusDescribe(const BusFlags& f, const Globals& g) {
 
 struct ArchiveFlags {
   std::string bus;
-  std::string topic = "transactions";
+  std::string topic{core::kTopic};
   std::string lake;
-  std::string target_dir = "/user/kafka/transactions";
-  std::string group = "comptoir-archiver";
+  std::string target_dir{core::kTransactionsDir};
+  std::string group{core::kArchiverGroup};
   std::string roll_size = "128MB";
   std::string roll_interval = "5m";
   std::string compress = "none";
@@ -354,26 +347,25 @@ struct ArchiveFlags {
 
 Status RunArchive(const ArchiveFlags& f, const Globals& g) {
   stream::ArchiverOptions o;
-  o.bus_uri = BusUri(g, f.bus);
-  o.bus = BusOptionsFrom(g);
+  o.bus_uri = bus::ConfiguredBusUri(g.config, f.bus);
+  o.bus = bus::ConfiguredBusOptions(g.config);
   o.topic = f.topic;
   o.group = f.group;
   o.target_dir = f.target_dir;
-  ASSIGN_OR_RETURN(o.roll_bytes, ParseSize(f.roll_size));
-  ASSIGN_OR_RETURN(o.roll_interval, ParseDuration(f.roll_interval));
+  ASSIGN_OR_RETURN(o.roll_bytes, core::ParseSize(f.roll_size));
+  ASSIGN_OR_RETURN(o.roll_interval, core::ParseDuration(f.roll_interval));
   ASSIGN_OR_RETURN(o.codec, lake::ParseCodec(f.compress));
   if (o.codec == lake::Codec::kGzip) {
     return absl::InvalidArgumentError("--compress: the archive is written as zstd or none");
   }
   std::chrono::milliseconds idle{0};
   if (!f.idle_exit.empty()) {
-    ASSIGN_OR_RETURN(idle, ParseDuration(f.idle_exit));
+    ASSIGN_OR_RETURN(idle, core::ParseDuration(f.idle_exit));
   }
-  std::string lake_uri = f.lake.empty() ? g.config.GetString("lake") : f.lake;
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, OpenLake(lake_uri));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, lake::OpenConfiguredLake(g.config, f.lake));
   // One active archiver per topic: a second one is a standby.
-  ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination, OpenCoordination(g, f.coord));
-  ASSIGN_OR_RETURN(std::unique_ptr<coord::Lock> lease, TakeArchiverLock(coordination.get(), o.bus_uri, o.topic));
+  ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordination, coord::OpenConfiguredCoordinator(g.config, f.coord));
+  ASSIGN_OR_RETURN(std::unique_ptr<coord::Lock> lease, stream::TakeArchiverLease(coordination.get(), o.bus_uri, o.topic));
   if (lease == nullptr) return core::CheckCancelled("archive");
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<stream::Archiver> archiver, stream::Archiver::Open(lake.get(), o));
@@ -391,94 +383,96 @@ Status RunArchive(const ArchiveFlags& f, const Globals& g) {
   return s;
 }
 
+
+void DefineProduce(Command& cmd) {
+  auto p = std::make_shared<ProduceFlags>();
+  cmd.Option("--bus", &p->bus, kBusHelp);
+  cmd.Option("--topic", &p->topic, "Topic (default transactions)");
+  cmd.Option("--rate", &p->rate, "Events per second; 0 = as fast as possible (default 5)");
+  cmd.Option("--burst", &p->burst, "Extra events sent at once every --burst-every");
+  cmd.Option("--burst-every", &p->burst_every, "Interval between bursts (default 10s)");
+  cmd.Option("--count", &p->count, "Stop after N events");
+  cmd.Option("--duration", &p->duration, "Stop after this long (e.g. 30s, 5m)");
+  cmd.Option("--seed", &p->seed, "Random seed (same seed, same sequence)");
+  cmd.Option("--log", &p->log, "Also append the app's log lines to this file");
+  cmd.Option("--error-rate", &p->error_rate, "Share of events followed by a WARNING/ERROR log line (default 0.02)");
+  cmd.Option("--partitions", &p->partitions, "Partitions of a new topic (default 3)");
+  const Globals* g = &cmd.globals();
+  cmd.Action([p, g] { return RunProduce(*p, *g); });
+}
+
+void DefineConsume(Command& cmd) {
+  auto c = std::make_shared<ConsumeFlags>();
+  cmd.Option("--bus", &c->bus, kBusHelp);
+  cmd.Option("--topic", &c->topic, "Topic (default transactions)");
+  cmd.Option("--group", &c->group, "Consumer group: resume where it left off and commit");
+  cmd.Flag("--from-beginning", &c->from_beginning, "Start at the oldest event");
+  cmd.Option("--from-time", &c->from_time, "Start at this time (RFC 3339 UTC)");
+  cmd.Option("--count", &c->count, "Stop after N events");
+  cmd.Option("--format", &c->format,
+             "json (default: each message as it is), table, or summary (revenue by status and product line at the "
+             "end)");
+  const Globals* g = &cmd.globals();
+  cmd.Action([c, g] { return RunConsume(*c, *g); });
+}
+
+void DefineBus(Command& cmd) {
+  auto b = std::make_shared<BusFlags>();
+  cmd.Option("--bus", &b->bus, kBusHelp);
+  cmd.Flag("--json", &b->json, "Print JSON");
+  cmd.RequireSub();
+  const Globals* g = &cmd.globals();
+  cmd.Sub("list", "List the topics and their partitions").Action([b, g] { return RunBusList(*b, *g); });
+  Command create = cmd.Sub("create", "Create a topic");
+  create.Option("topic", &b->topic, "Topic name").Required();
+  create.Option("--partitions", &b->partitions, "Partitions (default 3)");
+  create.Option("--replication", &b->replication, "Kafka replication factor (default 1)");
+  create.Action([b, g] { return RunBusCreate(*b, *g); });
+  Command describe = cmd.Sub("describe", "Offsets of every partition, and a group's committed offsets and lag");
+  describe.Option("topic", &b->topic, "Topic name").Required();
+  describe.Option("--group", &b->group, "Consumer group whose lag to show");
+  describe.Action([b, g] { return RunBusDescribe(*b, *g); });
+}
+
+void DefineArchive(Command& cmd) {
+  auto a = std::make_shared<ArchiveFlags>();
+  cmd.Option("--bus", &a->bus, kBusHelp);
+  cmd.Option("--topic", &a->topic, "Topic (default transactions)");
+  cmd.Option("--lake", &a->lake, "Lake URI or directory (default: config lake)");
+  cmd.Option("--target-dir", &a->target_dir, "Lake directory (default /user/kafka/transactions)");
+  cmd.Option("--group", &a->group, "Consumer group (default comptoir-archiver)");
+  cmd.Option("--roll-size", &a->roll_size, "Roll a file at this size (default 128MB)");
+  cmd.Option("--roll-interval", &a->roll_interval, "Roll a file this long after its first event (default 5m)");
+  cmd.Option("--compress", &a->compress, "none (default) or zstd (.jsonl.zst)");
+  cmd.Option("--coord", &a->coord,
+             "Coordination URI for the one-active-archiver lease (default: config coord.uri, else local:// in "
+             "~/.comptoir/coord)");
+  cmd.Option("--idle-exit", &a->idle_exit, "Publish and exit once no event arrived for this long (e.g. 5s)");
+  const Globals* g = &cmd.globals();
+  cmd.Action([a, g] { return RunArchive(*a, *g); });
+}
+
 }  // namespace
 
-void AddStreamCommands(CLI::App* app, Globals* g, int* result) {
-  auto p = std::make_shared<ProduceFlags>();
-  CLI::App* produce = app->add_subcommand(
-      "produce", "Simulate point-of-sale transactions onto the bus (Flow B)");
-  produce->add_option("--bus", p->bus, kBusHelp);
-  produce->add_option("--topic", p->topic, "Topic (default transactions)");
-  produce->add_option("--rate", p->rate, "Events per second; 0 = as fast as possible (default 5)");
-  produce->add_option("--burst", p->burst, "Extra events sent at once every --burst-every");
-  produce->add_option("--burst-every", p->burst_every, "Interval between bursts (default 10s)");
-  produce->add_option("--count", p->count, "Stop after N events");
-  produce->add_option("--duration", p->duration, "Stop after this long (e.g. 30s, 5m)");
-  produce->add_option("--seed", p->seed, "Random seed (same seed, same sequence)");
-  produce->add_option("--log", p->log, "Also append the app's log lines to this file");
-  produce->add_option("--error-rate", p->error_rate,
-                      "Share of events followed by a WARNING/ERROR log line (default 0.02)");
-  produce->add_option("--partitions", p->partitions, "Partitions of a new topic (default 3)");
-  produce->callback([p, g, result] {
-    Status s = RunProduce(*p, *g);
-    *result = s.ok() ? 0 : Fail("produce", s);
-  });
-
-  auto c = std::make_shared<ConsumeFlags>();
-  CLI::App* consume = app->add_subcommand("consume", "Print events from the bus");
-  consume->add_option("--bus", c->bus, kBusHelp);
-  consume->add_option("--topic", c->topic, "Topic (default transactions)");
-  consume->add_option("--group", c->group, "Consumer group: resume where it left off and commit");
-  consume->add_flag("--from-beginning", c->from_beginning, "Start at the oldest event");
-  consume->add_option("--from-time", c->from_time, "Start at this time (RFC 3339 UTC)");
-  consume->add_option("--count", c->count, "Stop after N events");
-  consume->add_option("--format", c->format,
-                      "json (default: each message as it is), table, or summary (revenue by "
-                      "status and product line at the end)");
-  consume->callback([c, g, result] {
-    Status s = RunConsume(*c, *g);
-    *result = s.ok() ? 0 : Fail("consume", s);
-  });
-
-  auto b = std::make_shared<BusFlags>();
-  CLI::App* bus_cmd = app->add_subcommand("bus", "Topics, offsets and consumer-group lag");
-  bus_cmd->add_option("--bus", b->bus, kBusHelp);
-  bus_cmd->add_flag("--json", b->json, "Print JSON");
-  bus_cmd->require_subcommand(1);
-  CLI::App* list = bus_cmd->add_subcommand("list", "List the topics and their partitions");
-  list->callback([b, g, result] {
-    Status s = RunBusList(*b, *g);
-    *result = s.ok() ? 0 : Fail("bus list", s);
-  });
-  CLI::App* create = bus_cmd->add_subcommand("create", "Create a topic");
-  create->add_option("topic", b->topic, "Topic name")->required();
-  create->add_option("--partitions", b->partitions, "Partitions (default 3)");
-  create->add_option("--replication", b->replication, "Kafka replication factor (default 1)");
-  create->callback([b, g, result] {
-    Status s = RunBusCreate(*b, *g);
-    *result = s.ok() ? 0 : Fail("bus create", s);
-  });
-  CLI::App* describe = bus_cmd->add_subcommand(
-      "describe", "Offsets of every partition, and a group's committed offsets and lag");
-  describe->add_option("topic", b->topic, "Topic name")->required();
-  describe->add_option("--group", b->group, "Consumer group whose lag to show");
-  describe->callback([b, g, result] {
-    Status s = RunBusDescribe(*b, *g);
-    *result = s.ok() ? 0 : Fail("bus describe", s);
-  });
-
-  auto a = std::make_shared<ArchiveFlags>();
-  CLI::App* archive = app->add_subcommand(
-      "archive", "Copy a topic into the lake exactly once (dt=YYYY-MM-DD/part-P-FIRST-LAST.jsonl)");
-  archive->add_option("--bus", a->bus, kBusHelp);
-  archive->add_option("--topic", a->topic, "Topic (default transactions)");
-  archive->add_option("--lake", a->lake, "Lake URI or directory (default: config lake)");
-  archive->add_option("--target-dir", a->target_dir,
-                      "Lake directory (default /user/kafka/transactions)");
-  archive->add_option("--group", a->group, "Consumer group (default comptoir-archiver)");
-  archive->add_option("--roll-size", a->roll_size, "Roll a file at this size (default 128MB)");
-  archive->add_option("--roll-interval", a->roll_interval,
-                      "Roll a file this long after its first event (default 5m)");
-  archive->add_option("--compress", a->compress, "none (default) or zstd (.jsonl.zst)");
-  archive->add_option("--coord", a->coord,
-                      "Coordination URI for the one-active-archiver lease (default: config coord.uri, else "
-                      "local:// in ~/.comptoir/coord)");
-  archive->add_option("--idle-exit", a->idle_exit,
-                      "Publish and exit once no event arrived for this long (e.g. 5s)");
-  archive->callback([a, g, result] {
-    Status s = RunArchive(*a, *g);
-    *result = s.ok() ? 0 : Fail("archive", s);
-  });
+std::vector<CommandDef> StreamCommands() {
+  using orchestrate::Lifetime;
+  return {
+      {{.name = "produce",
+        .help = "Simulate point-of-sale transactions onto the bus (Flow B)",
+        .lifetime = Lifetime::kLongRunning,
+        .start_rank = 3,
+        .needs = {{"bus"}}},
+       DefineProduce},
+      {{.name = "consume", .help = "Print events from the bus", .lifetime = Lifetime::kLongRunning, .needs = {{"bus"}}},
+       DefineConsume},
+      {{.name = "bus", .help = "Topics, offsets and consumer-group lag"}, DefineBus},
+      {{.name = "archive",
+        .help = "Copy a topic into the lake exactly once (dt=YYYY-MM-DD/part-P-FIRST-LAST.jsonl)",
+        .lifetime = Lifetime::kLongRunning,
+        .start_rank = 0,
+        .needs = {{"bus"}, {"lake"}, {"coord"}}},
+       DefineArchive},
+  };
 }
 
 }  // namespace comptoir::cli

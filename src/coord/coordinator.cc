@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "comptoir/core/names.h"
 #include "comptoir/core/strings.h"
 #include "coord_internal.h"
 
@@ -16,6 +17,16 @@ StatusOr<std::unique_ptr<Coordinator>> OpenCoordinator(const std::string& uri, s
   if (ConsumePrefix(&rest, "zk://")) return internal::OpenZooKeeper(uri, std::string(rest), timeout);
   return absl::InvalidArgumentError(
       StrCat("'", uri, "' is not a coordination URI: use local:///dir or zk://host:port[,host:port]/chroot"));
+}
+
+std::string ConfiguredCoordinationUri(const core::Config& config, std::string_view flag) {
+  if (!flag.empty()) return std::string(flag);
+  std::string uri = config.GetString("coord.uri");
+  return uri.empty() ? StrCat("local://", core::HomeStateDir("coord")) : uri;
+}
+
+StatusOr<std::unique_ptr<Coordinator>> OpenConfiguredCoordinator(const core::Config& config, std::string_view flag) {
+  return OpenCoordinator(ConfiguredCoordinationUri(config, flag));
 }
 
 }  // namespace comptoir::coord

@@ -1,5 +1,7 @@
 #include "comptoir/core/decimal.h"
 
+#include <algorithm>
+
 namespace comptoir::core {
 
 StatusOr<std::string> NormalizeDecimal(std::string_view text, int scale) {
@@ -63,6 +65,37 @@ bool HasScale(std::string_view text, int scale) {
   size_t dot = text.find('.');
   if (scale == 0) return dot == std::string_view::npos;
   return dot != std::string_view::npos && text.size() - dot - 1 == static_cast<size_t>(scale);
+}
+
+StatusOr<int64_t> ParseCents(std::string_view text) {
+  // Fast path: [-]digits[.d[d]], the form every producer writes.
+  std::string_view t = text;
+  bool neg = ConsumePrefix(&t, "-");
+  size_t dot = t.find('.');
+  std::string_view whole = t.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view() : t.substr(dot + 1);
+  auto all_digits = [](std::string_view d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!whole.empty() && whole.size() <= 15 && frac.size() <= 2 &&
+      (dot == std::string_view::npos || !frac.empty()) && all_digits(whole) && all_digits(frac)) {
+    int64_t v = 0;
+    for (char c : whole) v = v * 10 + (c - '0');
+    for (size_t i = 0; i < 2; ++i) v = v * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+    return neg ? -v : v;
+  }
+  StatusOr<std::string> fixed = NormalizeDecimal(text, 2);
+  if (!fixed.ok()) return fixed.status();
+  bool fixed_neg = !fixed->empty() && fixed->front() == '-';
+  std::string digits;
+  for (char c : *fixed) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  int64_t v = 0;
+  if (digits.size() > 17 || !ParseInt(digits, &v)) {
+    return absl::InvalidArgumentError(StrCat("\"", text, "\" is out of range"));
+  }
+  return fixed_neg ? -v : v;
 }
 
 }  // namespace comptoir::core

@@ -37,5 +37,28 @@ TEST(DecimalTest, AppendFixed) {
   EXPECT_FALSE(HasScale("1", 2));
 }
 
+TEST(Money, CentsAreExact) {
+  EXPECT_EQ(*ParseCents("2871"), 287100);
+  EXPECT_EQ(*ParseCents("0.1"), 10);
+  EXPECT_EQ(*ParseCents("-3.05"), -305);
+  EXPECT_EQ(ParseCents("1.005").status().message(),
+            NormalizeDecimal("1.005", 2).status().message());
+}
+
+TEST(Money, ParseCentsFastAndSlowPathsAgree) {
+  for (const char* t : {"0", "7", "12.5", "12.50", "-0.01", "999999999.99", "00012.30"}) {
+    auto fast = ParseCents(t);
+    ASSERT_TRUE(fast.ok()) << t;
+    auto slow = NormalizeDecimal(t, 2);
+    ASSERT_TRUE(slow.ok()) << t;
+    std::string back;
+    AppendFixed(&back, *fast, 2);
+    EXPECT_EQ(back, *slow) << t;
+  }
+  for (const char* bad : {"", "-", ".", "abc", "1.234", "1..2", "1e2"}) {
+    EXPECT_FALSE(ParseCents(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace comptoir::core

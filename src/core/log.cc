@@ -1,4 +1,3 @@
-#include "fmt/format.h"
 #include "comptoir/core/log.h"
 
 #include <chrono>
@@ -6,7 +5,8 @@
 #include <mutex>
 
 #include "comptoir/core/strings.h"
-#include "fmt/chrono.h"
+#include "comptoir/core/time.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/sinks/base_sink.h"
 
@@ -27,11 +27,9 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     std::string_view level(lv.data(), lv.size());
     std::string line;
     if (format_ == LogFormat::kJson) {
-      auto secs = std::chrono::time_point_cast<std::chrono::seconds>(msg.time);
-      auto millis =
-          std::chrono::duration_cast<std::chrono::milliseconds>(msg.time - secs).count();
+      int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
       nlohmann::json j = {
-          {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, millis)},
+          {"ts", FormatIsoMillis(ms)},
           {"level", std::string(level)},
           {"msg", std::string(text)}};
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

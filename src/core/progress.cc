@@ -1,20 +1,15 @@
-#include "fmt/format.h"
 #include "comptoir/core/progress.h"
-
-#include "comptoir/core/strings.h"
 
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 
+#include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
+#include "fmt/format.h"
 
 namespace comptoir::core {
-
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};

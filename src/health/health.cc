@@ -16,10 +16,11 @@
 #include <mutex>
 #include <thread>
 
-#include "comptoir/core/clock.h"
 #include "comptoir/coord/coordinator.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/uri.h"
+#include "comptoir/importer/jobs.h"
 #include "comptoir/source/database.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -33,14 +34,6 @@ StatusOr<std::pair<std::vector<std::string>, std::vector<std::string>>> KafkaInZ
 namespace {
 
 using nlohmann::json;
-
-std::string Ago(int64_t ms) {
-  double s = static_cast<double>(core::UnixMillis() - ms) / 1000.0;
-  if (s < 120) return fmt::format("{:.0f} s ago", s);
-  if (s < 7200) return fmt::format("{:.0f} min ago", s / 60);
-  if (s < 172800) return fmt::format("{:.1f} h ago", s / 3600);
-  return fmt::format("{:.0f} days ago", s / 86400);
-}
 
 std::string Gb(double bytes) { return fmt::format("{:.1f} GB", bytes / 1e9); }
 
@@ -217,7 +210,7 @@ Component AgentsProbe(const Targets& t) {
     std::string error = p.value("last_error", "");
     int64_t last = p.value("last_commit_ms", int64_t{0});
     parts.push_back(fmt::format("{}: lag {} bytes, last commit {}{}", m.id, p.value("lag_bytes", int64_t{0}),
-                                last > 0 ? Ago(last) : "never", error.empty() ? "" : ", error: " + error));
+                                last > 0 ? core::FormatAgo(last) : "never", error.empty() ? "" : ", error: " + error));
     if (!error.empty()) out.state = State::kDegraded;
   }
   out.detail = fmt::format("{} registered; {}", members->size(), Join(parts, "; "));
@@ -225,36 +218,32 @@ Component AgentsProbe(const Targets& t) {
 }
 
 // A saved job's last run, as `job --exec` recorded it in the job file.
-Component JobProbe(const std::string& path) {
-  std::string job = std::filesystem::path(path).stem().string();
-  Component c{"job " + job, State::kOk, ""};
-  std::ifstream in(path);
-  json j = json::parse(in, nullptr, false);
-  if (!j.is_object()) return {c.name, State::kDegraded, fmt::format("{} is not a job file (corrupt?)", path)};
-  auto when = [](const json& run) {
+Component JobProbe(const std::string& dir, const std::string& name) {
+  Component c{"job " + name, State::kOk, ""};
+  StatusOr<importer::JobRecord> job = importer::JobStore(dir).Load(name);
+  if (!job.ok()) return {c.name, State::kDegraded, std::string(job.status().message())};
+  auto when = [](const importer::RunRecord& run) {
     // Job files written before 2026-11-28 hold a monotonic clock reading here.
-    int64_t at = run.value("finished_at", int64_t{0});
-    return at > 1'000'000'000 ? Ago(at * 1000) : std::string("at an unknown time");
+    return run.finished_at > 1'000'000'000 ? core::FormatAgo(run.finished_at * 1000)
+                                           : std::string("at an unknown time");
   };
-  auto rows = [](const json& run) {
-    return fmt::format("{} rows in {:.2f} s", run.value("rows", int64_t{0}), run.value("seconds", 0.0));
+  auto rows = [](const importer::RunRecord& run) {
+    return fmt::format("{} rows in {:.2f} s", run.rows, run.seconds);
   };
-  if (!j.contains("last_run") || !j["last_run"].is_object()) {
+  if (!job->last_run) {
     c.detail = "saved, never run";
     return c;
   }
-  const json& run = j["last_run"];
-  // A field of the wrong type throws from value(): the probe reports it (see Check).
-  if (run.value("result", "ok") == "ok") {
+  const importer::RunRecord& run = *job->last_run;
+  if (run.ok) {
     c.detail = fmt::format("last run ok {}: {}", when(run), rows(run));
     return c;
   }
   c.state = State::kDegraded;
-  c.detail = fmt::format("last run failed {} after {:.2f} s: {}", when(run), run.value("seconds", 0.0),
-                         run.value("error", "no error recorded"));
-  const json success = j.value("last_success", json());
-  c.detail += success.is_object() ? fmt::format("; last success {} ({})", when(success), rows(success))
-                                  : "; never succeeded";
+  c.detail = fmt::format("last run failed {} after {:.2f} s: {}", when(run), run.seconds,
+                         run.error.empty() ? "no error recorded" : run.error);
+  c.detail += job->last_success ? fmt::format("; last success {} ({})", when(*job->last_success), rows(*job->last_success))
+                                : "; never succeeded";
   return c;
 }
 
@@ -278,7 +267,7 @@ Component DatasetProbe(const Targets& t, const Dataset& d) {
   int64_t newest = 0, files = 0;
   Newest(t.lake, d.path, 3, &newest, &files);
   if (files == 0) return {name, State::kDegraded, "no data yet"};
-  Component c{name, State::kOk, fmt::format("{} files, newest data {}", files, Ago(newest))};
+  Component c{name, State::kOk, fmt::format("{} files, newest data {}", files, core::FormatAgo(newest))};
   if (d.stale_after.count() > 0 && core::UnixMillis() - newest > d.stale_after.count() * 1000) {
     c.state = State::kDegraded;
     c.detail += fmt::format(" (stale: nothing new for more than {} s)", d.stale_after.count());
@@ -352,15 +341,9 @@ std::vector<Component> Check(const Targets& t) {
   }
   if (!t.coord_uri.empty()) probes.emplace_back("agents", [t] { return AgentsProbe(t); }), targets.push_back(t.coord_uri);
   if (!t.jobs_dir.empty()) {
-    std::vector<std::string> jobs;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(t.jobs_dir, ec)) {
-      if (e.path().extension() == ".json") jobs.push_back(e.path().string());
-    }
-    std::sort(jobs.begin(), jobs.end());
-    for (const std::string& path : jobs) {
-      probes.emplace_back("job " + std::filesystem::path(path).stem().string(), [path] { return JobProbe(path); });
-      targets.push_back(path);
+    for (const std::string& name : importer::JobStore(t.jobs_dir).List()) {
+      probes.emplace_back("job " + name, [dir = t.jobs_dir, name] { return JobProbe(dir, name); });
+      targets.push_back(importer::JobStore(t.jobs_dir).PathOf(name));
     }
   }
   if (t.lake) {

@@ -8,6 +8,7 @@
 
 #include "comptoir/core/decimal.h"
 #include "comptoir/core/progress.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/signals.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/publish.h"

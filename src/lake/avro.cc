@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "comptoir/core/time.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::lake {
@@ -119,16 +120,8 @@ std::string DecimalBytes(Int128 v) {
 }
 
 StatusOr<int64_t> DaysSinceEpoch(std::string_view d) {
-  int y = 0;
-  unsigned m = 0, day = 0;
-  if (d.size() < 10 || !ParseInt(d.substr(0, 4), &y) || !ParseInt(d.substr(5, 2), &m) ||
-      !ParseInt(d.substr(8, 2), &day)) {
-    return absl::InvalidArgumentError("not a date YYYY-MM-DD");
-  }
-  using namespace std::chrono;
-  year_month_day ymd{year{y}, month{m}, std::chrono::day{day}};
-  if (!ymd.ok()) return absl::InvalidArgumentError("not a valid date");
-  return sys_days{ymd}.time_since_epoch().count();
+  ASSIGN_OR_RETURN(int32_t day, core::ParseDay(d.substr(0, std::min<size_t>(d.size(), 10))));
+  return day;
 }
 
 StatusOr<int64_t> MicrosSinceEpoch(std::string_view t) {

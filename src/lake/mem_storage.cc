@@ -5,7 +5,7 @@
 #include <memory>
 #include <mutex>
 
-#include "comptoir/core/clock.h"
+#include "comptoir/core/time.h"
 #include "comptoir/lake/storage.h"
 
 namespace comptoir::lake {

@@ -131,4 +131,14 @@ StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view uri_or_dir) {
   return factory(uri_or_dir);
 }
 
+StatusOr<std::unique_ptr<Storage>> OpenConfiguredLake(const core::Config& config, std::string_view uri_or_dir) {
+  std::string uri(uri_or_dir.empty() ? config.GetString("lake") : std::string(uri_or_dir));
+  std::string user = config.GetString("hdfs.user");
+  if (uri.starts_with("webhdfs://") && !user.empty() && uri.find("user=") == std::string::npos &&
+      uri.find('@') == std::string::npos) {
+    StrAppend(&uri, uri.find('?') == std::string::npos ? "?" : "&", "user=", user);
+  }
+  return OpenStorage(uri);
+}
+
 }  // namespace comptoir::lake

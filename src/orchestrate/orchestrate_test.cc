@@ -92,6 +92,26 @@ TEST_F(ScheduleTest, BadExpressionsSayWhatIsWrong) {
   EXPECT_EQ(Schedule::Cron("0 0 31 feb *").status().message(), "cron \"0 0 31 feb *\" never matches a real date");
 }
 
+// Descriptors as the command line declares them (src/cli): the plan only
+// knows commands through such a table.
+const std::vector<CommandInfo>& TestCommands() {
+  static const std::vector<CommandInfo> commands = {
+      {.name = "serve", .lifetime = Lifetime::kLongRunning, .start_rank = 0,
+       .needs = {{"lake"}, {"bus", "", "--no-live"}, {"coord", "--archive"}},
+       .listen_flag = "--listen", .listen_default = "127.0.0.1:8080"},
+      {.name = "agent", .lifetime = Lifetime::kLongRunning, .start_rank = 1, .needs = {{"lake"}, {"coord"}},
+       .one_shot_subcommands = {"compact"}},
+      {.name = "job", .start_rank = 2, .needs = {{"database"}, {"lake"}, {"coord"}}},
+      {.name = "produce", .lifetime = Lifetime::kLongRunning, .start_rank = 3, .needs = {{"bus"}}},
+      {.name = "demo", .lifetime = Lifetime::kLongRunning, .supervised = false},
+  };
+  return commands;
+}
+
+StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path) {
+  return orchestrate::LoadComponents(path, TestCommands());
+}
+
 class PlanTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& text) {
@@ -134,6 +154,7 @@ enabled = false
   EXPECT_EQ(web.needs, (std::vector<std::string>{"lake", "bus", "coord"}));
   EXPECT_EQ(web.ready, "tcp://127.0.0.1:9999");
   EXPECT_EQ((*c)[1].ready, "start");
+  EXPECT_EQ((*c)[2].ready, "exit");
   EXPECT_EQ((*c)[2].needs, (std::vector<std::string>{"database", "lake", "coord"}));
   EXPECT_EQ((*c)[2].schedule->Describe(), "every 5m");
   EXPECT_EQ((*c)[3].needs, (std::vector<std::string>{"bus"}));
@@ -180,6 +201,8 @@ TEST_F(PlanTest, MistakesNameTheFileLineAndComponent) {
       {"[components.\"a b\"]\nrun = \"serve\"\n", "component name \"a b\" may use letters, digits"},
       {"[components.a]\nrun = \"serve\"\nenabled = false\n", "every component is disabled"},
       {"[components.a\nrun = 1\n", ":1:"},
+      {"[components.a]\nrun = \"frobnicate\"\n", "component a: \"frobnicate\" is not a comptoir command that `up` can run"},
+      {"[components.a]\nrun = \"demo\"\n", "component a: \"demo\" is not a comptoir command that `up` can run"},
   };
   for (const Case& c : cases) {
     std::string path = Write(c.toml);

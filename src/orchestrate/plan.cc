@@ -16,31 +16,20 @@ namespace {
 
 // Global options of comptoir that take a value (they may come before the command).
 constexpr std::string_view kGlobalWithValue[] = {"--config", "--log-format", "--log-level", "--hdfs-user"};
-// Commands that finish by themselves: the next component waits for their exit.
-constexpr std::string_view kOneShots[] = {"import", "import-all-tables", "job", "seed", "lake", "health"};
-// The default start order: sinks before sources.
-int Rank(const std::string& command) {
-  if (command == "serve" || command == "archive") return 0;
-  if (command == "agent") return 1;
-  if (command == "import" || command == "import-all-tables" || command == "job" || command == "seed") return 2;
-  if (command == "produce") return 3;
-  return 1;
+bool HasFlag(const std::vector<std::string>& args, std::string_view flag) {
+  return std::any_of(args.begin(), args.end(),
+                     [&](const std::string& a) { return a == flag || (a.starts_with(flag) && a[flag.size()] == '='); });
 }
 
-std::vector<std::string> InferNeeds(const ComponentSpec& c) {
-  const std::string& cmd = c.command;
-  if (cmd == "serve") {
-    std::vector<std::string> n = {"lake"};
-    if (std::find(c.args.begin(), c.args.end(), "--no-live") == c.args.end()) n.push_back("bus");
-    if (std::find(c.args.begin(), c.args.end(), "--archive") != c.args.end()) n.push_back("coord");
-    return n;
+// The services a command waits for, from its descriptor's rules.
+std::vector<std::string> InferNeeds(const CommandInfo& info, const ComponentSpec& c) {
+  std::vector<std::string> needs;
+  for (const NeedRule& rule : info.needs) {
+    if (!rule.only_with.empty() && !HasFlag(c.args, rule.only_with)) continue;
+    if (!rule.unless.empty() && HasFlag(c.args, rule.unless)) continue;
+    needs.emplace_back(rule.service);
   }
-  if (cmd == "agent") return {"lake", "coord"};
-  if (cmd == "produce" || cmd == "consume") return {"bus"};
-  if (cmd == "archive") return {"bus", "lake", "coord"};
-  if (cmd == "import" || cmd == "import-all-tables") return {"database", "lake"};
-  if (cmd == "job") return {"database", "lake", "coord"};
-  return {};
+  return needs;
 }
 
 Status Invalid(const std::string& path, const toml::node& node, const std::string& component, std::string_view msg) {
@@ -80,7 +69,7 @@ StatusOr<std::vector<std::string>> SplitWords(const std::string& text) {
 }
 
 StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::string& name, const toml::table& t,
-                                       bool* enabled) {
+                                       std::span<const CommandInfo> commands, bool* enabled) {
   ComponentSpec c;
   c.name = name;
   static const std::set<std::string, std::less<>> kKeys = {"run", "after", "needs", "restart", "every",
@@ -111,6 +100,13 @@ StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::strin
     if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
   }
   if (c.command.empty()) return Invalid(path, *run, name, "`run` names no comptoir command (e.g. \"serve\", \"agent ...\")");
+  const CommandInfo* info = FindCommand(commands, c.command);
+  if (info == nullptr || !info->supervised) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: component {}: \"{}\" is not a comptoir command that `up` can run (see comptoir --help)", path, name,
+        c.command));
+  }
+  c.start_rank = info->start_rank;
   if (const toml::node* n = t.get("after")) {
     ASSIGN_OR_RETURN(c.after, Strings(path, name, "after", *n));
   }
@@ -123,7 +119,7 @@ StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::strin
       }
     }
   } else {
-    c.needs = InferNeeds(c);
+    c.needs = InferNeeds(*info, c);
   }
   auto text = [&](std::string_view key) -> StatusOr<std::optional<std::string>> {
     const toml::node* n = t.get(key);
@@ -165,11 +161,12 @@ StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::strin
                      fmt::format("ready = \"{}\": expected \"tcp://host:port\", \"exit\" or \"start\"", *ready));
     }
     c.ready = *ready;
-  } else if (c.command == "serve") {
-    std::string listen = FlagValue(c.args, "--listen");
-    c.ready = StrCat("tcp://", listen.empty() ? "127.0.0.1:8080" : listen);
-  } else if (std::find(std::begin(kOneShots), std::end(kOneShots), c.command) != std::end(kOneShots) ||
-             (c.command == "agent" && std::find(c.args.begin(), c.args.end(), "compact") != c.args.end())) {
+  } else if (!info->listen_flag.empty()) {
+    std::string listen = FlagValue(c.args, info->listen_flag);
+    c.ready = StrCat("tcp://", listen.empty() ? info->listen_default : listen);
+  } else if (info->lifetime == Lifetime::kOneShot ||
+             std::any_of(info->one_shot_subcommands.begin(), info->one_shot_subcommands.end(),
+                         [&](std::string_view sub) { return HasFlag(c.args, sub); })) {
     c.ready = "exit";
   } else {
     c.ready = "start";
@@ -194,7 +191,14 @@ std::string FlagValue(const std::vector<std::string>& args, std::string_view fla
   return "";
 }
 
-StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path) {
+const CommandInfo* FindCommand(std::span<const CommandInfo> commands, std::string_view name) {
+  for (const CommandInfo& c : commands) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path, std::span<const CommandInfo> commands) {
   toml::table file;
   try {
     file = toml::parse_file(path);
@@ -228,7 +232,7 @@ StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path) {
     const toml::table* t = node->as_table();
     if (t == nullptr) return Invalid(path, *node, name, "must be a table: [components." + name + "]");
     bool enabled = true;
-    ASSIGN_OR_RETURN(ComponentSpec c, ParseComponent(path, name, *t, &enabled));
+    ASSIGN_OR_RETURN(ComponentSpec c, ParseComponent(path, name, *t, commands, &enabled));
     if (enabled) {
       specs.push_back(std::move(c));
     } else {
@@ -262,7 +266,7 @@ StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path) {
     size_t best = specs.size();
     for (size_t i = 0; i < specs.size(); ++i) {
       if (done[i] || pending[i] > 0) continue;
-      if (best == specs.size() || Rank(specs[i].command) < Rank(specs[best].command)) best = i;
+      if (best == specs.size() || specs[i].start_rank < specs[best].start_rank) best = i;
     }
     if (best == specs.size()) {
       std::vector<std::string> cycle;

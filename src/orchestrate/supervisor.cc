@@ -18,9 +18,10 @@
 #include <optional>
 #include <thread>
 
+#include "comptoir/core/files.h"
 #include "comptoir/core/signals.h"
 #include "comptoir/core/strings.h"
-#include "fmt/chrono.h"
+#include "comptoir/core/time.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -34,9 +35,11 @@ constexpr auto kMaxBackoff = std::chrono::seconds(60);
 constexpr auto kHealthyAfter = std::chrono::seconds(30);  // a run this long resets the backoff
 constexpr uint64_t kLogRotateBytes = 64ull << 20;
 
-std::string Clock(Wall::time_point t) { return fmt::format("{:%H:%M:%S}", fmt::localtime(Wall::to_time_t(t))); }
-
-std::string Iso(Wall::time_point t) { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(Wall::to_time_t(t))); }
+int64_t Millis(Wall::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+std::string Clock(Wall::time_point t) { return core::FormatLocalClock(Millis(t)); }
+std::string Iso(Wall::time_point t) { return core::FormatIsoSeconds(Millis(t)); }
 
 std::string Seconds(Steady::duration d) {
   return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
@@ -331,36 +334,96 @@ void Supervisor::StopAll() {
 
 void Supervisor::WriteState() {
   if (o_.state_path.empty()) return;
-  nlohmann::json components = nlohmann::json::array();
+  SupervisorState state;
+  state.supervisor_pid = getpid();
+  state.updated = Iso(Wall::now());
   for (const auto& owned : procs_) {
     const Proc& p = *owned;
-    std::string state = p.pid > 0          ? "running"
-                        : p.restart_at     ? "restarting"
-                        : p.spec.schedule && !p.finished ? "scheduled"
-                        : p.finished && p.last_exit.starts_with("success") ? "finished"
-                                                                            : "stopped";
-    nlohmann::json c = {{"name", p.spec.name},
-                        {"command", p.spec.command},
-                        {"state", state},
-                        {"pid", p.pid > 0 ? nlohmann::json(p.pid) : nlohmann::json(nullptr)},
-                        {"runs", p.runs},
-                        {"last_exit", p.last_exit},
-                        {"log", p.log_path}};
+    ComponentState c;
+    c.name = p.spec.name;
+    c.command = p.spec.command;
+    c.state = p.pid > 0                                               ? "running"
+              : p.restart_at                                          ? "restarting"
+              : p.spec.schedule && !p.finished                        ? "scheduled"
+              : p.finished && p.last_exit.starts_with("success")      ? "finished"
+                                                                      : "stopped";
+    c.pid = p.pid > 0 ? p.pid : 0;
+    c.runs = p.runs;
+    c.last_exit = p.last_exit;
+    c.log = p.log_path;
     if (p.spec.schedule) {
-      c["schedule"] = p.spec.schedule->Describe();
-      if (p.next_run != Wall::time_point::max()) c["next_run"] = Iso(p.next_run);
+      c.schedule = p.spec.schedule->Describe();
+      if (p.next_run != Wall::time_point::max()) c.next_run = Iso(p.next_run);
     }
-    components.push_back(std::move(c));
+    state.components.push_back(std::move(c));
   }
-  nlohmann::json state = {{"supervisor_pid", getpid()}, {"updated", Iso(Wall::now())}, {"components", components}};
-  std::string tmp = o_.state_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << state.dump(2) << "\n";
-    if (!out) return;
+  // A failed write keeps the previous snapshot; `ps` shows that one.
+  (void)core::WriteFileAtomically(o_.state_path, StateToJson(state) + "\n", /*sync_dir=*/false);
+}
+
+std::string StateToJson(const SupervisorState& state) {
+  nlohmann::json components = nlohmann::json::array();
+  for (const ComponentState& c : state.components) {
+    nlohmann::json j = {{"name", c.name},
+                        {"command", c.command},
+                        {"state", c.state},
+                        {"pid", c.pid > 0 ? nlohmann::json(c.pid) : nlohmann::json(nullptr)},
+                        {"runs", c.runs},
+                        {"last_exit", c.last_exit},
+                        {"log", c.log}};
+    if (!c.schedule.empty()) j["schedule"] = c.schedule;
+    if (!c.next_run.empty()) j["next_run"] = c.next_run;
+    components.push_back(std::move(j));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, o_.state_path, ec);
+  nlohmann::json j = {{"supervisor_pid", state.supervisor_pid}, {"updated", state.updated}, {"components", components}};
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+StatusOr<SupervisorState> ReadSupervisorState(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, core::ReadFile(path));
+  auto damaged = [&](std::string_view what) {
+    return absl::DataLossError(fmt::format(
+        "{} is damaged: {}; it is rewritten by the supervisor at its next change (or remove it while nothing runs)",
+        path, what));
+  };
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return damaged(text.empty() ? "it is empty" : "it is not valid JSON");
+  if (!j.is_object()) return damaged("it is not a JSON object");
+  SupervisorState s;
+  auto str = [&](const nlohmann::json& o, const char* key, std::string* out) -> Status {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return absl::OkStatus();
+    if (!it->is_string()) return damaged(fmt::format("\"{}\" must be a string", key));
+    *out = it->get<std::string>();
+    return absl::OkStatus();
+  };
+  auto num = [&](const nlohmann::json& o, const char* key, int* out) -> Status {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return absl::OkStatus();
+    if (!it->is_number_integer()) return damaged(fmt::format("\"{}\" must be an integer", key));
+    *out = it->get<int>();
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(num(j, "supervisor_pid", &s.supervisor_pid));
+  RETURN_IF_ERROR(str(j, "updated", &s.updated));
+  auto comps = j.find("components");
+  if (comps == j.end()) return s;
+  if (!comps->is_array()) return damaged("\"components\" must be an array");
+  for (const nlohmann::json& e : *comps) {
+    if (!e.is_object()) return damaged("each of \"components\" must be an object");
+    ComponentState c;
+    RETURN_IF_ERROR(str(e, "name", &c.name));
+    RETURN_IF_ERROR(str(e, "command", &c.command));
+    RETURN_IF_ERROR(str(e, "state", &c.state));
+    RETURN_IF_ERROR(num(e, "pid", &c.pid));
+    RETURN_IF_ERROR(num(e, "runs", &c.runs));
+    RETURN_IF_ERROR(str(e, "last_exit", &c.last_exit));
+    RETURN_IF_ERROR(str(e, "log", &c.log));
+    RETURN_IF_ERROR(str(e, "schedule", &c.schedule));
+    RETURN_IF_ERROR(str(e, "next_run", &c.next_run));
+    s.components.push_back(std::move(c));
+  }
+  return s;
 }
 
 }  // namespace comptoir::orchestrate

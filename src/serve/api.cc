@@ -6,13 +6,11 @@
 #include <chrono>
 #include <set>
 
-#include "comptoir/core/clock.h"
-#include "comptoir/agent/agent.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/units.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/compression.h"
-#include "comptoir/stream/event.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::serve {
@@ -29,8 +27,6 @@ int64_t DivRound(int64_t a, int64_t n) {
   if (2 * (r < 0 ? -r : r) >= n) q += a < 0 ? -1 : 1;
   return q;
 }
-
-std::string IsoSeconds(int64_t ms) { return stream::FormatTimestamp(ms).substr(0, 19) + "Z"; }
 
 // A request's parameters, checked against the endpoint's list.
 class Params {
@@ -83,12 +79,12 @@ std::vector<std::string_view> Concat(const std::vector<std::string_view>& a, std
 StatusOr<analytics::Filter> ParseFilter(const Params& p, const analytics::Snapshot& s) {
   analytics::Filter f;
   if (auto v = p.Get("from")) {
-    StatusOr<int32_t> d = analytics::ParseDay(*v);
+    StatusOr<int32_t> d = core::ParseDay(*v);
     if (!d.ok()) return absl::InvalidArgumentError(StrCat("parameter 'from': ", d.status().message()));
     f.from_day = *d;
   }
   if (auto v = p.Get("to")) {
-    StatusOr<int32_t> d = analytics::ParseDay(*v);
+    StatusOr<int32_t> d = core::ParseDay(*v);
     if (!d.ok()) return absl::InvalidArgumentError(StrCat("parameter 'to': ", d.status().message()));
     f.to_day = *d;
   }
@@ -131,7 +127,7 @@ json GroupsJson(const std::vector<analytics::Group>& groups, bool with_start = f
 
 json RowJson(const analytics::RowView& r) {
   return {{"ordernumber", r.order_number},   {"orderlinenumber", r.order_line},
-          {"orderdate", analytics::FormatDay(r.day)}, {"customer", r.customer},
+          {"orderdate", core::FormatDay(r.day)}, {"customer", r.customer},
           {"productline", r.product_line},   {"productcode", r.product_code},
           {"quantity", r.quantity},          {"priceeach", Money(r.price_cents)},
           {"sales", Money(r.sales_cents)},   {"status", r.status},
@@ -338,8 +334,8 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
       std::sort(v.begin(), v.end());
       j[name] = v;
     }
-    j["min_date"] = snap->rows ? analytics::FormatDay(snap->min_day) : "";
-    j["max_date"] = snap->rows ? analytics::FormatDay(snap->max_day) : "";
+    j["min_date"] = snap->rows ? core::FormatDay(snap->min_day) : "";
+    j["max_date"] = snap->rows ? core::FormatDay(snap->max_day) : "";
   } else if (what == "timeseries") {
     std::string bucket = p.Get("bucket").value_or("month");
     static const std::set<std::string> kBuckets = {"day", "week", "month", "quarter", "year"};
@@ -374,7 +370,7 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
       analytics::ForEachRow(
           *x->snap, x->filter,
           [piece](const analytics::RowView& row) {
-            *piece += fmt::format("{},{},{},", row.order_number, row.order_line, analytics::FormatDay(row.day));
+            *piece += fmt::format("{},{},{},", row.order_number, row.order_line, core::FormatDay(row.day));
             for (std::string_view v : {row.customer, row.product_line, row.product_code}) {
               CsvField(piece, v);
               piece->push_back(',');
@@ -470,12 +466,10 @@ void Api::LogsSearch(const Request& r, Response* out) {
     std::string t = *v;
     int64_t ms = -1;
     if (t.size() == 10) {
-      StatusOr<int32_t> d = analytics::ParseDay(t);
+      StatusOr<int32_t> d = core::ParseDay(t);
       if (d.ok()) ms = int64_t{*d} * 86400000 + (std::string(name) == "to" ? 86399999 : 0);
-    } else if (t.size() >= 19) {
-      std::string s = t.substr(0, 19);
-      s[10] = ' ';
-      ms = agent::ParseLineTime(s + ",000 X");
+    } else {
+      ms = core::ParseIsoTime(t);
     }
     if (ms < 0) {
       return ErrorResponse(out, 400, fmt::format("parameter '{}': '{}' is not a date or an ISO 8601 time", name, t));
@@ -489,7 +483,7 @@ void Api::LogsSearch(const Request& r, Response* out) {
   if (!res.ok()) return ErrorResponse(out, StatusFor(res.status()), std::string(res.status().message()));
   json lines = json::array();
   for (const auto& l : res->lines) {
-    lines.push_back({{"ts", l.ts_ms >= 0 ? json(stream::FormatTimestamp(l.ts_ms)) : json(nullptr)},
+    lines.push_back({{"ts", l.ts_ms >= 0 ? json(core::FormatIsoMillis(l.ts_ms)) : json(nullptr)},
                      {"level", l.level},
                      {"message", l.message},
                      {"file", l.file}});
@@ -519,7 +513,7 @@ void Api::LakeLs(const Request& r, Response* out) {
     list.push_back({{"name", e.name},
                     {"type", e.is_dir ? "dir" : "file"},
                     {"size", e.size},
-                    {"mtime", IsoSeconds(e.mtime_ms)}});
+                    {"mtime", core::FormatIsoSeconds(e.mtime_ms)}});
   }
   out->body = json{{"path", *path}, {"entries", std::move(list)}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -609,7 +603,7 @@ void Api::Health(Response* out) {
   }
   std::string overall = "ok";
   json comps = json::array();
-  std::string checked = IsoSeconds(now);
+  std::string checked = core::FormatIsoSeconds(now);
   for (const Component& c : parts) {
     if (Rank(c.status) > Rank(overall)) overall = c.status;
     comps.push_back({{"name", c.name}, {"status", c.status}, {"detail", c.detail}, {"checked_at", checked}});

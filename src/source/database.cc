@@ -1,8 +1,35 @@
 #include "comptoir/source/database.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
 #include "comptoir/core/uri.h"
+#include "fmt/format.h"
 
 namespace comptoir::source {
+
+StatusOr<std::string> ReadPasswordFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return ErrnoToStatus(errno, StrCat("--password-file ", path));
+  if ((st.st_mode & 0077) != 0) {
+    return absl::PermissionDeniedError(fmt::format(
+        "--password-file {} can be read by other users (mode {:04o}); run `chmod 600 {}` first", path,
+        st.st_mode & 07777, path));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string pw = ss.str();
+  // Unlike Sqoop, one trailing newline is not part of the password.
+  if (pw.ends_with("\r\n")) {
+    pw.resize(pw.size() - 2);
+  } else if (pw.ends_with('\n')) {
+    pw.pop_back();
+  }
+  return pw;
+}
 
 std::string_view DialectName(Dialect d) {
   switch (d) {

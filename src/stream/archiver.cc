@@ -1,8 +1,12 @@
 #include "comptoir/stream/archiver.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 
+#include "comptoir/core/signals.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -201,6 +205,27 @@ Status Archiver::Run(const std::function<bool()>& stop, std::chrono::millisecond
     }
   }
   return Close();
+}
+
+StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLease(coord::Coordinator* coordination, const std::string& bus_uri,
+                                                         const std::string& topic) {
+  std::string name = fmt::format("archiver/{}-{}", core::NameHash(topic), core::NameHash(bus_uri));
+  std::string holder = fmt::format("{} pid {}", core::HostName(), getpid());
+  bool said = false;
+  while (!core::Cancelled()) {
+    StatusOr<std::unique_ptr<coord::Lock>> lock = coordination->Acquire(name, holder, std::chrono::milliseconds(500));
+    if (lock.ok()) {
+      if (said) std::cerr << "archive: now the active archiver of " << topic << "\n";
+      return lock;
+    }
+    if (!absl::IsFailedPrecondition(lock.status())) return lock.status();
+    if (!said) {  // a state change, not progress: said even with --quiet
+      std::cerr << fmt::format("archive: standby: another archiver is active for {} on {} ({}); waiting\n", topic,
+                               bus_uri, std::string(lock.status().message()));
+      said = true;
+    }
+  }
+  return std::unique_ptr<coord::Lock>();
 }
 
 }  // namespace comptoir::stream

@@ -5,37 +5,12 @@
 #include <chrono>
 
 #include "comptoir/core/decimal.h"
-#include "fmt/chrono.h"
+#include "comptoir/core/time.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "simdjson.h"
 
 namespace comptoir::stream {
-
-namespace {
-
-// "2026-11-27T21:48:14" for a whole second, cached: consecutive events
-// usually share it.
-void AppendSecond(int64_t secs, std::string* out) {
-  thread_local int64_t cached_secs = INT64_MIN;
-  thread_local std::string cached;
-  if (secs != cached_secs) {
-    auto tp = std::chrono::sys_seconds(std::chrono::seconds(secs));
-    cached = fmt::format("{:%Y-%m-%dT%H:%M:%S}", tp);
-    cached_secs = secs;
-  }
-  out->append(cached);
-}
-
-}  // namespace
-
-void AppendTimestamp(int64_t ts_ms, std::string* out) {
-  int64_t ms = ((ts_ms % 1000) + 1000) % 1000;
-  AppendSecond((ts_ms - ms) / 1000, out);
-  char tail[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
-  out->append(tail, 5);
-}
 
 // A JSON string literal: quotes, backslashes and control characters escaped,
 // other bytes (UTF-8) as they are.
@@ -66,43 +41,6 @@ void AppendInt(int64_t v, std::string* out) {
   out->append(buf, r.ptr);
 }
 
-std::string FormatTimestamp(int64_t ts_ms) {
-  std::string out;
-  AppendTimestamp(ts_ms, &out);
-  return out;
-}
-
-StatusOr<int64_t> ParseCents(std::string_view text) {
-  // Fast path: [-]digits[.d[d]], the form every producer writes.
-  std::string_view t = text;
-  bool neg = ConsumePrefix(&t, "-");
-  size_t dot = t.find('.');
-  std::string_view whole = t.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? std::string_view() : t.substr(dot + 1);
-  auto all_digits = [](std::string_view d) {
-    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (!whole.empty() && whole.size() <= 15 && frac.size() <= 2 &&
-      (dot == std::string_view::npos || !frac.empty()) && all_digits(whole) && all_digits(frac)) {
-    int64_t v = 0;
-    for (char c : whole) v = v * 10 + (c - '0');
-    for (size_t i = 0; i < 2; ++i) v = v * 10 + (i < frac.size() ? frac[i] - '0' : 0);
-    return neg ? -v : v;
-  }
-  StatusOr<std::string> fixed = core::NormalizeDecimal(text, 2);
-  if (!fixed.ok()) return fixed.status();
-  bool fixed_neg = !fixed->empty() && fixed->front() == '-';
-  std::string digits;
-  for (char c : *fixed) {
-    if (c >= '0' && c <= '9') digits.push_back(c);
-  }
-  int64_t v = 0;
-  if (digits.size() > 17 || !ParseInt(digits, &v)) {
-    return absl::InvalidArgumentError(StrCat("\"", text, "\" is out of range"));
-  }
-  return fixed_neg ? -v : v;
-}
-
 void AppendJson(const Event& e, std::string* out) {
   auto field = [out](std::string_view name) {
     out->append(name);
@@ -110,7 +48,7 @@ void AppendJson(const Event& e, std::string* out) {
   field(R"({"event_id":)");
   AppendJsonString(e.event_id, out);
   field(R"(,"ts":")");
-  AppendTimestamp(e.ts_ms, out);
+  core::AppendIsoMillis(e.ts_ms, out);
   field(R"(","order_number":)");
   AppendInt(e.order_number, out);
   field(R"(,"order_line":)");
@@ -156,22 +94,9 @@ EventParser::~EventParser() { delete impl_; }
 namespace {
 
 StatusOr<int64_t> ParseTs(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.mmm]Z
-  int y = 0;
-  unsigned mo = 0, d = 0;
-  int hh = 0, mi = 0, ss = 0, ms = 0;
-  if (t.size() < 20 || t.back() != 'Z' || !ParseInt(t.substr(0, 4), &y) ||
-      !ParseInt(t.substr(5, 2), &mo) || !ParseInt(t.substr(8, 2), &d) ||
-      !ParseInt(t.substr(11, 2), &hh) || !ParseInt(t.substr(14, 2), &mi) ||
-      !ParseInt(t.substr(17, 2), &ss)) {
-    return absl::InvalidArgumentError(StrCat("ts \"", t, "\" is not RFC 3339 UTC"));
-  }
-  if (t.size() >= 24 && t[19] == '.') (void)ParseInt(t.substr(20, 3), &ms);
-  using namespace std::chrono;
-  year_month_day ymd{year{y}, month{mo}, day{d}};
-  if (!ymd.ok()) return absl::InvalidArgumentError(StrCat("ts \"", t, "\" is not a valid date"));
-  int64_t days = sys_days{ymd}.time_since_epoch().count();
-  return ((days * 86400 + hh * 3600 + mi * 60 + ss) * 1000) + ms;
+  int64_t ms = core::ParseIsoTime(t, /*require_zone=*/true);
+  if (ms < 0) return absl::InvalidArgumentError(StrCat("ts \"", t, "\" is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.mmm]Z)"));
+  return ms;
 }
 
 }  // namespace
@@ -266,7 +191,7 @@ Status EventParser::Parse(std::string_view json, int64_t message_ts_ms, Event* i
     auto money = [&](int64_t* cents) -> Status {
       std::string_view raw;
       if (v.get_string().get(raw) != SUCCESS) raw = StripAsciiWhitespace(v.raw_json_token());
-      StatusOr<int64_t> c = ParseCents(raw);
+      StatusOr<int64_t> c = core::ParseCents(raw);
       if (!c.ok()) {
         return absl::InvalidArgumentError(StrCat("field ", key, " is not an amount: ", c.status().message()));
       }

@@ -58,15 +58,6 @@ TEST(EventTest, MalformedMessagesNameTheProblem) {
   EXPECT_EQ(parser.Parse("[1,2]", 0).status().message(), "not a JSON object");
 }
 
-TEST(EventTest, CentsAreExact) {
-  EXPECT_EQ(*ParseCents("2871"), 287100);
-  EXPECT_EQ(*ParseCents("0.1"), 10);
-  EXPECT_EQ(*ParseCents("-3.05"), -305);
-  EXPECT_FALSE(ParseCents("1.005").ok());
-  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(PythonLogTime(1764280094123), "2025-11-27 21:48:14,123");
-}
-
 TEST(SimulatorTest, FastJsonPathEqualsTheEventPath) {
   Simulator a(7, "p1", 1000), b(7, "p1", 1000);
   std::string json;
@@ -82,20 +73,6 @@ TEST(SimulatorTest, FastJsonPathEqualsTheEventPath) {
   EXPECT_GE(statuses.size(), 4u);  // several statuses went through the fragment cache
 }
 
-TEST(EventTest, ParseCentsFastAndSlowPathsAgree) {
-  for (const char* t : {"0", "7", "12.5", "12.50", "-0.01", "999999999.99", "00012.30"}) {
-    auto fast = ParseCents(t);
-    ASSERT_TRUE(fast.ok()) << t;
-    auto slow = core::NormalizeDecimal(t, 2);
-    ASSERT_TRUE(slow.ok()) << t;
-    std::string back;
-    core::AppendFixed(&back, *fast, 2);
-    EXPECT_EQ(back, *slow) << t;
-  }
-  for (const char* bad : {"", "-", ".", "abc", "1.234", "1..2", "1e2"}) {
-    EXPECT_FALSE(ParseCents(bad).ok()) << bad;
-  }
-}
 
 }  // namespace
 }  // namespace comptoir::stream

@@ -3,16 +3,10 @@
 #include <chrono>
 
 #include "comptoir/core/decimal.h"
-#include "fmt/chrono.h"
+#include "comptoir/core/time.h"
 #include "fmt/format.h"
 
 namespace comptoir::stream {
-
-std::string PythonLogTime(int64_t ts_ms) {
-  auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ts_ms));
-  auto secs = std::chrono::floor<std::chrono::seconds>(tp);
-  return fmt::format("{:%Y-%m-%d %H:%M:%S},{:03}", secs, ts_ms % 1000);
-}
 
 Simulator::Simulator(uint64_t seed, std::string producer_id, int64_t order_base)
     : gen_(UINT64_MAX / 2, seed), producer_id_(std::move(producer_id)), order_base_(order_base),
@@ -68,7 +62,7 @@ int64_t Simulator::NextJson(int64_t now_ms, std::string* json) {
   out.append(R"({"event_id":")");
   AppendEventId(&out);
   out.append(R"(","ts":")");
-  AppendTimestamp(now_ms, &out);
+  core::AppendIsoMillis(now_ms, &out);
   out.append(R"(","order_number":)");
   int64_t order = l.order_number + order_base_;
   AppendInt(order, &out);
@@ -115,7 +109,7 @@ std::string Simulator::LogLine(const Event& e) {
   core::AppendFixed(&amount, e.amount_cents, 2);
   return fmt::format("{} INFO sale order={} line={} product={} qty={} amount={} status={} "
                      "customer=\"{}\" event={}",
-                     PythonLogTime(e.ts_ms), e.order_number, e.order_line, e.product_code,
+                     core::FormatLogTime(e.ts_ms), e.order_number, e.order_line, e.product_code,
                      e.quantity, amount, e.status, e.customer, e.event_id);
 }
 
@@ -125,13 +119,13 @@ std::optional<std::string> Simulator::IncidentLine(const Event& e, double rate) 
   switch (rng_() % 3) {
     case 0:
       return fmt::format("{} WARNING payment declined order={} customer=\"{}\" retrying",
-                         PythonLogTime(e.ts_ms), e.order_number, e.customer);
+                         core::FormatLogTime(e.ts_ms), e.order_number, e.customer);
     case 1:
       return fmt::format("{} WARNING stock-out product={} order={} backordered",
-                         PythonLogTime(e.ts_ms), e.product_code, e.order_number);
+                         core::FormatLogTime(e.ts_ms), e.product_code, e.order_number);
     default:
       return fmt::format("{} ERROR payment gateway timeout after 3000 ms order={}",
-                         PythonLogTime(e.ts_ms), e.order_number);
+                         core::FormatLogTime(e.ts_ms), e.order_number);
   }
 }
 

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "comptoir/core/names.h"
 #include "comptoir/core/status.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
@@ -51,7 +52,7 @@ struct FlowOptions {
   std::string name = "default";
   std::vector<std::string> sources;  // globs of files to tail
   // Lake directory template: strftime escapes (%Y %m %d %H %M), %{host}.
-  std::string target_dir = "/user/flume/logs/%Y-%m-%d";
+  std::string target_dir{core::kLogsTemplate};
   std::string file_prefix;            // default: the source file's name
   std::string file_suffix = "";
   bool start_at_end = false;          // files present at the very first start
@@ -139,10 +140,5 @@ StatusOr<std::vector<FileStatus>> ReadStatus(const std::string& state_dir);
 
 // Expands %Y %m %d %H %M %S %% and %{host} for a UTC time.
 std::string ExpandTemplate(std::string_view tmpl, int64_t time_ms, const std::string& host);
-// The time of a line in the Python logging layout "YYYY-MM-DD HH:MM:SS,mmm ..."
-// (read as UTC), or -1.
-int64_t ParseLineTime(std::string_view line);
-// The level word after that time ("INFO", "WARNING", ...), or "".
-std::string_view ParseLineLevel(std::string_view line);
 
 }  // namespace comptoir::agent

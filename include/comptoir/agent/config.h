@@ -31,6 +31,9 @@ struct AgentConfigKey {
 };
 
 std::span<const AgentConfigKey> AgentConfigKeys();
+// The declared default of a key (the agent's command-line flags start from
+// these too); "" for an unknown key.
+std::string_view AgentConfigDefault(std::string_view name);
 
 struct AgentConfig {
   AgentOptions options;

@@ -147,9 +147,6 @@ struct RowCursor {
 void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row,
                 RowCursor* cursor = nullptr);
 
-// "2004-01-31" for a day number, and back (InvalidArgument for bad text).
-std::string FormatDay(int32_t day);
-StatusOr<int32_t> ParseDay(std::string_view text);
 
 class SalesDataset {
  public:

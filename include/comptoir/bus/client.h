@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "comptoir/bus/embedded_log.h"
+#include "comptoir/core/config.h"
 
 namespace comptoir::bus {
 
@@ -109,6 +110,13 @@ class Admin {
   virtual StatusOr<std::vector<PartitionState>> Describe(const std::string& topic,
                                                          const std::string& group) = 0;
 };
+
+// The bus a command uses: `flag` (its --bus) when not empty, else the
+// configuration's bus.uri. A bare directory is the embedded log there
+// (log:///abs/dir); "none" and "" stay as they are (no bus).
+std::string ConfiguredBusUri(const core::Config& config, std::string_view flag);
+// The configuration's [bus.kafka] properties.
+BusOptions ConfiguredBusOptions(const core::Config& config);
 
 StatusOr<std::unique_ptr<Admin>> OpenAdmin(const std::string& uri, const BusOptions& bus = {});
 // Creates `topic` with `partitions_if_new` partitions when it does not exist.

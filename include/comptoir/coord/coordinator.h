@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "comptoir/core/config.h"
 #include "comptoir/core/status.h"
 
 namespace comptoir::coord {
@@ -79,5 +80,10 @@ class Coordinator {
 // Unavailable when ZooKeeper cannot be reached within `timeout`.
 StatusOr<std::unique_ptr<Coordinator>> OpenCoordinator(const std::string& uri,
                                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// The coordination a command uses: `flag` (its --coord) when not empty, else
+// the configuration's coord.uri, else local:// in $HOME/.comptoir/coord (one
+// machine).
+std::string ConfiguredCoordinationUri(const core::Config& config, std::string_view flag);
+StatusOr<std::unique_ptr<Coordinator>> OpenConfiguredCoordinator(const core::Config& config, std::string_view flag);
 
 }  // namespace comptoir::coord

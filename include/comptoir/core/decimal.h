@@ -21,4 +21,9 @@ void AppendFixed(std::string* out, int64_t units, int scale);
 // True if `text` already has the form [-]digits[.digits with exactly scale].
 bool HasScale(std::string_view text, int scale);
 
+// Money: decimal text ("2871", "2871.5", "2871.00", "-3.1") to integer cents;
+// more than two decimals, more than 15 integer digits or anything else is
+// InvalidArgument.
+StatusOr<int64_t> ParseCents(std::string_view text);
+
 }  // namespace comptoir::core

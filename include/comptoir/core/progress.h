@@ -57,7 +57,5 @@ class Progress {
 std::string HumanBytes(double bytes);
 // "1,234,567"
 std::string WithThousands(uint64_t n);
-// Seconds since an arbitrary fixed point (steady clock).
-double NowSeconds();
 
 }  // namespace comptoir::core

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "comptoir/core/config.h"
 #include "comptoir/core/status.h"
 
 namespace comptoir::lake {
@@ -167,6 +168,10 @@ void RegisterBuiltinStorages();
 // Opens a lake by URI. A text without "scheme://" is a local directory
 // (relative paths are made absolute), i.e. file://.
 StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view uri_or_dir);
+// The lake a command uses: `uri_or_dir` (its --lake flag) when not empty,
+// else the configuration's `lake`. A webhdfs:// lake whose URI names no user
+// acts as the configuration's hdfs.user (when set).
+StatusOr<std::unique_ptr<Storage>> OpenConfiguredLake(const core::Config& config, std::string_view uri_or_dir);
 
 // Backends, also usable directly.
 std::unique_ptr<Storage> NewLocalStorage(std::string root_dir);

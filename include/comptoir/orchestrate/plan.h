@@ -12,7 +12,7 @@
 //            $VARIABLES expanded, no command substitution) or an array
 //   after    components to start before this one (besides the default order)
 //   needs    external services to wait for: lake, bus, database, coord,
-//            zookeeper (default: inferred from the command, see InferNeeds)
+//            zookeeper (default: the command's NeedRules, commands.h)
 //   restart  on-failure (default), always, never
 //   every / cron   a scheduled one-shot (see schedule.h)
 //   ready    when the next component may start: "tcp://host:port" (listening;
@@ -26,11 +26,13 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "comptoir/core/status.h"
+#include "comptoir/orchestrate/commands.h"
 #include "comptoir/orchestrate/schedule.h"
 
 namespace comptoir::orchestrate {
@@ -46,12 +48,15 @@ struct ComponentSpec {
   Restart restart = Restart::kOnFailure;
   std::optional<Schedule> schedule;
   std::string ready;  // "tcp://host:port", "exit" or "start"
+  int start_rank = 1;  // the command's default start order (CommandInfo)
 };
 
-// Reads, checks and orders the components of the TOML file at `path`.
-// Errors name the file, the component and the key. Disabled components are
-// left out. An empty list is an error that says how to declare one.
-StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path);
+// Reads, checks and orders the components of the TOML file at `path`;
+// `commands` says which commands `up` may run and how (their needs, ready
+// condition and start order). Errors name the file, the component and the
+// key. Disabled components are left out. An empty list is an error that says
+// how to declare one.
+StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path, std::span<const CommandInfo> commands);
 
 // The value of `--flag V` or `--flag=V` in `args`, or "".
 std::string FlagValue(const std::vector<std::string>& args, std::string_view flag);

@@ -62,4 +62,27 @@ class Supervisor {
 // "status 1", "signal 9 (Killed)".
 std::string DescribeWaitStatus(int wait_status);
 
+// The state file (`up.json` in the run directory), rewritten atomically on
+// every change; `comptoir ps` reads it.
+struct ComponentState {
+  std::string name;
+  std::string command;
+  std::string state;  // running | restarting | scheduled | finished | stopped
+  int pid = 0;        // 0 when not running
+  int runs = 0;
+  std::string last_exit;
+  std::string log;
+  std::string schedule;  // scheduled ones: "every 5m", "cron */5 * * * *"
+  std::string next_run;  // scheduled ones: ISO 8601 UTC
+};
+struct SupervisorState {
+  int supervisor_pid = 0;
+  std::string updated;  // ISO 8601 UTC
+  std::vector<ComponentState> components;
+};
+std::string StateToJson(const SupervisorState& state);
+// NotFound when there is no state file; DataLoss, naming the file and the
+// field, when it is damaged.
+StatusOr<SupervisorState> ReadSupervisorState(const std::string& path);
+
 }  // namespace comptoir::orchestrate

@@ -130,6 +130,11 @@ struct ConnectOptions {
   int connect_timeout_s = 10;
 };
 
+// Reads a password file (one trailing newline, as `echo secret > file`
+// writes, is not part of the password). PermissionDenied for a file that
+// other users can read, naming the chmod that fixes it.
+StatusOr<std::string> ReadPasswordFile(const std::string& path);
+
 // Where and as whom to connect to a database server, from the URL and flags.
 struct ServerAddress {
   std::string redacted_url;  // for messages

@@ -25,6 +25,8 @@
 #include <string>
 
 #include "comptoir/bus/client.h"
+#include "comptoir/coord/coordinator.h"
+#include "comptoir/core/names.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
 
@@ -33,9 +35,9 @@ namespace comptoir::stream {
 struct ArchiverOptions {
   std::string bus_uri;
   bus::BusOptions bus;
-  std::string topic = "transactions";
-  std::string group = "comptoir-archiver";
-  std::string target_dir = "/user/kafka/transactions";
+  std::string topic{core::kTopic};
+  std::string group{core::kArchiverGroup};
+  std::string target_dir{core::kTransactionsDir};
   uint64_t roll_bytes = 128ull << 20;  // uncompressed bytes per file
   std::chrono::milliseconds roll_interval{std::chrono::minutes(5)};  // age of a file's first record
   lake::Codec codec = lake::Codec::kNone;  // kZstd: .jsonl.zst
@@ -57,6 +59,12 @@ struct ArchiveFile {
 };
 // "part-2-100-199.jsonl.zst" -> {2, 100, 199}; nullopt for other names.
 std::optional<ArchiveFile> ParseArchiveFileName(std::string_view name);
+
+// The archiver's lease for (bus, topic): one active archiver per topic. A
+// second one is a standby: it says so once on stderr and waits until the
+// first one dies or stops. nullptr when cancelled (Ctrl-C) while waiting.
+StatusOr<std::unique_ptr<coord::Lock>> TakeArchiverLease(coord::Coordinator* coordination, const std::string& bus_uri,
+                                                         const std::string& topic);
 
 class Archiver {
  public:

@@ -58,17 +58,10 @@ class EventParser {
   Impl* impl_;
 };
 
-// "2026-11-27T21:48:14.123Z"
-std::string FormatTimestamp(int64_t ts_ms);
-
 // Pieces of the JSON writer, for writers that assemble events themselves
-// (the simulator's fast path): a timestamp as above, a JSON string literal
-// (quotes, backslashes and control characters escaped), an integer.
-void AppendTimestamp(int64_t ts_ms, std::string* out);
+// (the simulator's fast path): a JSON string literal (quotes, backslashes and
+// control characters escaped), an integer. Timestamps: core::AppendIsoMillis.
 void AppendJsonString(std::string_view s, std::string* out);
 void AppendInt(int64_t v, std::string* out);
-// Decimal text ("2871", "2871.5", "2871.00", "-3.1") to cents; more than two
-// decimals or anything else is InvalidArgument.
-StatusOr<int64_t> ParseCents(std::string_view text);
 
 }  // namespace comptoir::stream

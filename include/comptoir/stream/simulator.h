@@ -47,7 +47,4 @@ class Simulator {
   std::mt19937_64 rng_;
 };
 
-// "2026-11-27 21:48:14,123" (local layout of Python's logging, in UTC).
-std::string PythonLogTime(int64_t ts_ms);
-
 }  // namespace comptoir::stream

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "comptoir/core/time.h"
+#include "comptoir/lake/publish.h"
 #include "comptoir/core/strings.h"
 
 namespace comptoir::agent {
@@ -83,11 +84,7 @@ StatusOr<bool> Finish(lake::Storage* lake, const std::string& dir, const Record&
   std::string tmp = lake::JoinPath(dir, "." + r.output + ".tmp");
   ASSIGN_OR_RETURN(bool tmp_exists, lake::Exists(lake, tmp));
   if (tmp_exists) {
-    Status s = lake->Rename(tmp, final_path);
-    if (absl::IsAlreadyExists(s)) {
-      s = lake->Delete(tmp, false);
-    }
-    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(lake::PublishStagedFile(lake, tmp, final_path));
     acted = true;
   }
   for (const std::string& name : r.inputs) {

@@ -1,10 +1,6 @@
 #include "comptoir/analytics/sales.h"
 
 #include <absl/container/flat_hash_map.h>
-#include <avro.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,9 +17,10 @@
 #include "comptoir/core/decimal.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/core/time.h"
+#include "comptoir/lake/avro.h"
 #include "comptoir/lake/compression.h"
-#include "comptoir/lake/text_format.h"
-#include "nlohmann/json.hpp"
+#include "comptoir/lake/dataset.h"
+#include "comptoir/lake/text_scan.h"
 
 namespace comptoir::analytics {
 namespace {
@@ -45,45 +42,22 @@ constexpr std::array<std::string_view, kCols> kColNames = {
 constexpr int kStringColBase = cProductLine;  // cProductLine + StringDim
 
 struct Layout {
-  lake::TextFormat format;
+  lake::DatasetSchema schema;
   std::array<int, kCols> index;  // field index per column, -1 = absent
   int fields = 0;
   lake::Codec codec = lake::Codec::kNone;
   bool avro = false;
-  std::vector<int> scale;          // per field: decimal scale (Avro decimals)
-  std::vector<std::string> type;  // per field: the schema's type (date, datetime, ...)
 };
 
 StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
-  std::string schema_path = lake::JoinPath(dir, "_schema.json");
-  ASSIGN_OR_RETURN(std::string text, lake::ReadFileToString(lake, schema_path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.contains("columns")) {
-    return absl::DataLossError(StrCat(schema_path, ": not a comptoir dataset schema"));
-  }
-  std::string format = j.value("format", "text");
-  if (format != "text" && format != "avro") {
-    return absl::UnimplementedError(StrCat(dir, ": ", format, " parts cannot be served (text and avro can)"));
-  }
   Layout l;
-  l.avro = format == "avro";
-  if (j.contains("text")) {
-    ASSIGN_OR_RETURN(l.format, lake::TextFormat::FromJson(j["text"]));
-  }
+  ASSIGN_OR_RETURN(l.schema, lake::ReadDatasetSchema(lake, dir));
+  l.avro = l.schema.format == lake::DatasetSchema::Format::kAvro;
   if (!l.avro) {  // Avro files compress their blocks themselves ("null", "deflate")
-    ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(j.value("codec", "none")));
+    ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(l.schema.codec));
   }
-  l.index.fill(-1);
-  const auto& cols = j["columns"];
-  l.fields = static_cast<int>(cols.size());
-  for (int i = 0; i < l.fields; ++i) {
-    l.scale.push_back(cols[static_cast<size_t>(i)].value("scale", 0));
-    l.type.push_back(cols[static_cast<size_t>(i)].value("type", ""));
-    std::string name = ToUpper(cols[static_cast<size_t>(i)].value("name", ""));
-    for (int c = 0; c < kCols; ++c) {
-      if (name == kColNames[static_cast<size_t>(c)]) l.index[static_cast<size_t>(c)] = i;
-    }
-  }
+  l.fields = static_cast<int>(l.schema.columns.size());
+  for (int c = 0; c < kCols; ++c) l.index[static_cast<size_t>(c)] = l.schema.ColumnIndex(kColNames[static_cast<size_t>(c)]);
   for (Col required : {cOrder, cDate, cSales}) {
     if (l.index[required] < 0) {
       return absl::FailedPreconditionError(
@@ -134,24 +108,6 @@ void MarkOrderConstant(Chunk* k) {
   };
   for (int d = 0; d < kStringDims; ++d) k->order_constant[static_cast<size_t>(d)] = constant(k->codes[static_cast<size_t>(d)]);
   k->day_order_constant = constant(k->day);
-}
-
-// Byte equality without a libc call for the short strings of the dimensions
-// (two overlapping word loads); memcmp beyond 16 bytes.
-[[gnu::always_inline]] inline bool SameBytes(std::string_view a, std::string_view b) {
-  size_t n = a.size();
-  if (n != b.size()) return false;
-  auto load8 = [](const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
-  auto load4 = [](const char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
-    return load8(a.data()) == load8(b.data()) && load8(a.data() + n - 8) == load8(b.data() + n - 8);
-  }
-  if (n >= 4) return load4(a.data()) == load4(b.data()) && load4(a.data() + n - 4) == load4(b.data() + n - 4);
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
 }
 
 // A dictionary under construction: string -> code, looked up by string_view.
@@ -270,275 +226,34 @@ class ChunkBuilder {
   }();
 };
 
-// The first `d` or `nl` in [p, end), or end: 16 bytes at a time (SSE2, in
-// every x86-64), since most fields are shorter than that.
-inline const char* FindDelimiter(const char* p, const char* end, char d, char nl) {
-#if defined(__SSE2__)
-  const __m128i vd = _mm_set1_epi8(d), vnl = _mm_set1_epi8(nl);
-  for (; end - p >= 16; p += 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vnl)));
-    if (hits != 0) return p + __builtin_ctz(static_cast<unsigned>(hits));
-  }
-#endif
-  while (p < end && *p != d && *p != nl) ++p;
-  return p;
-}
-
-// RFC 4180 without an escape character: fields sliced in place, a quoted
-// field with doubled quotes unescaped into `scratch`. Returns the end of the
-// record (after its line delimiter), or nullptr if the record is incomplete.
-const char* SplitRecord(const char* p, const char* end, bool at_eof, const lake::TextFormat& fmt,
-                        std::vector<std::string_view>* fields, std::vector<uint8_t>* null,
-                        std::vector<std::string>* scratch, size_t* quoted_newlines) {
-  fields->clear();
-  null->clear();
-  size_t used_scratch = 0;
-  const char d = fmt.field_delim, nl = fmt.line_delim, q = fmt.enclose;
-  while (true) {
-    if (q != 0 && p < end && *p == q) {
-      const char* s = ++p;
-      bool doubled = false;
-      while (true) {
-        const char* e = static_cast<const char*>(memchr(p, q, static_cast<size_t>(end - p)));
-        if (e == nullptr) return nullptr;
-        if (e + 1 < end && e[1] == q) {
-          doubled = true;
-          p = e + 2;
-          continue;
-        }
-        if (e + 1 == end && !at_eof) return nullptr;
-        *quoted_newlines += static_cast<size_t>(std::count(s, e, fmt.line_delim));
-        if (doubled) {
-          if (scratch->size() <= used_scratch) scratch->emplace_back();
-          std::string& out = (*scratch)[used_scratch++];
-          out.clear();
-          for (const char* c = s; c < e; ++c) {
-            out.push_back(*c);
-            if (*c == q) ++c;
-          }
-          fields->emplace_back(out);
-        } else {
-          fields->emplace_back(s, static_cast<size_t>(e - s));
-        }
-        null->push_back(false);
-        p = e + 1;
-        break;
-      }
-    } else {
-      const char* s = p;
-      p = FindDelimiter(p, end, d, nl);
-      if (p == end && !at_eof) return nullptr;
-      std::string_view v(s, static_cast<size_t>(p - s));
-      fields->push_back(v);
-      null->push_back(SameBytes(v, fmt.null_string) || SameBytes(v, fmt.null_non_string));
-    }
-    if (p == end) return end;
-    if (*p == nl) return p + 1;
-    if (*p != d) return nullptr;  // junk after a closing quote: let the caller report it
-    ++p;
-  }
-}
-
-// An Avro part (written by `import --as-avrodatafile`): each record's fields
-// turned back into the lake's text spelling, then added like a text record.
-StatusOr<Parsed> ParseAvroPart(lake::Storage* lake, const Layout& l, const lake::FileInfo& info) {
-  ChunkBuilder b(l, info.path);
-  // avro-c reads from a FILE*: stage the part in memory.
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> in, lake->Open(info.path));
-  std::string bytes, block(4 << 20, '\0');
-  while (true) {
-    ASSIGN_OR_RETURN(size_t n, in->Read(block.data(), block.size()));
-    if (n == 0) break;
-    bytes.append(block.data(), n);
-  }
-  FILE* fp = fmemopen(bytes.data(), bytes.size(), "rb");
-  if (fp == nullptr) return absl::InternalError("fmemopen failed");
-  avro_file_reader_t reader;
-  if (avro_file_reader_fp(fp, info.path.c_str(), 1, &reader) != 0) {
-    return absl::DataLossError(StrCat(info.path, ": not an Avro file: ", avro_strerror()));
-  }
-  avro_schema_t schema = avro_file_reader_get_writer_schema(reader);
-  avro_value_iface_t* iface = avro_generic_class_from_schema(schema);
-  avro_value_t record;
-  avro_generic_value_new(iface, &record);
-  std::vector<std::string> text(static_cast<size_t>(l.fields));
-  std::vector<std::string_view> fields(text.size());
-  std::vector<uint8_t> null(text.size());
-  Status status;
-  size_t row = 0;
-  while (status.ok() && avro_file_reader_read_value(reader, &record) == 0) {
-    ++row;
-    for (size_t i = 0; i < text.size(); ++i) {
-      avro_value_t field, v;
-      null[i] = true;
-      text[i].clear();
-      if (avro_value_get_by_index(&record, i, &field, nullptr) != 0) continue;
-      if (avro_value_get_type(&field) == AVRO_UNION) {
-        if (avro_value_get_current_branch(&field, &v) != 0) continue;
-      } else {
-        v = field;
-      }
-      switch (avro_value_get_type(&v)) {
-        case AVRO_NULL:
-          break;
-        case AVRO_STRING: {
-          const char* p = nullptr;
-          size_t n = 0;
-          avro_value_get_string(&v, &p, &n);
-          text[i].assign(p, n > 0 ? n - 1 : 0);
-          null[i] = false;
-          break;
-        }
-        case AVRO_INT32: {
-          int32_t x = 0;
-          avro_value_get_int(&v, &x);
-          text[i] = l.type[i] == "date" ? FormatDay(x) : std::to_string(x);
-          null[i] = false;
-          break;
-        }
-        case AVRO_INT64: {
-          int64_t x = 0;
-          avro_value_get_long(&v, &x);
-          // timestamp-micros: the day is what the engine keeps.
-          text[i] = l.type[i] == "datetime" || l.type[i] == "timestamp"
-                        ? FormatDay(static_cast<int32_t>((x >= 0 ? x : x - 86399999999) / 86400000000))
-                        : std::to_string(x);
-          null[i] = false;
-          break;
-        }
-        case AVRO_BYTES: {  // decimal: big-endian two's complement unscaled value
-          const void* p = nullptr;
-          size_t n = 0;
-          avro_value_get_bytes(&v, &p, &n);
-          const auto* u = static_cast<const unsigned char*>(p);
-          if (n > 8) {
-            status = absl::OutOfRangeError(fmt::format("{}: record {}: a decimal of {} bytes is too large", info.path, row, n));
-            break;
-          }
-          uint64_t bits = n > 0 && (u[0] & 0x80) ? ~uint64_t{0} : 0;
-          for (size_t k = 0; k < n; ++k) bits = (bits << 8) | u[k];
-          int64_t x = static_cast<int64_t>(bits);
-          int scale = l.scale[i];
-          bool neg = x < 0;
-          uint64_t m = neg ? uint64_t{0} - bits : bits;
-          std::string digits;
-          do {
-            digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
-            m /= 10;
-          } while (m > 0);
-          while (static_cast<int>(digits.size()) <= scale) digits.insert(digits.begin(), '0');
-          if (scale > 0) digits.insert(digits.end() - scale, '.');
-          text[i] = (neg ? "-" : "") + digits;
-          null[i] = false;
-          break;
-        }
-        case AVRO_DOUBLE: {
-          double x = 0;
-          avro_value_get_double(&v, &x);
-          text[i] = fmt::format("{}", x);
-          null[i] = false;
-          break;
-        }
-        case AVRO_BOOLEAN: {
-          int x = 0;
-          avro_value_get_boolean(&v, &x);
-          text[i] = x ? "true" : "false";
-          null[i] = false;
-          break;
-        }
-        default:
-          break;
-      }
-      fields[i] = text[i];
-    }
-    status = b.Add(fields, null, row);
-  }
-  avro_value_decref(&record);
-  avro_value_iface_decref(iface);
-  avro_schema_decref(schema);
-  avro_file_reader_close(reader);
-  RETURN_IF_ERROR(status);
-  return b.Finish();
-}
-
+// A part file: text parts through the lake's fast scanner, Avro parts
+// through its reader (each field in the text spelling).
 StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::FileInfo& info) {
-  if (l.avro) return ParseAvroPart(lake, l, info);
   ChunkBuilder b(l, info.path);
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::ReadableFile> raw, lake->Open(info.path));
-  lake::Codec codec = lake::CodecForName(info.name);
-  if (codec == lake::Codec::kNone) codec = l.codec == lake::Codec::kNone ? codec : l.codec;
-  std::unique_ptr<lake::ReadableFile> in =
-      codec == lake::Codec::kNone ? std::move(raw) : lake::NewDecompressingFile(std::move(raw), codec);
   std::vector<std::string_view> fields;
   std::vector<uint8_t> null;
-  std::vector<std::string> scratch;
-  const bool fast = l.format.style == lake::TextFormat::Style::kRfc4180 && l.format.escape == 0;
-  if (!fast) {  // Sqoop-style escapes: the general reader, whole file
-    std::string all;
-    std::string block(4 << 20, '\0');
+  if (l.avro) {
+    ASSIGN_OR_RETURN(std::unique_ptr<lake::AvroFileReader> reader, lake::AvroFileReader::Open(lake, info.path, l.schema));
     while (true) {
-      ASSIGN_OR_RETURN(size_t n, in->Read(block.data(), block.size()));
-      if (n == 0) break;
-      all.append(block.data(), n);
-    }
-    lake::TextReader reader(l.format, all);
-    std::vector<lake::TextField> tf;
-    while (true) {
-      ASSIGN_OR_RETURN(bool more, reader.Next(&tf));
+      ASSIGN_OR_RETURN(bool more, reader->Next(&fields, &null));
       if (!more) break;
-      fields.clear();
-      null.clear();
-      for (const auto& x : tf) {
-        fields.emplace_back(x ? std::string_view(*x) : std::string_view());
-        null.push_back(!x.has_value());
-      }
-      RETURN_IF_ERROR(b.Add(fields, null, reader.line()));
+      RETURN_IF_ERROR(b.Add(fields, null, reader->record()));
     }
     return b.Finish();
   }
-  // Blocks of 8 MB (not zero-filled); an incomplete last record moves to the
-  // front before the next read, and a record longer than a block grows it.
-  constexpr size_t kBlock = 8 << 20;
-  std::unique_ptr<char[]> buf(new char[kBlock]);
-  size_t cap = kBlock, have = 0, start = 0, line = 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::TextScanner> scanner,
+                   lake::TextScanner::Open(lake, info, l.schema.text, l.codec));
+  const bool plain = lake::CodecForName(info.name) == lake::Codec::kNone && l.codec == lake::Codec::kNone;
   constexpr size_t kSampleRows = 4096;
-  uint64_t consumed = 0;  // bytes before this buffer's start, until the sample is taken
-  bool eof = false;
-  while (!eof) {
-    std::memmove(buf.get(), buf.get() + start, have - start);
-    have -= start;
-    start = 0;
-    if (cap - have < kBlock / 2) {
-      std::unique_ptr<char[]> bigger(new char[have + kBlock]);
-      std::memcpy(bigger.get(), buf.get(), have);
-      buf = std::move(bigger);
-      cap = have + kBlock;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, scanner->Next(&fields, &null));
+    if (!more) break;
+    RETURN_IF_ERROR(b.Add(fields, null, scanner->line()));
+    if (b.rows() == kSampleRows && plain) {
+      // The columns' final size, from the first records' length and the file's.
+      b.Reserve(static_cast<size_t>(static_cast<double>(info.size) / static_cast<double>(scanner->consumed()) *
+                                    kSampleRows * 1.02));
     }
-    ASSIGN_OR_RETURN(size_t n, in->Read(buf.get() + have, cap - have));
-    have += n;
-    eof = n == 0;
-    const char* base = buf.get();
-    const char* end = base + have;
-    const char* p = base;
-    while (p < end) {
-      size_t quoted_newlines = 0;
-      const char* next = SplitRecord(p, end, eof, l.format, &fields, &null, &scratch, &quoted_newlines);
-      if (next == nullptr) {
-        if (eof) return absl::DataLossError(fmt::format("{}:{}: malformed record", info.path, line));
-        break;
-      }
-      RETURN_IF_ERROR(b.Add(fields, null, line));
-      line += 1 + quoted_newlines;  // line numbers for error messages
-      p = next;
-      if (b.rows() == kSampleRows && codec == lake::Codec::kNone) {
-        // The columns' final size, from the first records' length and the file's.
-        consumed += static_cast<uint64_t>(p - base);
-        b.Reserve(static_cast<size_t>(static_cast<double>(info.size) / static_cast<double>(consumed) * kSampleRows * 1.02));
-      }
-    }
-    if (b.rows() < kSampleRows) consumed += static_cast<uint64_t>(p - base);
-    start = static_cast<size_t>(p - base);
   }
   return b.Finish();
 }

@@ -15,6 +15,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "comptoir/core/files.h"
 #include "comptoir/core/time.h"
 
 namespace comptoir::bus {
@@ -121,16 +122,6 @@ Status WriteAll(int fd, std::string_view data, std::string_view what) {
   return absl::OkStatus();
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(StrCat("create ", tmp));
-  Status s = WriteAll(fd, data, StrCat("write ", tmp));
-  if (s.ok() && ::fdatasync(fd) != 0) s = Errno(StrCat("fsync ", tmp));
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno(StrCat("rename ", tmp));
-  return s;
-}
 
 std::string PartitionDir(const std::string& dir, const std::string& topic, int p) {
   return StrCat(dir, "/", topic, "/", p);
@@ -176,7 +167,7 @@ class LogWriter final : public PartitionWriter {
     size_ = scan.valid_bytes;
     next_ = scan.next_offset;
     last_index_ = size_;
-    return WriteFileAtomically(Path(base_, ".index"), scan.index);
+    return core::WriteFileAtomically(Path(base_, ".index"), scan.index);
   }
 
   StatusOr<int64_t> Append(std::string_view key, std::string_view value,
@@ -574,7 +565,7 @@ Status EmbeddedLog::CreateTopic(const std::string& topic, const TopicConfig& con
                       {"segment_bytes", config.segment_bytes},
                       {"retention_bytes", config.retention_bytes},
                       {"retention_ms", config.retention_ms}};
-  return WriteFileAtomically(tdir + "/topic.json", j.dump(2));
+  return core::WriteFileAtomically(tdir + "/topic.json", j.dump(2));
 }
 
 StatusOr<TopicConfig> EmbeddedLog::DescribeTopic(const std::string& topic) const {
@@ -662,7 +653,7 @@ Status EmbeddedLog::CommitOffset(const std::string& topic, const std::string& gr
   std::error_code ec;
   fs::create_directories(gdir, ec);
   if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", gdir));
-  return WriteFileAtomically(StrCat(gdir, "/", partition), std::to_string(next_offset));
+  return core::WriteFileAtomically(StrCat(gdir, "/", partition), std::to_string(next_offset));
 }
 
 StatusOr<std::optional<int64_t>> EmbeddedLog::CommittedOffset(const std::string& topic,

@@ -47,4 +47,21 @@ StatusOr<uint64_t> ParseSize(const std::string& text) {
   return static_cast<uint64_t>(n) * mult;
 }
 
+std::string FormatDuration(std::chrono::milliseconds d) {
+  int64_t ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 3600000 == 0) return StrCat(ms / 3600000, "h");
+  if (ms % 60000 == 0) return StrCat(ms / 60000, "m");
+  if (ms % 1000 == 0) return StrCat(ms / 1000, "s");
+  return StrCat(ms, "ms");
+}
+
+std::string FormatSize(uint64_t b) {
+  if (b == 0) return "0";
+  if (b % (1ull << 30) == 0) return StrCat(b >> 30, "GiB");
+  if (b % (1ull << 20) == 0) return StrCat(b >> 20, "MiB");
+  if (b % (1ull << 10) == 0) return StrCat(b >> 10, "KiB");
+  return std::to_string(b);
+}
+
 }  // namespace comptoir::core

@@ -1,5 +1,6 @@
 #include "comptoir/importer/importer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -8,12 +9,12 @@
 
 #include "comptoir/core/decimal.h"
 #include "comptoir/core/progress.h"
-#include "comptoir/core/time.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/time.h"
 #include "comptoir/core/uri.h"
+#include "comptoir/lake/dataset.h"
 #include "comptoir/lake/publish.h"
 #include "fmt/format.h"
-#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace comptoir::importer {
@@ -586,20 +587,19 @@ StatusOr<uint64_t> CarryOverOldRows(const ImportOptions& o, const ImportPlan& pl
                                     lake::Storage* lake, lake::Publication* pub,
                                     const std::string& file_name, int merge_index,
                                     const Shared& shared) {
-  ASSIGN_OR_RETURN(std::string schema_text,
-                   lake::ReadFileToString(lake, lake::JoinPath(plan.target, "_schema.json")));
-  nlohmann::json schema = nlohmann::json::parse(schema_text, nullptr, false);
-  if (schema.is_discarded() || schema.value("format", "") != "text") {
+  StatusOr<lake::DatasetSchema> schema = lake::ReadDatasetSchema(lake, plan.target);
+  if (absl::IsNotFound(schema.status()) ||
+      (schema.ok() && schema->format != lake::DatasetSchema::Format::kText)) {
     return absl::FailedPreconditionError(StrCat(
         "--merge-key needs the existing dataset ", plan.target, " in text format with _schema.json"));
   }
-  ASSIGN_OR_RETURN(lake::TextFormat old_format, lake::TextFormat::FromJson(schema["text"]));
+  if (!schema.ok()) return schema.status();
+  const lake::TextFormat& old_format = schema->text;
   if (old_format.style != lake::TextFormat::Style::kRfc4180) {
     return absl::FailedPreconditionError("--merge-key reads the default (RFC 4180) text format only");
   }
-  const auto& old_cols = schema["columns"];
-  if (old_cols.size() != plan.columns.size()) {
-    return absl::FailedPreconditionError(StrCat("the dataset ", plan.target, " has ", old_cols.size(),
+  if (schema->columns.size() != plan.columns.size()) {
+    return absl::FailedPreconditionError(StrCat("the dataset ", plan.target, " has ", schema->columns.size(),
                                                 " columns; this import has ", plan.columns.size()));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub->Create(file_name));
@@ -650,48 +650,70 @@ StatusOr<uint64_t> CarryOverOldRows(const ImportOptions& o, const ImportPlan& pl
   return kept;
 }
 
-std::string SchemaJson(const ImportOptions& o, const ImportPlan& plan, uint64_t rows) {
-  nlohmann::json cols = nlohmann::json::array();
+// The dataset contract this import publishes (its row count is set at commit).
+lake::DatasetSchema SchemaFor(const ImportOptions& o, const ImportPlan& plan) {
+  lake::DatasetSchema schema;
   for (const Column& c : plan.columns) {
-    nlohmann::json j = {{"name", c.name},
-                        {"sql_type", c.sql_type},
-                        {"type", std::string(source::ColumnKindName(c.kind))},
-                        {"nullable", c.nullable}};
+    lake::ColumnSchema col;
+    col.name = c.name;
+    col.sql_type = c.sql_type;
+    col.type = std::string(source::ColumnKindName(c.kind));
+    col.nullable = c.nullable;
     if (c.kind == ColumnKind::kDecimal) {
-      j["precision"] = c.precision;
-      j["scale"] = c.scale;
+      col.precision = c.precision;
+      col.scale = c.scale;
     }
-    if (c.kind == ColumnKind::kBinary) j["encoding"] = "base64";
-    if (c.is_unsigned) j["unsigned"] = true;
-    cols.push_back(std::move(j));
+    if (c.kind == ColumnKind::kBinary) col.encoding = "base64";
+    col.is_unsigned = c.is_unsigned;
+    schema.columns.push_back(std::move(col));
   }
   StatusOr<core::Uri> uri = core::ParseUri(o.connect.url);
-  nlohmann::json src = {{"url", uri.ok() ? uri->Redacted() : std::string("?")}};
-  if (!o.table.empty()) src["table"] = o.table;
-  if (!o.query.empty()) src["query"] = o.query;
-  if (!o.where.empty()) src["where"] = o.where;
+  schema.source_url = uri.ok() ? uri->Redacted() : std::string("?");
+  schema.source_table = o.table;
+  schema.source_query = o.query;
+  schema.source_where = o.where;
   const bool avro = o.format == ImportOptions::Format::kAvro;
-  nlohmann::json j = {{"version", 1},
-                      {"columns", cols},
-                      {"format", avro ? "avro" : "text"},
-                      {"codec", avro ? (o.codec == lake::Codec::kGzip ? "deflate" : "null")
-                                     : std::string(lake::CodecName(o.codec))},
-                      {"datetime_format", o.sqoop_values ? "yyyy-MM-dd HH:mm:ss.S" : "ISO 8601"},
-                      {"source", src},
-                      {"last_import_rows", rows},
-                      {"written_by", "comptoir import"}};
+  schema.format = avro ? lake::DatasetSchema::Format::kAvro : lake::DatasetSchema::Format::kText;
+  schema.codec = avro ? (o.codec == lake::Codec::kGzip ? "deflate" : "null") : std::string(lake::CodecName(o.codec));
+  schema.datetime_format = o.sqoop_values ? "yyyy-MM-dd HH:mm:ss.S" : "ISO 8601";
   if (avro) {
     std::vector<lake::AvroField> fields;
     for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c));
-    j["avro_schema"] = nlohmann::json::parse(
-        lake::AvroSchemaJson(o.table.empty() ? "QueryResult" : o.table, fields));
+    schema.avro_schema_json = lake::AvroSchemaJson(o.table.empty() ? "QueryResult" : o.table, fields);
   } else {
-    j["text"] = o.text.ToJson();
+    schema.text = o.text;
   }
   if (plan.new_last_value) {
-    j["incremental"] = {{"check_column", o.check_column}, {"last_value", *plan.new_last_value}};
+    schema.check_column = o.check_column;
+    schema.last_value = *plan.new_last_value;
   }
-  return j.dump(2) + "\n";
+  return schema;
+}
+
+// --append adds parts beside the existing ones: they must have been written
+// under a schema these parts match (a damaged or missing _schema.json cannot
+// say, so the import refuses rather than rewrite it).
+Status CheckAppendTarget(lake::Storage* lake, const std::string& target, const lake::DatasetSchema& mine,
+                         const std::vector<lake::FileInfo>& existing) {
+  bool has_parts = std::any_of(existing.begin(), existing.end(),
+                               [](const lake::FileInfo& f) { return !f.is_dir && lake::PartNumber(f.name) >= 0; });
+  if (!has_parts) return absl::OkStatus();
+  StatusOr<lake::DatasetSchema> theirs = lake::ReadDatasetSchema(lake, target);
+  if (absl::IsNotFound(theirs.status())) {
+    return absl::FailedPreconditionError(StrCat(
+        "--append: ", target, " has part files but no _schema.json, so nothing says they match this import; "
+        "import into a new --target-dir, or replace the dataset with --delete-target-dir"));
+  }
+  if (!theirs.ok()) {
+    return absl::FailedPreconditionError(StrCat("--append: ", theirs.status().message(),
+                                                " (nothing was written; the damaged file is left as it is)"));
+  }
+  if (Status s = theirs->CompatibleWith(mine); !s.ok()) {
+    return absl::FailedPreconditionError(StrCat("--append: the parts in ", target, " do not match this import: ",
+                                                s.message(), "; import into a new --target-dir, or replace the "
+                                                "dataset with --delete-target-dir"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -763,8 +785,13 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Publication> pub,
                    lake::Publication::Begin(lake, plan.target, mode));
+  lake::DatasetSchema schema = SchemaFor(o, plan);
   int first_part = 0;
   if (mode == lake::PublishMode::kAppend) {
+    if (Status s = CheckAppendTarget(lake, plan.target, schema, pub->existing()); !s.ok()) {
+      pub->Abort();
+      return s;
+    }
     for (const lake::FileInfo& f : pub->existing()) {
       first_part = std::max(first_part, lake::PartNumber(f.name) + 1);
     }
@@ -820,8 +847,9 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
                                       shared));
   }
   {
-    ASSIGN_OR_RETURN(auto f, pub->Create("_schema.json"));
-    RETURN_IF_ERROR(f->Append(SchemaJson(o, plan, result.rows)));
+    schema.last_import_rows = result.rows;
+    ASSIGN_OR_RETURN(auto f, pub->Create(std::string(lake::kSchemaFile)));
+    RETURN_IF_ERROR(f->Append(schema.ToJson()));
     RETURN_IF_ERROR(f->Close());
   }
   RETURN_IF_ERROR(pub->Commit());

@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "comptoir/core/time.h"
+#include "comptoir/lake/dataset.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::lake {
@@ -368,5 +370,166 @@ StatusOr<std::string> AvroFileSchema(std::string_view file_bytes) {
   }
   return absl::DataLossError("Avro header has no avro.schema");
 }
+
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SS[.ffffff][Z]" for microseconds since the epoch.
+std::string FormatMicros(int64_t x, bool zone) {
+  int64_t days = x >= 0 ? x / 86400000000 : (x - 86399999999) / 86400000000;
+  int64_t rest = x - days * 86400000000;
+  int64_t secs = rest / 1000000, micros = rest % 1000000;
+  std::string out = core::FormatDay(static_cast<int32_t>(days));
+  out += fmt::format("T{:02d}:{:02d}:{:02d}", secs / 3600, secs / 60 % 60, secs % 60);
+  if (micros != 0) out += fmt::format(".{:06d}", micros);
+  if (zone) out += 'Z';
+  return out;
+}
+
+// Big-endian two's complement unscaled value -> exact decimal text.
+StatusOr<std::string> DecimalText(const unsigned char* u, size_t n, int scale) {
+  if (n > 8) return absl::OutOfRangeError(fmt::format("a decimal of {} bytes is too large", n));
+  uint64_t bits = n > 0 && (u[0] & 0x80) ? ~uint64_t{0} : 0;
+  for (size_t k = 0; k < n; ++k) bits = (bits << 8) | u[k];
+  bool neg = static_cast<int64_t>(bits) < 0;
+  uint64_t m = neg ? uint64_t{0} - bits : bits;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
+    m /= 10;
+  } while (m > 0);
+  while (static_cast<int>(digits.size()) <= scale) digits.insert(digits.begin(), '0');
+  if (scale > 0) digits.insert(digits.end() - scale, '.');
+  return (neg ? "-" : "") + digits;
+}
+
+}  // namespace
+
+struct AvroFileReader::Impl {
+  std::string path;
+  std::string bytes;  // the whole part (avro-c reads it through fmemopen)
+  std::vector<std::string> types;
+  std::vector<int> scales;
+  avro_file_reader_t reader = nullptr;
+  avro_schema_t schema = nullptr;
+  avro_value_iface_t* iface = nullptr;
+  avro_value_t record{};
+  bool have_record = false;
+  std::vector<std::string> text;
+  size_t row = 0;
+
+  ~Impl() {
+    if (have_record) avro_value_decref(&record);
+    if (iface != nullptr) avro_value_iface_decref(iface);
+    if (schema != nullptr) avro_schema_decref(schema);
+    if (reader != nullptr) avro_file_reader_close(reader);
+  }
+
+  // One field of the current record as text; false for NULL.
+  StatusOr<bool> Field(size_t i, std::string* out) {
+    avro_value_t field, v;
+    out->clear();
+    if (avro_value_get_by_index(&record, i, &field, nullptr) != 0) return false;
+    if (avro_value_get_type(&field) == AVRO_UNION) {
+      if (avro_value_get_current_branch(&field, &v) != 0) return false;
+    } else {
+      v = field;
+    }
+    const std::string& type = i < types.size() ? types[i] : std::string();
+    switch (avro_value_get_type(&v)) {
+      case AVRO_NULL:
+        return false;
+      case AVRO_STRING: {
+        const char* p = nullptr;
+        size_t n = 0;
+        avro_value_get_string(&v, &p, &n);
+        out->assign(p, n > 0 ? n - 1 : 0);
+        return true;
+      }
+      case AVRO_INT32: {
+        int32_t x = 0;
+        avro_value_get_int(&v, &x);
+        *out = type == "date" ? core::FormatDay(x) : std::to_string(x);
+        return true;
+      }
+      case AVRO_INT64: {
+        int64_t x = 0;
+        avro_value_get_long(&v, &x);
+        bool stamp = type == "datetime" || type == "timestamptz" || type == "timestamp";
+        *out = stamp ? FormatMicros(x, type == "timestamptz") : std::to_string(x);
+        return true;
+      }
+      case AVRO_BYTES: {
+        const void* p = nullptr;
+        size_t n = 0;
+        avro_value_get_bytes(&v, &p, &n);
+        if (type != "decimal") {
+          out->assign(static_cast<const char*>(p), n);
+          return true;
+        }
+        StatusOr<std::string> d =
+            DecimalText(static_cast<const unsigned char*>(p), n, i < scales.size() ? scales[i] : 0);
+        if (!d.ok()) return absl::OutOfRangeError(fmt::format("{}: record {}: {}", path, row, std::string(d.status().message())));
+        *out = *std::move(d);
+        return true;
+      }
+      case AVRO_DOUBLE: {
+        double x = 0;
+        avro_value_get_double(&v, &x);
+        *out = fmt::format("{}", x);
+        return true;
+      }
+      case AVRO_BOOLEAN: {
+        int x = 0;
+        avro_value_get_boolean(&v, &x);
+        *out = x ? "true" : "false";
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+};
+
+AvroFileReader::AvroFileReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AvroFileReader::~AvroFileReader() = default;
+
+StatusOr<std::unique_ptr<AvroFileReader>> AvroFileReader::Open(Storage* lake, const std::string& path,
+                                                               const DatasetSchema& dataset) {
+  auto m = std::make_unique<Impl>();
+  m->path = path;
+  for (const ColumnSchema& c : dataset.columns) {
+    m->types.push_back(c.type);
+    m->scales.push_back(c.scale);
+  }
+  ASSIGN_OR_RETURN(m->bytes, ReadFileToString(lake, path));
+  FILE* fp = fmemopen(m->bytes.data(), m->bytes.size(), "rb");
+  if (fp == nullptr) return absl::InternalError("fmemopen failed");
+  if (avro_file_reader_fp(fp, path.c_str(), 1, &m->reader) != 0) {
+    m->reader = nullptr;
+    return absl::DataLossError(StrCat(path, ": not an Avro file: ", avro_strerror()));
+  }
+  m->schema = avro_file_reader_get_writer_schema(m->reader);
+  m->iface = avro_generic_class_from_schema(m->schema);
+  avro_generic_value_new(m->iface, &m->record);
+  m->have_record = true;
+  m->text.resize(dataset.columns.size());
+  return std::unique_ptr<AvroFileReader>(new AvroFileReader(std::move(m)));
+}
+
+StatusOr<bool> AvroFileReader::Next(std::vector<std::string_view>* fields, std::vector<uint8_t>* null) {
+  Impl& m = *impl_;
+  if (avro_file_reader_read_value(m.reader, &m.record) != 0) return false;
+  ++m.row;
+  fields->assign(m.text.size(), std::string_view());
+  null->assign(m.text.size(), 1);
+  for (size_t i = 0; i < m.text.size(); ++i) {
+    ASSIGN_OR_RETURN(bool present, m.Field(i, &m.text[i]));
+    (*null)[i] = !present;
+    (*fields)[i] = m.text[i];
+  }
+  return true;
+}
+
+size_t AvroFileReader::record() const { return impl_->row; }
 
 }  // namespace comptoir::lake

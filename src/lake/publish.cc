@@ -267,4 +267,10 @@ void Publication::Abort() {
   }
 }
 
+Status PublishStagedFile(Storage* fs, const std::string& staging_path, const std::string& final_path) {
+  Status s = fs->Rename(staging_path, final_path);
+  if (absl::IsAlreadyExists(s)) return fs->Delete(staging_path, false);
+  return s;
+}
+
 }  // namespace comptoir::lake

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <set>
 
 #include "comptoir/core/strings.h"
@@ -236,24 +237,19 @@ void Api::Handle(const Request& r, Response* out) {
     return;
   }
   if (api && r.method == "POST" && p != "/api/v1/login") return ErrorResponse(out, 405, "only GET is served here");
-  if (p == "/api/v1/login") {
-    Login(r, out);
+  // The endpoints (docs/api.md); /api/v1/sales/<name> has its own table.
+  using Endpoint = void (Api::*)(const Request&, Response*);
+  static const std::pair<std::string_view, Endpoint> kRoutes[] = {
+      {"/api/v1/login", &Api::Login},           {"/api/v1/live/summary", &Api::LiveSummary},
+      {"/api/v1/live/stream", &Api::LiveStream}, {"/api/v1/logs/search", &Api::LogsSearch},
+      {"/api/v1/lake/ls", &Api::LakeLs},         {"/api/v1/lake/head", &Api::LakeHead},
+      {"/api/v1/health", &Api::Health},          {"/metrics", &Api::Metrics},
+  };
+  auto route = std::find_if(std::begin(kRoutes), std::end(kRoutes), [&](const auto& e) { return e.first == p; });
+  if (route != std::end(kRoutes)) {
+    (this->*route->second)(r, out);
   } else if (p.starts_with("/api/v1/sales/")) {
     Sales(r, p.substr(14), out);
-  } else if (p == "/api/v1/live/summary") {
-    LiveSummary(r, out);
-  } else if (p == "/api/v1/live/stream") {
-    LiveStream(r, out);
-  } else if (p == "/api/v1/logs/search") {
-    LogsSearch(r, out);
-  } else if (p == "/api/v1/lake/ls") {
-    LakeLs(r, out);
-  } else if (p == "/api/v1/lake/head") {
-    LakeHead(r, out);
-  } else if (p == "/api/v1/health") {
-    Health(out);
-  } else if (p == "/metrics") {
-    Metrics(out);
   } else if (api) {
     ErrorResponse(out, 404, fmt::format("no endpoint {} (see docs/api.md)", p));
   } else {
@@ -267,9 +263,135 @@ void Api::Handle(const Request& r, Response* out) {
   }
 }
 
+namespace {
+
+json SummaryJson(const analytics::Snapshot& snap, const analytics::Filter& f) {
+  analytics::Summary s = analytics::Summarize(snap, f);
+  return {{"rows", s.rows},
+          {"orders", s.orders},
+          {"customers", s.customers},
+          {"quantity", s.quantity},
+          {"total_sales", Money(s.sales_cents)},
+          {"avg_sales_per_row", Money(DivRound(s.sales_cents, s.rows))},
+          {"avg_sales_per_order", Money(DivRound(s.sales_cents, s.orders))},
+          {"by_productline", GroupsJson(s.by_productline)},
+          {"by_status", GroupsJson(s.by_status)},
+          {"by_dealsize", GroupsJson(s.by_dealsize)},
+          {"by_country", GroupsJson(s.by_country)},
+          {"by_territory", GroupsJson(s.by_territory)},
+          {"by_year", GroupsJson(s.by_year)},
+          {"by_month", GroupsJson(s.by_month)},
+          {"top_customers", GroupsJson(s.top_customers)}};
+}
+
+json OptionsJson(const analytics::Snapshot& snap) {
+  json j;
+  const std::pair<const char*, int> dims[] = {{"productline", analytics::kProductLine},
+                                              {"country", analytics::kCountry},
+                                              {"status", analytics::kStatus},
+                                              {"dealsize", analytics::kDealSize},
+                                              {"territory", analytics::kTerritory}};
+  for (const auto& [name, dim] : dims) {
+    std::vector<std::string> v = snap.dicts[static_cast<size_t>(dim)];
+    std::sort(v.begin(), v.end());
+    j[name] = v;
+  }
+  j["min_date"] = snap.rows ? core::FormatDay(snap.min_day) : "";
+  j["max_date"] = snap.rows ? core::FormatDay(snap.max_day) : "";
+  return j;
+}
+
+StatusOr<json> TimeseriesJson(const Params& p, const analytics::Snapshot& snap, const analytics::Filter& f) {
+  std::string bucket = p.Get("bucket").value_or("month");
+  static const std::set<std::string> kBuckets = {"day", "week", "month", "quarter", "year"};
+  if (!kBuckets.contains(bucket)) {
+    return absl::InvalidArgumentError(
+        fmt::format("parameter 'bucket': '{}' is not one of day, week, month, quarter, year", bucket));
+  }
+  analytics::GroupKey k = *analytics::ParseGroupKey(bucket);
+  return json{{"bucket", bucket}, {"points", GroupsJson(analytics::GroupBy(snap, f, k), true)}};
+}
+
+StatusOr<json> RowsJson(const Params& p, const analytics::Snapshot& snap, const analytics::Filter& f) {
+  std::string error;
+  int64_t limit = p.Int("limit", 50, 1, 1000, &error);
+  int64_t offset = p.Int("offset", 0, 0, 100000, &error);
+  if (!error.empty()) return absl::InvalidArgumentError(error);
+  StatusOr<analytics::RowsPage> page = analytics::Rows(snap, f, p.Get("sort").value_or("-orderdate"),
+                                                        static_cast<size_t>(offset), static_cast<size_t>(limit));
+  if (!page.ok()) return absl::InvalidArgumentError(StrCat("parameter 'sort': ", page.status().message()));
+  json rows = json::array();
+  for (const auto& row : page->rows) rows.push_back(RowJson(row));
+  return json{{"total", page->total}, {"offset", offset}, {"limit", limit}, {"rows", std::move(rows)}};
+}
+
+// export.csv: every filtered row, streamed in pieces of about 256 KiB as the
+// client reads.
+void ExportCsv(std::shared_ptr<const analytics::Snapshot> snap, const analytics::Filter& f, Response* out) {
+  out->content_type = "text/csv; charset=utf-8";
+  out->headers.emplace_back("Content-Disposition", "attachment; filename=\"sales.csv\"");
+  out->body = "ordernumber,orderlinenumber,orderdate,customer,productline,productcode,quantity,priceeach,sales,"
+              "status,dealsize,country,territory\r\n";
+  struct Export {
+    std::shared_ptr<const analytics::Snapshot> snap;
+    analytics::Filter filter;
+    analytics::RowCursor cursor;
+  };
+  auto x = std::make_shared<Export>(Export{std::move(snap), f, {}});
+  out->produce = [x](std::string* piece) {
+    analytics::ForEachRow(
+        *x->snap, x->filter,
+        [piece](const analytics::RowView& row) {
+          *piece += fmt::format("{},{},{},", row.order_number, row.order_line, core::FormatDay(row.day));
+          for (std::string_view v : {row.customer, row.product_line, row.product_code}) {
+            CsvField(piece, v);
+            piece->push_back(',');
+          }
+          *piece += fmt::format("{},{},{}", row.quantity, MoneyText(row.price_cents), MoneyText(row.sales_cents));
+          for (std::string_view v : {row.status, row.deal_size, row.country, row.territory}) {
+            piece->push_back(',');
+            CsvField(piece, v);
+          }
+          *piece += "\r\n";
+          return piece->size() < (256u << 10);
+        },
+        &x->cursor);
+    return !x->cursor.done;
+  };
+}
+
+// The sales endpoints (/api/v1/sales/<name>): their parameters besides the
+// filters, and their JSON answer (cached per dataset version).
+struct SalesRoute {
+  std::string_view name;
+  std::vector<std::string_view> params;  // besides the filters
+  bool filters = true;
+  std::function<StatusOr<json>(const Params&, const analytics::Snapshot&, const analytics::Filter&)> answer;
+};
+
+const std::vector<SalesRoute>& SalesRoutes() {
+  static const std::vector<SalesRoute> routes = {
+      {"summary", {}, true,
+       [](const Params&, const analytics::Snapshot& s, const analytics::Filter& f) -> StatusOr<json> {
+         return SummaryJson(s, f);
+       }},
+      {"options", {}, false,
+       [](const Params&, const analytics::Snapshot& s, const analytics::Filter&) -> StatusOr<json> {
+         return OptionsJson(s);
+       }},
+      {"timeseries", {"bucket"}, true, TimeseriesJson},
+      {"rows", {"sort", "limit", "offset"}, true, RowsJson},
+      {"export.csv", {}, true, nullptr},  // streamed, not cached
+  };
+  return routes;
+}
+
+}  // namespace
+
 void Api::Sales(const Request& r, const std::string& what, Response* out) {
-  static const std::set<std::string> kKnown = {"summary", "options", "timeseries", "rows", "export.csv"};
-  if (!kKnown.contains(what)) return ErrorResponse(out, 404, fmt::format("no endpoint {} (see docs/api.md)", r.path));
+  const auto& routes = SalesRoutes();
+  auto route = std::find_if(routes.begin(), routes.end(), [&](const SalesRoute& x) { return x.name == what; });
+  if (route == routes.end()) return ErrorResponse(out, 404, fmt::format("no endpoint {} (see docs/api.md)", r.path));
   std::shared_ptr<const analytics::Snapshot> snap = o_.sales->snapshot();
   if (snap->version == 0) {
     ErrorResponse(out, 503, fmt::format("the dataset {} is not loaded yet; import it with `comptoir import` "
@@ -277,20 +399,17 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
     out->headers.emplace_back("Retry-After", "1");
     return;
   }
-  std::vector<std::string_view> allowed(kFilterParams);
-  if (what == "timeseries") allowed = Concat(kFilterParams, {"bucket"});
-  if (what == "rows") allowed = Concat(kFilterParams, {"sort", "limit", "offset"});
-  if (what == "options") allowed.clear();
-  Params p(r, allowed);
+  Params p(r, route->filters ? Concat(kFilterParams, route->params) : route->params);
   if (!p.error().empty()) return ErrorResponse(out, 400, p.error());
   StatusOr<analytics::Filter> f = ParseFilter(p, *snap);
   if (!f.ok()) return ErrorResponse(out, 400, std::string(f.status().message()));
+  if (!route->answer) return ExportCsv(snap, *f, out);
   // Cached answers, per dataset version.
   std::vector<std::pair<std::string, std::string>> q = r.query;
   std::sort(q.begin(), q.end());
   std::string key = what;
   for (const auto& [k, v] : q) key += "&" + k + "=" + v;
-  if (what != "export.csv") {
+  {
     std::lock_guard<std::mutex> l(cache_mu_);
     if (cache_version_ != snap->version) {
       cache_.clear();
@@ -304,93 +423,11 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
     }
   }
   auto t0 = std::chrono::steady_clock::now();
-  json j;
-  json dataset = {{"path", snap->path}, {"version", snap->version}, {"rows", snap->rows}, {"files", snap->chunks.size()}};
-  if (what == "summary") {
-    analytics::Summary s = analytics::Summarize(*snap, *f);
-    j = {{"rows", s.rows},
-         {"orders", s.orders},
-         {"customers", s.customers},
-         {"quantity", s.quantity},
-         {"total_sales", Money(s.sales_cents)},
-         {"avg_sales_per_row", Money(DivRound(s.sales_cents, s.rows))},
-         {"avg_sales_per_order", Money(DivRound(s.sales_cents, s.orders))},
-         {"by_productline", GroupsJson(s.by_productline)},
-         {"by_status", GroupsJson(s.by_status)},
-         {"by_dealsize", GroupsJson(s.by_dealsize)},
-         {"by_country", GroupsJson(s.by_country)},
-         {"by_territory", GroupsJson(s.by_territory)},
-         {"by_year", GroupsJson(s.by_year)},
-         {"by_month", GroupsJson(s.by_month)},
-         {"top_customers", GroupsJson(s.top_customers)}};
-  } else if (what == "options") {
-    const std::pair<const char*, int> dims[] = {{"productline", analytics::kProductLine},
-                                                {"country", analytics::kCountry},
-                                                {"status", analytics::kStatus},
-                                                {"dealsize", analytics::kDealSize},
-                                                {"territory", analytics::kTerritory}};
-    for (const auto& [name, dim] : dims) {
-      std::vector<std::string> v = snap->dicts[static_cast<size_t>(dim)];
-      std::sort(v.begin(), v.end());
-      j[name] = v;
-    }
-    j["min_date"] = snap->rows ? core::FormatDay(snap->min_day) : "";
-    j["max_date"] = snap->rows ? core::FormatDay(snap->max_day) : "";
-  } else if (what == "timeseries") {
-    std::string bucket = p.Get("bucket").value_or("month");
-    static const std::set<std::string> kBuckets = {"day", "week", "month", "quarter", "year"};
-    if (!kBuckets.contains(bucket)) {
-      return ErrorResponse(out, 400, fmt::format("parameter 'bucket': '{}' is not one of day, week, month, quarter, year", bucket));
-    }
-    analytics::GroupKey k = *analytics::ParseGroupKey(bucket);
-    j = {{"bucket", bucket}, {"points", GroupsJson(analytics::GroupBy(*snap, *f, k), true)}};
-  } else if (what == "rows") {
-    std::string error;
-    int64_t limit = p.Int("limit", 50, 1, 1000, &error);
-    int64_t offset = p.Int("offset", 0, 0, 100000, &error);
-    if (!error.empty()) return ErrorResponse(out, 400, error);
-    StatusOr<analytics::RowsPage> page = analytics::Rows(*snap, *f, p.Get("sort").value_or("-orderdate"),
-                                                          static_cast<size_t>(offset), static_cast<size_t>(limit));
-    if (!page.ok()) return ErrorResponse(out, 400, StrCat("parameter 'sort': ", page.status().message()));
-    json rows = json::array();
-    for (const auto& row : page->rows) rows.push_back(RowJson(row));
-    j = {{"total", page->total}, {"offset", offset}, {"limit", limit}, {"rows", std::move(rows)}};
-  } else {  // export.csv: every filtered row, streamed in pieces
-    out->content_type = "text/csv; charset=utf-8";
-    out->headers.emplace_back("Content-Disposition", "attachment; filename=\"sales.csv\"");
-    out->body = "ordernumber,orderlinenumber,orderdate,customer,productline,productcode,quantity,priceeach,sales,"
-                "status,dealsize,country,territory\r\n";
-    struct Export {
-      std::shared_ptr<const analytics::Snapshot> snap;
-      analytics::Filter filter;
-      analytics::RowCursor cursor;
-    };
-    auto x = std::make_shared<Export>(Export{snap, *f, {}});
-    out->produce = [x](std::string* piece) {  // about 256 KiB per piece, as the client reads
-      analytics::ForEachRow(
-          *x->snap, x->filter,
-          [piece](const analytics::RowView& row) {
-            *piece += fmt::format("{},{},{},", row.order_number, row.order_line, core::FormatDay(row.day));
-            for (std::string_view v : {row.customer, row.product_line, row.product_code}) {
-              CsvField(piece, v);
-              piece->push_back(',');
-            }
-            *piece += fmt::format("{},{},{}", row.quantity, MoneyText(row.price_cents), MoneyText(row.sales_cents));
-            for (std::string_view v : {row.status, row.deal_size, row.country, row.territory}) {
-              piece->push_back(',');
-              CsvField(piece, v);
-            }
-            *piece += "\r\n";
-            return piece->size() < (256u << 10);
-          },
-          &x->cursor);
-      return !x->cursor.done;
-    };
-    return;
-  }
-  j["dataset"] = dataset;
-  j["elapsed_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  out->body = j.dump();
+  StatusOr<json> j = route->answer(p, *snap, *f);
+  if (!j.ok()) return ErrorResponse(out, 400, std::string(j.status().message()));
+  (*j)["dataset"] = {{"path", snap->path}, {"version", snap->version}, {"rows", snap->rows}, {"files", snap->chunks.size()}};
+  (*j)["elapsed_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out->body = j->dump();
   std::lock_guard<std::mutex> l(cache_mu_);
   if (cache_version_ == snap->version) {
     if (cache_.size() > 1024) cache_.clear();
@@ -568,7 +605,7 @@ void Api::LakeHead(const Request& r, Response* out) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
-void Api::Health(Response* out) {
+void Api::Health(const Request&, Response* out) {
   int64_t now = core::UnixMillis();
   {
     std::lock_guard<std::mutex> l(health_mu_);
@@ -615,7 +652,7 @@ void Api::Health(Response* out) {
   health_refreshing_ = false;
 }
 
-void Api::Metrics(Response* out) {
+void Api::Metrics(const Request&, Response* out) {
   out->content_type = "text/plain; version=0.0.4";
   std::string& m = out->body;
   m += "# HELP comptoir_http_requests_total API requests per endpoint.\n# TYPE comptoir_http_requests_total counter\n";

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "comptoir/core/signals.h"
+#include "comptoir/lake/publish.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -151,7 +152,7 @@ Status Archiver::Publish(int partition) {
   std::string final_path = lake::JoinPath(
       lake::JoinPath(o_.target_dir, f.day),
       fmt::format("part-{}-{}-{}.jsonl{}", partition, f.first, f.last, lake::CodecExtension(o_.codec)));
-  RETURN_IF_ERROR(lake_->Rename(f.temp_path, final_path));
+  RETURN_IF_ERROR(lake::PublishStagedFile(lake_, f.temp_path, final_path));
   // Only now is the group allowed past these records.
   RETURN_IF_ERROR(consumer_->CommitOffsets({{partition, f.last + 1}}));
   stats_.events += f.events;

@@ -65,4 +65,33 @@ class AvroFileWriter {
 // Reads the schema JSON stored in an Avro container file's header.
 StatusOr<std::string> AvroFileSchema(std::string_view file_bytes);
 
+struct DatasetSchema;
+
+// Reads an Avro part record by record, each field in the lake's text
+// spelling, as a text part of the same dataset would hold it. The dataset's
+// column types say how (avro-c drops logical types when it reads): date ->
+// "2003-02-24"; datetime -> "2003-02-24T00:00:00[.ffffff]"; timestamptz ->
+// the same with "Z"; decimal -> exact digits with the column's scale;
+// double -> shortest round-trip text; boolean -> true/false.
+class AvroFileReader {
+ public:
+  // avro-c reads from memory here: the part is loaded whole.
+  static StatusOr<std::unique_ptr<AvroFileReader>> Open(Storage* lake, const std::string& path,
+                                                        const DatasetSchema& schema);
+  ~AvroFileReader();
+  AvroFileReader(const AvroFileReader&) = delete;
+  AvroFileReader& operator=(const AvroFileReader&) = delete;
+
+  // The next record (fields valid until the next call); false at the end.
+  // OutOfRange for a decimal wider than 64 bits.
+  StatusOr<bool> Next(std::vector<std::string_view>* fields, std::vector<uint8_t>* null);
+  // 1-based number of the last record.
+  size_t record() const;
+
+ private:
+  struct Impl;
+  explicit AvroFileReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace comptoir::lake

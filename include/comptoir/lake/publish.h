@@ -76,6 +76,15 @@ class Publication {
 // that belongs to no live process. Returns how many attempts it cleaned.
 StatusOr<int> RecoverTarget(Storage* fs, const std::string& target);
 
+// Publishes one closed file written under a staging name (hidden, e.g.
+// "<dir>/_temporary/x" or "<dir>/.x.tmp") by renaming it to `final_path`;
+// the rename is the commit point. Idempotent: when `final_path` already
+// exists (a retry after a crash between the rename and the writer's own
+// bookkeeping), the staged copy is dropped and the call succeeds, so the
+// file is published exactly once. The agent's rolls, the log compaction and
+// the stream archiver publish through here.
+Status PublishStagedFile(Storage* fs, const std::string& staging_path, const std::string& final_path);
+
 // "part-m-00007" -> 7, "part-m-00012.gz" -> 12; -1 for other names.
 int PartNumber(std::string_view name);
 

@@ -63,8 +63,8 @@ class Api {
   void LogsSearch(const Request& r, Response* out);
   void LakeLs(const Request& r, Response* out);
   void LakeHead(const Request& r, Response* out);
-  void Health(Response* out);
-  void Metrics(Response* out);
+  void Health(const Request& r, Response* out);
+  void Metrics(const Request& r, Response* out);
   void Static(const Request& r, Response* out);
 
   ApiOptions o_;

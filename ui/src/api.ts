@@ -1,6 +1,15 @@
 // Every request goes through api(): JSON decoding, the {status, error, message} error
-// shape, 401 -> the login dialog then one retry, 503/429 -> wait Retry-After and retry.
-import { requestLogin } from './login';
+// shape, 401 -> the sign-in handler then one retry, 503/429 -> wait Retry-After and retry.
+// The sign-in handler (the login dialog) sits on top of this client: login.ts
+// registers it with onUnauthorized(); the client does not know the dialog.
+
+type SignIn = () => Promise<void>;
+let signIn: SignIn | null = null;
+
+/** What a request answered with 401 waits for before its one retry. */
+export function onUnauthorized(handler: SignIn): void {
+  signIn = handler;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -65,8 +74,8 @@ export async function api<T>(path: string, q: Query = {}, signal?: AbortSignal):
       throw new ApiError(0, 'network', `cannot reach the server for ${path} (${(e as Error).message})`);
     }
     if (res.ok) return (await res.json()) as T;
-    if (res.status === 401 && !loggedIn) {
-      await requestLogin();
+    if (res.status === 401 && !loggedIn && signIn) {
+      await signIn();
       loggedIn = true;
       continue;
     }

@@ -1,7 +1,7 @@
 // The login dialog, shown when a request answers 401. It POSTs {"token": "..."} to
 // /api/v1/login (the server answers with a session cookie), then every waiting request retries.
 import { $ } from './dom';
-import { postJson, errorFrom } from './api';
+import { postJson, errorFrom, onUnauthorized } from './api';
 
 let pending: Promise<void> | null = null;
 
@@ -43,4 +43,9 @@ export function requestLogin(): Promise<void> {
     });
   }
   return pending;
+}
+
+/** Makes every API request that answers 401 show the dialog, then retry once. */
+export function installLogin(): void {
+  onUnauthorized(requestLogin);
 }

@@ -1,6 +1,7 @@
 // The app shell: theme, tabs (a keyboard-operable tablist), and the hash router.
 import './style.css';
 import { $ } from './dom';
+import { installLogin } from './login';
 import { onRoute, current, TABS, type Tab, type Route } from './router';
 import { rethemeAll, currentTheme } from './charts';
 import type { View } from './view';
@@ -9,6 +10,9 @@ import { LiveView } from './views/live';
 import { LogsView } from './views/logs';
 import { HealthView } from './views/health';
 import { LakeView } from './views/lake';
+
+// A request that answers 401 brings up the login dialog, then retries once.
+installLogin();
 
 // Theme: follow prefers-color-scheme until the user picks one with the toggle (saved).
 const THEME_KEY = 'comptoir-theme';

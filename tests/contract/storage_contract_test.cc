@@ -1,5 +1,5 @@
-// One contract suite for every Storage backend (mem:// and file:// here; the
-// integration suite adds webhdfs:// against a real HDFS).
+// The Storage contract, on every backend: mem://, file:// and webhdfs://
+// against the test stack's HDFS.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -212,30 +212,6 @@ TEST_P(StorageContractTest, LargeWritesCrossBufferBoundaries) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
                          ::testing::Values("mem", "file", "webhdfs"));
-
-TEST(PathTest, Helpers) {
-  EXPECT_EQ(JoinPath("/", "a"), "/a");
-  EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
-  EXPECT_EQ(ParentPath("/a/b/c"), "/a/b");
-  EXPECT_EQ(ParentPath("/a"), "/");
-  EXPECT_EQ(BaseName("/a/b/c"), "c");
-  EXPECT_TRUE(IsHiddenName("_SUCCESS"));
-  EXPECT_TRUE(IsHiddenName(".part-m-00000.crc"));
-  EXPECT_FALSE(IsHiddenName("part-m-00000"));
-}
-
-TEST(OpenStorageTest, SchemesAndBareDirectories) {
-  RegisterBuiltinStorages();
-  auto m = OpenStorage("mem://reg-test");
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ((*m)->Uri(), "mem://reg-test");
-  auto f = OpenStorage("/tmp/x/../lake");
-  ASSERT_TRUE(f.ok());
-  EXPECT_EQ((*f)->Uri(), "file:///tmp/lake");
-  EXPECT_TRUE(std::string(OpenStorage("s3://bucket").status().message())
-                  .starts_with("unknown lake scheme \"s3\" in \"s3://bucket\"; known: file, mem"));
-  EXPECT_EQ(OpenStorage("file://otherhost/x").status().code(), absl::StatusCode::kInvalidArgument);
-}
 
 }  // namespace
 }  // namespace comptoir::lake

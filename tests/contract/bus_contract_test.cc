@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "cli_runner.h"
+#include "../cli_runner.h"
 #include "comptoir/bus/client.h"
 
 namespace comptoir::bus {

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "../../tests/cli_runner.h"
+#include "../cli_runner.h"
 #include "fmt/format.h"
 
 namespace comptoir::coord {

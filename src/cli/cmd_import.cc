@@ -105,6 +105,40 @@ struct ImportFlags {
     cmd.Option("--compression-codec", &compression_codec, "gzip (default) or zstd");
   }
 
+  // Any of Sqoop's format flags: Sqoop's rules and value spelling, byte for byte.
+  Status SqoopFormat(importer::ImportOptions* out) const {
+    importer::ImportOptions& o = *out;
+    bool sqoop = !fields_terminated_by.empty() || !lines_terminated_by.empty() ||
+                 !enclosed_by.empty() || !optionally_enclosed_by.empty() || !escaped_by.empty() ||
+                 mysql_delimiters || null_string || null_non_string;
+    if (!sqoop) return absl::OkStatus();
+    o.text = mysql_delimiters ? lake::TextFormat::MySqlDelimiters() : lake::TextFormat::Sqoop();
+    o.sqoop_values = true;
+    if (!fields_terminated_by.empty()) {
+      ASSIGN_OR_RETURN(o.text.field_delim,
+                       ParseSqoopChar("--fields-terminated-by", fields_terminated_by));
+    }
+    if (!lines_terminated_by.empty()) {
+      ASSIGN_OR_RETURN(o.text.line_delim,
+                       ParseSqoopChar("--lines-terminated-by", lines_terminated_by));
+    }
+    if (!enclosed_by.empty()) {
+      ASSIGN_OR_RETURN(o.text.enclose, ParseSqoopChar("--enclosed-by", enclosed_by));
+      o.text.enclose_required = true;
+    }
+    if (!optionally_enclosed_by.empty()) {
+      ASSIGN_OR_RETURN(o.text.enclose,
+                       ParseSqoopChar("--optionally-enclosed-by", optionally_enclosed_by));
+      o.text.enclose_required = false;
+    }
+    if (!escaped_by.empty()) {
+      ASSIGN_OR_RETURN(o.text.escape, ParseSqoopChar("--escaped-by", escaped_by));
+    }
+    if (null_string) o.text.null_string = *null_string;
+    if (null_non_string) o.text.null_non_string = *null_non_string;
+    return absl::OkStatus();
+  }
+
   StatusOr<importer::ImportOptions> Options(const Globals& g) const {
     importer::ImportOptions o;
     ASSIGN_OR_RETURN(o.connect, conn.Resolve());
@@ -136,36 +170,7 @@ struct ImportFlags {
       return absl::InvalidArgumentError("--as-avrodatafile and --as-textfile contradict each other");
     }
     if (as_avrodatafile) o.format = importer::ImportOptions::Format::kAvro;
-    bool sqoop = !fields_terminated_by.empty() || !lines_terminated_by.empty() ||
-                 !enclosed_by.empty() || !optionally_enclosed_by.empty() || !escaped_by.empty() ||
-                 mysql_delimiters || null_string || null_non_string;
-    if (sqoop) {
-      // Any of Sqoop's format flags: Sqoop's rules and value spelling, byte for byte.
-      o.text = mysql_delimiters ? lake::TextFormat::MySqlDelimiters() : lake::TextFormat::Sqoop();
-      o.sqoop_values = true;
-      if (!fields_terminated_by.empty()) {
-        ASSIGN_OR_RETURN(o.text.field_delim,
-                         ParseSqoopChar("--fields-terminated-by", fields_terminated_by));
-      }
-      if (!lines_terminated_by.empty()) {
-        ASSIGN_OR_RETURN(o.text.line_delim,
-                         ParseSqoopChar("--lines-terminated-by", lines_terminated_by));
-      }
-      if (!enclosed_by.empty()) {
-        ASSIGN_OR_RETURN(o.text.enclose, ParseSqoopChar("--enclosed-by", enclosed_by));
-        o.text.enclose_required = true;
-      }
-      if (!optionally_enclosed_by.empty()) {
-        ASSIGN_OR_RETURN(o.text.enclose,
-                         ParseSqoopChar("--optionally-enclosed-by", optionally_enclosed_by));
-        o.text.enclose_required = false;
-      }
-      if (!escaped_by.empty()) {
-        ASSIGN_OR_RETURN(o.text.escape, ParseSqoopChar("--escaped-by", escaped_by));
-      }
-      if (null_string) o.text.null_string = *null_string;
-      if (null_non_string) o.text.null_non_string = *null_non_string;
-    }
+    RETURN_IF_ERROR(SqoopFormat(&o));
     if (compress || !compression_codec.empty()) {
       ASSIGN_OR_RETURN(o.codec, lake::ParseCodec(compression_codec.empty()
                                                      ? g.config.GetString("import.compression_codec")

@@ -46,6 +46,42 @@ struct ProduceFlags {
   int partitions = 3;
 };
 
+// One simulated event onto the bus (and its log lines into --log).
+class EventSender {
+ public:
+  EventSender(stream::Simulator* sim, bus::Producer* producer, std::ofstream* log, double error_rate)
+      : sim_(*sim), producer_(*producer), log_(*log), error_rate_(error_rate) {}
+  // The size of the event's JSON.
+  StatusOr<size_t> Send() {
+    int64_t now_ms = core::UnixMillis();
+    int64_t order = 0;
+    if (log_.is_open()) {  // the log lines need the whole event
+      sim_.Next(now_ms, &e_);
+      json_.clear();
+      stream::AppendJson(e_, &json_);
+      order = e_.order_number;
+    } else {
+      order = sim_.NextJson(now_ms, &json_);
+    }
+    auto key = std::to_chars(key_, key_ + sizeof(key_), order);
+    RETURN_IF_ERROR(producer_.Send(std::string_view(key_, static_cast<size_t>(key.ptr - key_)), json_, now_ms));
+    if (log_.is_open()) {
+      log_ << stream::Simulator::LogLine(e_) << '\n';
+      if (auto incident = sim_.IncidentLine(e_, error_rate_)) log_ << *incident << '\n';
+    }
+    return json_.size();
+  }
+
+ private:
+  stream::Simulator& sim_;
+  bus::Producer& producer_;
+  std::ofstream& log_;
+  double error_rate_;
+  stream::Event e_;
+  std::string json_;
+  char key_[24];
+};
+
 Status RunProduce(const ProduceFlags& f, const Globals& g) {
   std::chrono::milliseconds duration{0};
   if (!f.duration.empty()) {
@@ -64,64 +100,40 @@ Status RunProduce(const ProduceFlags& f, const Globals& g) {
   int64_t start_ms = core::UnixMillis();
   stream::Simulator sim(f.seed, fmt::format("p{:x}", (start_ms ^ getpid()) & 0xfffff),
                         (start_ms / 1000 - 1700000000) * 1000);
+  EventSender sender(&sim, producer.get(), &log, f.error_rate);
   core::Progress progress("producing", f.count, "events", g.quiet);
   auto t0 = std::chrono::steady_clock::now();
   auto next_burst = t0 + burst_every;
   uint64_t sent = 0;
   Status status;
-  stream::Event e;
-  std::string json;
-  char key_buf[24];
-  while (f.count == 0 || sent < f.count) {
+  while ((f.count == 0 || sent < f.count) && status.ok()) {
     auto now = std::chrono::steady_clock::now();
-    if (duration.count() > 0 && now - t0 >= duration) break;
-    if (core::Cancelled()) break;  // Ctrl-C: flush what was produced, then stop
+    if ((duration.count() > 0 && now - t0 >= duration) || core::Cancelled()) break;  // Ctrl-C: flush, then stop
     int n = 1;
     if (f.burst > 0 && now >= next_burst) {
       n += f.burst;
       next_burst += burst_every;
     }
-    for (int i = 0; i < n && (f.count == 0 || sent < f.count); ++i) {
-      int64_t now_ms = core::UnixMillis();
-      int64_t order = 0;
-      if (log.is_open()) {  // the log lines need the whole event
-        sim.Next(now_ms, &e);
-        json.clear();
-        stream::AppendJson(e, &json);
-        order = e.order_number;
-      } else {
-        order = sim.NextJson(now_ms, &json);
-      }
-      auto key = std::to_chars(key_buf, key_buf + sizeof(key_buf), order);
-      status = producer->Send(std::string_view(key_buf, static_cast<size_t>(key.ptr - key_buf)),
-                              json, now_ms);
-      if (!status.ok()) break;
-      if (log.is_open()) {
-        log << stream::Simulator::LogLine(e) << '\n';
-        if (auto incident = sim.IncidentLine(e, f.error_rate)) log << *incident << '\n';
-      }
-      ++sent;
-      progress.Add(1, json.size());
+    for (int i = 0; i < n && (f.count == 0 || sent < f.count) && status.ok(); ++i) {
+      StatusOr<size_t> bytes = sender.Send();
+      status = bytes.status();
+      if (bytes.ok()) ++sent, progress.Add(1, *bytes);
     }
     if (!status.ok()) break;
-    if (f.rate > 0) {
-      if (log.is_open()) log.flush();
-      auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                          std::chrono::duration<double>(static_cast<double>(sent) / f.rate));
-      // A long pause before the next event: make this one durable now;
-      // otherwise let events share a batch (the producer's linger).
-      status = due - std::chrono::steady_clock::now() > std::chrono::milliseconds(5)
-                   ? producer->Flush()
-                   : producer->Poll();
-      if (!status.ok()) break;
-      std::this_thread::sleep_until(due);
-    } else {
+    if (f.rate <= 0) {
       status = producer->Poll();
-      if (!status.ok()) break;
+      continue;
     }
+    if (log.is_open()) log.flush();
+    auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(sent) / f.rate));
+    // A long pause before the next event: make this one durable now;
+    // otherwise let events share a batch (the producer's linger).
+    status = due - std::chrono::steady_clock::now() > std::chrono::milliseconds(5) ? producer->Flush()
+                                                                                    : producer->Poll();
+    if (status.ok()) std::this_thread::sleep_until(due);
   }
   Status flushed = producer->Flush();
-  if (!status.ok() || !flushed.ok()) progress.Finish();
   if (log.is_open()) log.flush();
   progress.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -142,11 +154,90 @@ struct ConsumeFlags {
   std::string format = "json";
 };
 
-Status RunConsume(const ConsumeFlags& f, const Globals& g) {
-  if (f.format != "json" && f.format != "table" && f.format != "summary") {
-    return absl::InvalidArgumentError(
-        StrCat("--format \"", f.format, "\": use json, table or summary"));
+// What `consume` prints: each record (json), a table row per event, or
+// revenue by status and product line at the end (summary).
+class ConsumeOutput {
+ public:
+  explicit ConsumeOutput(std::string format) : format_(std::move(format)) {
+    if (format_ == "table") {
+      std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30} {:>10} {:<10}\n", "ts", "order", "line", "customer",
+                               "amount", "status");
+    }
   }
+  void Record(const bus::Record& r) {
+    if (format_ == "json") std::cout << r.value << '\n';  // every record, as it is
+  }
+  void Event(const stream::Event& e) {
+    revenue_ += e.amount_cents;
+    if (format_ == "summary") {
+      Add(&by_status_[e.status], e.amount_cents);
+      Add(&by_line_[e.product_line], e.amount_cents);
+    } else if (format_ == "table") {
+      std::string amount;
+      core::AppendFixed(&amount, e.amount_cents, 2);
+      std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30.30} {:>10} {:<10}\n", core::FormatIsoMillis(e.ts_ms),
+                               e.order_number, e.order_line, e.customer, amount, e.status);
+    }
+  }
+  void Finish() const {
+    if (format_ != "summary") return;
+    Print("status", by_status_);
+    Print("product_line", by_line_);
+  }
+  int64_t revenue() const { return revenue_; }
+
+ private:
+  struct Sum {
+    uint64_t events = 0;
+    int64_t cents = 0;
+  };
+  static void Add(Sum* s, int64_t cents) {
+    ++s->events;
+    s->cents += cents;
+  }
+  static void Print(const char* title, const std::unordered_map<std::string, Sum>& m) {
+    std::vector<std::pair<std::string, Sum>> rows(m.begin(), m.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.cents > b.second.cents; });
+    std::cout << fmt::format("{:<20} {:>12} {:>18}\n", title, "events", "revenue");
+    for (const auto& [key, sum] : rows) {
+      std::string amount;
+      core::AppendFixed(&amount, sum.cents, 2);
+      std::cout << fmt::format("{:<20} {:>12} {:>18}\n", key, sum.events, amount);
+    }
+  }
+  std::string format_;
+  int64_t revenue_ = 0;
+  std::unordered_map<std::string, Sum> by_status_, by_line_;
+};
+
+// Malformed messages never stop the consumer: they go, with the parser's
+// error and their position, to <topic>.dlq (a dead-letter topic itself is
+// not forwarded again).
+class DeadLetters {
+ public:
+  DeadLetters(std::string uri, std::string topic, bus::BusOptions options)
+      : uri_(std::move(uri)), topic_(std::move(topic)), options_(std::move(options)) {}
+  Status Send(const bus::Record& r, const Status& why) {
+    if (topic_.ends_with(".dlq")) return absl::OkStatus();
+    if (!dlq_) {
+      ASSIGN_OR_RETURN(dlq_, bus::OpenProducer(uri_, topic_ + ".dlq", 1, options_));
+    }
+    return dlq_->Send(r.key,
+                      StrCat(R"({"error":)", nlohmann::json(std::string(why.message())).dump(), R"(,"partition":)",
+                             r.partition, R"(,"offset":)", r.offset, R"(,"value":)",
+                             nlohmann::json(r.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                             "}"),
+                      r.timestamp_ms);
+  }
+  Status Flush() { return dlq_ ? dlq_->Flush() : absl::OkStatus(); }
+
+ private:
+  std::string uri_, topic_;
+  bus::BusOptions options_;
+  std::unique_ptr<bus::Producer> dlq_;
+};
+
+StatusOr<bus::ConsumerOptions> ConsumerOptionsFor(const ConsumeFlags& f) {
   bus::ConsumerOptions o;
   o.group = f.group;
   o.start = f.from_beginning || f.group.empty() ? bus::StartAt::kBeginning : bus::StartAt::kEnd;
@@ -158,66 +249,40 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
     }
     o.start = bus::StartAt::kTime;
   }
+  return o;
+}
+
+Status RunConsume(const ConsumeFlags& f, const Globals& g) {
+  if (f.format != "json" && f.format != "table" && f.format != "summary") {
+    return absl::InvalidArgumentError(StrCat("--format \"", f.format, "\": use json, table or summary"));
+  }
+  ASSIGN_OR_RETURN(bus::ConsumerOptions o, ConsumerOptionsFor(f));
   std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
   bus::BusOptions bo = bus::ConfiguredBusOptions(g.config);
   ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::OpenConsumer(uri, f.topic, o, bo));
-  std::unique_ptr<bus::Producer> dlq;
+  DeadLetters dlq(uri, f.topic, bo);
+  ConsumeOutput output(f.format);
   stream::EventParser parser;
   stream::Event event;
   uint64_t seen = 0, bad = 0;
-  int64_t revenue = 0;
-  struct Sum {
-    uint64_t events = 0;
-    int64_t cents = 0;
-  };
-  std::unordered_map<std::string, Sum> by_status, by_line;
   auto last_commit = std::chrono::steady_clock::now();
-  if (f.format == "table") {
-    std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30} {:>10} {:<10}\n", "ts", "order", "line",
-                             "customer", "amount", "status");
-  }
   while ((f.count == 0 || seen < f.count) && !core::Cancelled()) {
     ASSIGN_OR_RETURN(std::span<const bus::Record> batch,
                      consumer->PollView(f.count == 0 ? 1000 : std::min<uint64_t>(1000, f.count - seen),
-                                    std::chrono::milliseconds(200)));
+                                        std::chrono::milliseconds(200)));
     for (const bus::Record& r : batch) {
       ++seen;
+      output.Record(r);
       Status parsed = parser.Parse(r.value, r.timestamp_ms, &event);
-      const stream::Event* e = &event;
-      if (f.format == "json") std::cout << r.value << '\n';  // every record, as it is
-      if (!parsed.ok()) {
-        // Malformed messages never stop the consumer: counted and set aside
-        // (a dead-letter topic is not forwarded again).
+      if (parsed.ok()) {
+        output.Event(event);
+      } else {
         ++bad;
-        if (f.topic.ends_with(".dlq")) continue;
-        if (!dlq) {
-          ASSIGN_OR_RETURN(dlq, bus::OpenProducer(uri, f.topic + ".dlq", 1, bo));
-        }
-        RETURN_IF_ERROR(dlq->Send(r.key,
-                                  StrCat(R"({"error":)", nlohmann::json(std::string(parsed.message())).dump(),
-                                         R"(,"partition":)", r.partition, R"(,"offset":)", r.offset,
-                                         R"(,"value":)", nlohmann::json(r.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "}"),
-                                  r.timestamp_ms));
-        continue;
-      }
-      revenue += e->amount_cents;
-      if (f.format == "summary") {
-        Sum& st = by_status[e->status];
-        ++st.events;
-        st.cents += e->amount_cents;
-        Sum& pl = by_line[e->product_line];
-        ++pl.events;
-        pl.cents += e->amount_cents;
-      } else if (f.format == "table") {
-        std::string amount;
-        core::AppendFixed(&amount, e->amount_cents, 2);
-        std::cout << fmt::format("{:<24} {:>9} {:>4} {:<30.30} {:>10} {:<10}\n",
-                                 core::FormatIsoMillis(e->ts_ms), e->order_number, e->order_line,
-                                 e->customer, amount, e->status);
+        RETURN_IF_ERROR(dlq.Send(r, parsed));
       }
     }
     std::cout.flush();
-    if (dlq) RETURN_IF_ERROR(dlq->Flush());
+    RETURN_IF_ERROR(dlq.Flush());
     // Commit after the records were handled, at most every 200 ms (each
     // commit is a round trip to the broker).
     auto now = std::chrono::steady_clock::now();
@@ -228,27 +293,11 @@ Status RunConsume(const ConsumeFlags& f, const Globals& g) {
     }
   }
   RETURN_IF_ERROR(consumer->Commit());
-  if (f.format == "summary") {
-    auto print = [](const char* title, const std::unordered_map<std::string, Sum>& m) {
-      std::vector<std::pair<std::string, Sum>> rows(m.begin(), m.end());
-      std::sort(rows.begin(), rows.end(),
-                [](const auto& a, const auto& b) { return a.second.cents > b.second.cents; });
-      std::cout << fmt::format("{:<20} {:>12} {:>18}\n", title, "events", "revenue");
-      for (const auto& [key, sum] : rows) {
-        std::string amount;
-        core::AppendFixed(&amount, sum.cents, 2);
-        std::cout << fmt::format("{:<20} {:>12} {:>18}\n", key, sum.events, amount);
-      }
-    };
-    print("status", by_status);
-    print("product_line", by_line);
-  }
+  output.Finish();
   std::string total;
-  core::AppendFixed(&total, revenue, 2);
-  std::cerr << fmt::format("consumed {} events ({} malformed{}), revenue {}\n",
-                           core::WithThousands(seen), bad,
-                           f.topic.ends_with(".dlq") ? "" : StrCat(", sent to ", f.topic, ".dlq"),
-                           total);
+  core::AppendFixed(&total, output.revenue(), 2);
+  std::cerr << fmt::format("consumed {} events ({} malformed{}), revenue {}\n", core::WithThousands(seen), bad,
+                           f.topic.ends_with(".dlq") ? "" : StrCat(", sent to ", f.topic, ".dlq"), total);
   return absl::OkStatus();
 }
 

@@ -68,115 +68,213 @@ StatusOr<std::vector<std::string>> SplitWords(const std::string& text) {
   return out;
 }
 
-StatusOr<ComponentSpec> ParseComponent(const std::string& path, const std::string& name, const toml::table& t,
-                                       std::span<const CommandInfo> commands, bool* enabled) {
-  ComponentSpec c;
-  c.name = name;
-  static const std::set<std::string, std::less<>> kKeys = {"run", "after", "needs", "restart", "every",
-                                                           "cron", "ready", "enabled"};
-  for (const auto& [key, node] : t) {
-    if (!kKeys.contains(key.str())) {
-      return Invalid(path, node, name,
-                     fmt::format("unknown key \"{}\" (known: run, after, needs, restart, every, cron, ready, enabled)",
-                                 std::string(key.str())));
+// One [components.NAME] table, key by key; every error names the file, the
+// line, the component and the key.
+class ComponentReader {
+ public:
+  ComponentReader(const std::string& path, const std::string& name, const toml::table& t)
+      : path_(path), name_(name), t_(t) {}
+
+  StatusOr<ComponentSpec> Read(std::span<const CommandInfo> commands, bool* enabled) {
+    ComponentSpec c;
+    c.name = name_;
+    RETURN_IF_ERROR(KnownKeys());
+    RETURN_IF_ERROR(Run(&c));
+    const CommandInfo* info = FindCommand(commands, c.command);
+    if (info == nullptr || !info->supervised) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: component {}: \"{}\" is not a comptoir command that `up` can run (see comptoir --help)", path_, name_,
+          c.command));
     }
-  }
-  const toml::node* run = t.get("run");
-  if (run == nullptr) return Invalid(path, t, name, "no `run` key: say which comptoir command it runs, e.g. run = \"serve --archive\"");
-  if (std::optional<std::string> s = run->value<std::string>(); s && run->is_string()) {
-    StatusOr<std::vector<std::string>> words = SplitWords(*s);
-    if (!words.ok()) return Invalid(path, *run, name, StrCat("run = \"", *s, "\": ", words.status().message()));
-    c.args = *std::move(words);
-  } else {
-    ASSIGN_OR_RETURN(c.args, Strings(path, name, "run", *run));
-  }
-  if (!c.args.empty() && (c.args[0] == "comptoir" || c.args[0].ends_with("/comptoir"))) c.args.erase(c.args.begin());
-  for (size_t i = 0; i < c.args.size(); ++i) {
-    const std::string& a = c.args[i];
-    if (!a.starts_with('-')) {
-      c.command = a;
-      break;
+    c.start_rank = info->start_rank;
+    if (const toml::node* n = t_.get("after")) {
+      ASSIGN_OR_RETURN(c.after, Strings(path_, name_, "after", *n));
     }
-    if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
+    RETURN_IF_ERROR(Needs(*info, &c));
+    RETURN_IF_ERROR(RestartPolicy(&c));
+    RETURN_IF_ERROR(When(&c));
+    RETURN_IF_ERROR(Ready(*info, &c));
+    *enabled = true;
+    if (const toml::node* n = t_.get("enabled")) {
+      if (!n->is_boolean()) return Invalid(path_, *n, name_, "enabled must be true or false");
+      *enabled = *n->value<bool>();
+    }
+    return c;
   }
-  if (c.command.empty()) return Invalid(path, *run, name, "`run` names no comptoir command (e.g. \"serve\", \"agent ...\")");
-  const CommandInfo* info = FindCommand(commands, c.command);
-  if (info == nullptr || !info->supervised) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: component {}: \"{}\" is not a comptoir command that `up` can run (see comptoir --help)", path, name,
-        c.command));
+
+ private:
+  Status KnownKeys() const {
+    static const std::set<std::string, std::less<>> kKeys = {"run",   "after", "needs", "restart",
+                                                             "every", "cron",  "ready", "enabled"};
+    for (const auto& [key, node] : t_) {
+      if (!kKeys.contains(key.str())) {
+        return Invalid(path_, node, name_,
+                       fmt::format("unknown key \"{}\" (known: run, after, needs, restart, every, cron, ready, enabled)",
+                                   std::string(key.str())));
+      }
+    }
+    return absl::OkStatus();
   }
-  c.start_rank = info->start_rank;
-  if (const toml::node* n = t.get("after")) {
-    ASSIGN_OR_RETURN(c.after, Strings(path, name, "after", *n));
+
+  // `run`: the arguments, and the command among them (after global options).
+  Status Run(ComponentSpec* c) const {
+    const toml::node* run = t_.get("run");
+    if (run == nullptr) {
+      return Invalid(path_, t_, name_, "no `run` key: say which comptoir command it runs, e.g. run = \"serve --archive\"");
+    }
+    if (std::optional<std::string> s = run->value<std::string>(); s && run->is_string()) {
+      StatusOr<std::vector<std::string>> words = SplitWords(*s);
+      if (!words.ok()) return Invalid(path_, *run, name_, StrCat("run = \"", *s, "\": ", words.status().message()));
+      c->args = *std::move(words);
+    } else {
+      ASSIGN_OR_RETURN(c->args, Strings(path_, name_, "run", *run));
+    }
+    if (!c->args.empty() && (c->args[0] == "comptoir" || c->args[0].ends_with("/comptoir"))) {
+      c->args.erase(c->args.begin());
+    }
+    for (size_t i = 0; i < c->args.size(); ++i) {
+      const std::string& a = c->args[i];
+      if (!a.starts_with('-')) {
+        c->command = a;
+        break;
+      }
+      if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
+    }
+    if (c->command.empty()) {
+      return Invalid(path_, *run, name_, "`run` names no comptoir command (e.g. \"serve\", \"agent ...\")");
+    }
+    return absl::OkStatus();
   }
-  if (const toml::node* n = t.get("needs")) {
-    ASSIGN_OR_RETURN(c.needs, Strings(path, name, "needs", *n));
-    for (const std::string& need : c.needs) {
+
+  Status Needs(const CommandInfo& info, ComponentSpec* c) const {
+    const toml::node* n = t_.get("needs");
+    if (n == nullptr) {
+      c->needs = InferNeeds(info, *c);
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(c->needs, Strings(path_, name_, "needs", *n));
+    for (const std::string& need : c->needs) {
       if (need != "lake" && need != "bus" && need != "database" && need != "coord" && need != "zookeeper") {
-        return Invalid(path, *n, name,
+        return Invalid(path_, *n, name_,
                        fmt::format("needs \"{}\": expected lake, bus, database, coord or zookeeper", need));
       }
     }
-  } else {
-    c.needs = InferNeeds(*info, c);
+    return absl::OkStatus();
   }
-  auto text = [&](std::string_view key) -> StatusOr<std::optional<std::string>> {
-    const toml::node* n = t.get(key);
+
+  StatusOr<std::optional<std::string>> Text(std::string_view key) const {
+    const toml::node* n = t_.get(key);
     if (n == nullptr) return std::optional<std::string>();
-    if (!n->is_string()) return Invalid(path, *n, name, fmt::format("{} must be a string", key));
+    if (!n->is_string()) return Invalid(path_, *n, name_, fmt::format("{} must be a string", key));
     return n->value<std::string>();
-  };
-  ASSIGN_OR_RETURN(std::optional<std::string> restart, text("restart"));
-  if (restart) {
+  }
+
+  Status RestartPolicy(ComponentSpec* c) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> restart, Text("restart"));
+    if (!restart) return absl::OkStatus();
     if (*restart == "on-failure") {
-      c.restart = Restart::kOnFailure;
+      c->restart = Restart::kOnFailure;
     } else if (*restart == "always") {
-      c.restart = Restart::kAlways;
+      c->restart = Restart::kAlways;
     } else if (*restart == "never") {
-      c.restart = Restart::kNever;
+      c->restart = Restart::kNever;
     } else {
-      return Invalid(path, *t.get("restart"), name,
+      return Invalid(path_, *t_.get("restart"), name_,
                      fmt::format("restart = \"{}\": expected on-failure, always or never", *restart));
     }
+    return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> every, text("every"));
-  ASSIGN_OR_RETURN(std::optional<std::string> cron, text("cron"));
-  if (every && cron) return Invalid(path, *t.get("cron"), name, "give `every` or `cron`, not both");
-  if (every) {
-    StatusOr<std::chrono::milliseconds> period = core::ParseDuration(*every);
-    StatusOr<Schedule> s = period.ok() ? Schedule::Every(*period) : StatusOr<Schedule>(period.status());
-    if (!s.ok()) return Invalid(path, *t.get("every"), name, StrCat("every = \"", *every, "\": ", s.status().message()));
-    c.schedule = *std::move(s);
-  }
-  if (cron) {
-    StatusOr<Schedule> s = Schedule::Cron(*cron);
-    if (!s.ok()) return Invalid(path, *t.get("cron"), name, std::string(s.status().message()));
-    c.schedule = *std::move(s);
-  }
-  ASSIGN_OR_RETURN(std::optional<std::string> ready, text("ready"));
-  if (ready) {
-    if (*ready != "exit" && *ready != "start" && !(ready->starts_with("tcp://") && ready->find(':', 6) != std::string::npos)) {
-      return Invalid(path, *t.get("ready"), name,
-                     fmt::format("ready = \"{}\": expected \"tcp://host:port\", \"exit\" or \"start\"", *ready));
+
+  // `every` or `cron`: a scheduled one-shot.
+  Status When(ComponentSpec* c) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> every, Text("every"));
+    ASSIGN_OR_RETURN(std::optional<std::string> cron, Text("cron"));
+    if (every && cron) return Invalid(path_, *t_.get("cron"), name_, "give `every` or `cron`, not both");
+    if (every) {
+      StatusOr<std::chrono::milliseconds> period = core::ParseDuration(*every);
+      StatusOr<Schedule> s = period.ok() ? Schedule::Every(*period) : StatusOr<Schedule>(period.status());
+      if (!s.ok()) {
+        return Invalid(path_, *t_.get("every"), name_, StrCat("every = \"", *every, "\": ", s.status().message()));
+      }
+      c->schedule = *std::move(s);
     }
-    c.ready = *ready;
-  } else if (!info->listen_flag.empty()) {
-    std::string listen = FlagValue(c.args, info->listen_flag);
-    c.ready = StrCat("tcp://", listen.empty() ? info->listen_default : listen);
-  } else if (info->lifetime == Lifetime::kOneShot ||
-             std::any_of(info->one_shot_subcommands.begin(), info->one_shot_subcommands.end(),
-                         [&](std::string_view sub) { return HasFlag(c.args, sub); })) {
-    c.ready = "exit";
-  } else {
-    c.ready = "start";
+    if (cron) {
+      StatusOr<Schedule> s = Schedule::Cron(*cron);
+      if (!s.ok()) return Invalid(path_, *t_.get("cron"), name_, std::string(s.status().message()));
+      c->schedule = *std::move(s);
+    }
+    return absl::OkStatus();
   }
-  *enabled = true;
-  if (const toml::node* n = t.get("enabled")) {
-    if (!n->is_boolean()) return Invalid(path, *n, name, "enabled must be true or false");
-    *enabled = *n->value<bool>();
+
+  // `ready`, else the command's own condition: listening, exit 0, or running after 1 s.
+  Status Ready(const CommandInfo& info, ComponentSpec* c) const {
+    ASSIGN_OR_RETURN(std::optional<std::string> ready, Text("ready"));
+    if (ready) {
+      if (*ready != "exit" && *ready != "start" &&
+          !(ready->starts_with("tcp://") && ready->find(':', 6) != std::string::npos)) {
+        return Invalid(path_, *t_.get("ready"), name_,
+                       fmt::format("ready = \"{}\": expected \"tcp://host:port\", \"exit\" or \"start\"", *ready));
+      }
+      c->ready = *ready;
+    } else if (!info.listen_flag.empty()) {
+      std::string listen = FlagValue(c->args, info.listen_flag);
+      c->ready = StrCat("tcp://", listen.empty() ? info.listen_default : listen);
+    } else if (info.lifetime == Lifetime::kOneShot ||
+               std::any_of(info.one_shot_subcommands.begin(), info.one_shot_subcommands.end(),
+                           [&](std::string_view sub) { return HasFlag(c->args, sub); })) {
+      c->ready = "exit";
+    } else {
+      c->ready = "start";
+    }
+    return absl::OkStatus();
   }
-  return c;
+
+  const std::string& path_;
+  const std::string& name_;
+  const toml::table& t_;
+};
+
+// Kahn's algorithm over the `after` edges, picking among the ready ones the
+// lowest default rank, then file order.
+StatusOr<std::vector<ComponentSpec>> Order(const std::string& path, std::vector<ComponentSpec> specs,
+                                           const std::set<std::string>& disabled) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < specs.size(); ++i) index[specs[i].name] = i;
+  std::vector<std::vector<size_t>> dependents(specs.size());
+  std::vector<int> pending(specs.size(), 0);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    for (const std::string& a : specs[i].after) {
+      if (disabled.contains(a)) continue;  // a disabled component does not hold others back
+      auto it = index.find(a);
+      if (it == index.end()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: component \"{}\": after = \"{}\" names no component", path, specs[i].name, a));
+      }
+      dependents[it->second].push_back(i);
+      ++pending[i];
+    }
+  }
+  std::vector<ComponentSpec> ordered;
+  std::vector<bool> done(specs.size(), false);
+  while (ordered.size() < specs.size()) {
+    size_t best = specs.size();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (done[i] || pending[i] > 0) continue;
+      if (best == specs.size() || specs[i].start_rank < specs[best].start_rank) best = i;
+    }
+    if (best == specs.size()) {
+      std::vector<std::string> cycle;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        if (!done[i]) cycle.push_back(specs[i].name);
+      }
+      return absl::InvalidArgumentError(
+          fmt::format("{}: the `after` lists of {} form a cycle: none of them can start first", path, Join(cycle, ", ")));
+    }
+    done[best] = true;
+    for (size_t d : dependents[best]) --pending[d];
+    ordered.push_back(specs[best]);
+  }
+  return ordered;
 }
 
 }  // namespace
@@ -232,7 +330,7 @@ StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path, std
     const toml::table* t = node->as_table();
     if (t == nullptr) return Invalid(path, *node, name, "must be a table: [components." + name + "]");
     bool enabled = true;
-    ASSIGN_OR_RETURN(ComponentSpec c, ParseComponent(path, name, *t, commands, &enabled));
+    ASSIGN_OR_RETURN(ComponentSpec c, ComponentReader(path, name, *t).Read(commands, &enabled));
     if (enabled) {
       specs.push_back(std::move(c));
     } else {
@@ -242,45 +340,7 @@ StatusOr<std::vector<ComponentSpec>> LoadComponents(const std::string& path, std
   if (specs.empty()) {
     return absl::InvalidArgumentError(fmt::format("{}: every component is disabled (enabled = false)", path));
   }
-  // Order: Kahn's algorithm over the `after` edges, picking among the ready
-  // ones the lowest default rank, then file order.
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < specs.size(); ++i) index[specs[i].name] = i;
-  std::vector<std::vector<size_t>> dependents(specs.size());
-  std::vector<int> pending(specs.size(), 0);
-  for (size_t i = 0; i < specs.size(); ++i) {
-    for (const std::string& a : specs[i].after) {
-      if (disabled.contains(a)) continue;  // a disabled component does not hold others back
-      auto it = index.find(a);
-      if (it == index.end()) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}: component \"{}\": after = \"{}\" names no component", path, specs[i].name, a));
-      }
-      dependents[it->second].push_back(i);
-      ++pending[i];
-    }
-  }
-  std::vector<ComponentSpec> ordered;
-  std::vector<bool> done(specs.size(), false);
-  while (ordered.size() < specs.size()) {
-    size_t best = specs.size();
-    for (size_t i = 0; i < specs.size(); ++i) {
-      if (done[i] || pending[i] > 0) continue;
-      if (best == specs.size() || specs[i].start_rank < specs[best].start_rank) best = i;
-    }
-    if (best == specs.size()) {
-      std::vector<std::string> cycle;
-      for (size_t i = 0; i < specs.size(); ++i) {
-        if (!done[i]) cycle.push_back(specs[i].name);
-      }
-      return absl::InvalidArgumentError(
-          fmt::format("{}: the `after` lists of {} form a cycle: none of them can start first", path, Join(cycle, ", ")));
-    }
-    done[best] = true;
-    for (size_t d : dependents[best]) --pending[d];
-    ordered.push_back(specs[best]);
-  }
-  return ordered;
+  return Order(path, std::move(specs), disabled);
 }
 
 }  // namespace comptoir::orchestrate

@@ -164,6 +164,9 @@ struct HttpServer::Worker {
 
   static void OnRequest(evhttp_request* req, void* arg) { static_cast<Worker*>(arg)->Handle(req); }
 
+  // Not split: one request from evhttp's structures to the API and back
+  // (method, URI, headers, body limits, rate limit, the response or the
+  // stream); each step is short and they share the request's locals.
   void Handle(evhttp_request* req) {
     server->stats_.requests.fetch_add(1, std::memory_order_relaxed);
     Request r;

@@ -151,6 +151,8 @@ class MySqlConnection final : public Connection {
     return std::optional<uint64_t>(n);
   }
 
+  // Not split: one switch from MySQL's field types to column kinds, the
+  // single place that mapping is written.
   StatusOr<std::vector<Column>> DescribeQuery(const std::string& sql) override {
     RETURN_IF_ERROR(Run(StrCat("SELECT * FROM (", sql, ") AS comptoir_q LIMIT 0"), "describe query"));
     MYSQL_RES* res = mysql_store_result(conn_);

@@ -142,6 +142,9 @@ StatusOr<Event> EventParser::Parse(std::string_view json, int64_t message_ts_ms)
   return e;
 }
 
+// Not split: one switch over the fields of an event as simdjson's on-demand
+// parser meets them (the consumers' hot path, 1M events/s); a function per
+// field would re-enter the parser's state for each.
 Status EventParser::Parse(std::string_view json, int64_t message_ts_ms, Event* into) {
   using namespace simdjson;
   Event& e = *into;

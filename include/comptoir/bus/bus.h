@@ -1,8 +1,8 @@
 // The event bus: topics of partitions of ordered, durable records.
 //
 // One interface, backends by URI:
-//   log:///var/lib/comptoir/bus   the embedded durable log (this file's EmbeddedLog)
-//   kafka://b1:9092,b2:9092        Apache Kafka via librdkafka (next)
+//   log:///var/lib/comptoir/bus   the embedded durable log (embedded_log.h)
+//   kafka://b1:9092,b2:9092        Apache Kafka via librdkafka (kafka.cc)
 //
 // Producers append records (key, value, timestamp) to a partition chosen by
 // the key; consumers read a partition in offset order from a position

@@ -1,7 +1,7 @@
 // The lake's storage interface: an HDFS-like namespace of directories and
 // files, addressed by absolute paths ("/user/sqoop/sales/part-m-00000").
 //
-// Backends are chosen by URI scheme (file://, mem://, later webhdfs://) from a
+// Backends are chosen by URI scheme (file://, mem://, webhdfs://) from a
 // registry filled by RegisterBuiltinStorages(). Callers never downcast: what a
 // backend can do is described by Capabilities.
 //

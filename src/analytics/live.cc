@@ -125,6 +125,7 @@ struct LiveView::Impl {
       }
       std::lock_guard<std::mutex> l(mu);
       if (lag) health.lag = *lag;
+      health.lost = consumer->Lost();
       if (!batch.ok()) {
         health.connected = false;
         health.last_error = std::string(batch.status().message());

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "comptoir/core/uri.h"
+#include "fmt/format.h"
 
 namespace comptoir::bus {
 namespace {
@@ -93,6 +94,15 @@ class LogConsumer final : public Consumer {
       } else if (!o_.group.empty()) {
         ASSIGN_OR_RETURN(committed, log_->CommittedOffset(topic_, o_.group, p));
       }
+      if (committed && o_.group.size() > 0 && !o_.start_offsets.contains(p)) {
+        ASSIGN_OR_RETURN(auto range, log_->OffsetRange(topic_, p));
+        if (*committed > range.second) {
+          return absl::FailedPreconditionError(fmt::format(
+              "group {} committed offset {} for partition {} of {}, beyond its end {}: the log was recreated or "
+              "replaced. Delete {}/{}/groups/{}/{} to read the partition again from --from-beginning or the end",
+              o_.group, *committed, p, topic_, range.second, log_->dir(), topic_, o_.group, p));
+        }
+      }
       if (committed) {
         RETURN_IF_ERROR(r->Seek(*committed));
       } else if (o_.start == StartAt::kEnd) {
@@ -138,6 +148,12 @@ class LogConsumer final : public Consumer {
     return absl::OkStatus();
   }
 
+  int64_t Lost() const override {
+    int64_t n = 0;
+    for (const auto& r : readers_) n += r->Lost();
+    return n;
+  }
+
   StatusOr<int64_t> Lag() override {
     int64_t lag = 0;
     for (size_t p = 0; p < readers_.size(); ++p) {
@@ -181,9 +197,10 @@ class LogAdmin final : public Admin {
     for (int p = 0; p < n; ++p) {
       PartitionState s;
       s.partition = p;
-      ASSIGN_OR_RETURN(auto range, log_->OffsetRange(topic, p));
-      s.start = range.first;
-      s.end = range.second;
+      ASSIGN_OR_RETURN(PartitionInfo info, log_->Inspect(topic, p));
+      s.start = info.start;
+      s.end = info.end;
+      s.damage = std::move(info.damage);
       if (!group.empty()) {
         ASSIGN_OR_RETURN(s.committed, log_->CommittedOffset(topic, group, p));
       }
@@ -202,7 +219,7 @@ class LogAdmin final : public Admin {
 StatusOr<std::unique_ptr<Admin>> OpenAdmin(const std::string& uri, const BusOptions& bus) {
   ASSIGN_OR_RETURN(Target t, ParseBusUri(uri, bus));
   if (!t.brokers.empty()) return OpenKafkaAdmin(t.brokers, t.options);
-  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir, t.options.log));
   return std::unique_ptr<Admin>(new LogAdmin(std::move(log)));
 }
 
@@ -218,7 +235,7 @@ StatusOr<std::unique_ptr<Producer>> OpenProducer(const std::string& uri, const s
   }
   RETURN_IF_ERROR(n.status());
   if (!t.brokers.empty()) return OpenKafkaProducer(t.brokers, topic, t.options);
-  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir, t.options.log));
   return std::unique_ptr<Producer>(new LogProducer(std::move(log), topic, *n));
 }
 
@@ -227,7 +244,7 @@ StatusOr<std::unique_ptr<Consumer>> OpenConsumer(const std::string& uri, const s
                                                  const BusOptions& bus) {
   ASSIGN_OR_RETURN(Target t, ParseBusUri(uri, bus));
   if (!t.brokers.empty()) return OpenKafkaConsumer(t.brokers, topic, options, t.options);
-  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedLog> log, EmbeddedLog::Open(t.log_dir, t.options.log));
   ASSIGN_OR_RETURN(TopicConfig c, log->DescribeTopic(topic));
   auto consumer = std::make_unique<LogConsumer>(std::move(log), topic, options);
   RETURN_IF_ERROR(consumer->Init(c.partitions));
@@ -243,7 +260,14 @@ std::string ConfiguredBusUri(const core::Config& config, std::string_view flag) 
 BusOptions ConfiguredBusOptions(const core::Config& config) {
   BusOptions o;
   o.kafka_properties = config.GetTable("bus.kafka");
+  o.log.on_damage = config.GetString("bus.on_damage") == "fail" ? DamagePolicy::kFail : DamagePolicy::kSkip;
   return o;
+}
+
+int64_t PartitionState::lost() const {
+  int64_t n = 0;
+  for (const DamagedRange& d : damage) n += d.records();
+  return n;
 }
 
 }  // namespace comptoir::bus

@@ -339,34 +339,54 @@ Status RunBusCreate(const BusFlags& f, const Globals& g) {
   return absl::OkStatus();
 }
 
+nlohmann::json DamageJson(const std::vector<bus::DamagedRange>& damage) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const bus::DamagedRange& d : damage) {
+    out.push_back({{"kind", d.kind}, {"first", d.first}, {"last", d.last}, {"records", d.records()},
+                   {"segment", d.segment}, {"byte", d.byte}, {"bytes", d.bytes},
+                   {"found_at", core::FormatIsoSeconds(d.at_ms)}});
+  }
+  return out;
+}
+
 Status RunBusDescribe(const BusFlags& f, const Globals& g) {
   std::string uri = bus::ConfiguredBusUri(g.config, f.bus);
   ASSIGN_OR_RETURN(std::unique_ptr<bus::Admin> admin, bus::OpenAdmin(uri, bus::ConfiguredBusOptions(g.config)));
   ASSIGN_OR_RETURN(std::vector<bus::PartitionState> parts, admin->Describe(f.topic, f.group));
-  int64_t total = 0, lag = 0;
+  int64_t total = 0, lag = 0, lost = 0;
+  std::vector<std::string> beyond;
   nlohmann::json rows = nlohmann::json::array();
   if (!f.json) {
-    std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12}\n", "partition", "start", "end",
-                             "committed", "lag");
+    std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12} {:>10}\n", "partition", "start", "end", "committed",
+                             "lag", "lost");
   }
   for (const bus::PartitionState& p : parts) {
     total += p.end - p.start;
     lag += p.lag();
+    lost += p.lost();
+    if (p.committed_beyond_end()) {
+      beyond.push_back(fmt::format("partition {}: group {} committed offset {}, beyond the end {}", p.partition,
+                                   f.group, *p.committed, p.end));
+    }
     if (f.json) {
-      nlohmann::json row = {{"partition", p.partition}, {"start", p.start}, {"end", p.end}};
+      nlohmann::json row = {{"partition", p.partition}, {"start", p.start}, {"end", p.end}, {"lost", p.lost()},
+                            {"damage", DamageJson(p.damage)}};
       if (!f.group.empty()) {
         row["committed"] = p.committed ? nlohmann::json(*p.committed) : nlohmann::json(nullptr);
         row["lag"] = p.lag();
       }
       rows.push_back(row);
-    } else {
-      std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12}\n", p.partition, p.start, p.end,
-                               f.group.empty() ? "-" : p.committed ? std::to_string(*p.committed) : "none",
-                               f.group.empty() ? "-" : std::to_string(p.lag()));
+      continue;
+    }
+    std::cout << fmt::format("{:>9} {:>14} {:>14} {:>14} {:>12} {:>10}\n", p.partition, p.start, p.end,
+                             f.group.empty() ? "-" : p.committed ? std::to_string(*p.committed) : "none",
+                             f.group.empty() ? "-" : std::to_string(p.lag()), p.lost());
+    for (const bus::DamagedRange& d : p.damage) {
+      std::cout << fmt::format("{:>9}   {} (found {})\n", "", d.Describe(), core::FormatIsoSeconds(d.at_ms));
     }
   }
   if (f.json) {
-    nlohmann::json out = {{"topic", f.topic}, {"records", total}, {"partitions", rows}};
+    nlohmann::json out = {{"topic", f.topic}, {"records", total}, {"lost", lost}, {"partitions", rows}};
     if (!f.group.empty()) {
       out["group"] = f.group;
       out["lag"] = lag;
@@ -376,7 +396,13 @@ Status RunBusDescribe(const BusFlags& f, const Globals& g) {
     std::cout << fmt::format("topic {}: {} records in {} partitions", f.topic,
                              core::WithThousands(static_cast<uint64_t>(total)), parts.size());
     if (!f.group.empty()) std::cout << fmt::format("; group {} lag {}", f.group, lag);
+    if (lost > 0) std::cout << fmt::format("; {} records lost to damage", lost);
     std::cout << '\n';
+  }
+  if (!beyond.empty()) {
+    return absl::FailedPreconditionError(StrCat(Join(beyond, "; "),
+                                                ": those offsets were never written to this log (it was recreated or "
+                                                "replaced); delete the group's offsets to read it again"));
   }
   return absl::OkStatus();
 }

@@ -22,6 +22,9 @@ constexpr ConfigKey kBuiltinKeys[] = {
      "Where saved jobs live (default: $HOME/.comptoir/jobs)"},
     {"bus.uri", ConfigType::kString, "./bus",
      "Event bus: log:///dir (embedded log), a directory, or kafka://host:port[,host:port]"},
+    {"bus.on_damage", ConfigType::kString, "skip",
+     "Embedded log readers meeting records a damaged disk no longer reads back: skip (count them as lost and go on) "
+     "or fail (stop with an error); both report the range"},
     {"bus.kafka.*", ConfigType::kString, "",
      "librdkafka properties passed through, e.g. [bus.kafka] \"security.protocol\" = \"SSL\""},
     {"coord.uri", ConfigType::kString, "",

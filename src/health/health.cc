@@ -129,15 +129,26 @@ Component BusProbe(const Targets& t) {
   }
   c.detail += fmt::format("; topic {}: {} partitions", t.topic, *parts);
   int64_t end = 0;
+  std::vector<std::string> damage;
   for (const std::string& group : t.groups) {
     StatusOr<std::vector<bus::PartitionState>> d = (*admin)->Describe(t.topic, group);
     if (!d.ok()) continue;
     int64_t lag = 0;
     bool any = false;
     end = 0;
+    damage.clear();
     for (const auto& p : *d) {
       end += p.end;
       if (p.committed) any = true, lag += p.lag();
+      if (p.committed_beyond_end()) {
+        c.state = std::max(c.state, State::kDegraded);
+        damage.push_back(fmt::format("group {} committed offset {} of partition {}, beyond its end {}", group,
+                                     *p.committed, p.partition, p.end));
+      }
+      for (const bus::DamagedRange& r : p.damage) {
+        if (r.records() == 0) continue;  // a torn tail: nothing acknowledged was lost
+        damage.push_back(fmt::format("partition {}: {}", p.partition, r.Describe()));
+      }
     }
     c.detail += any ? fmt::format(", {} lag {}", group, lag) : fmt::format(", {} not started", group);
   }
@@ -150,6 +161,10 @@ Component BusProbe(const Targets& t) {
       if (e.is_regular_file(ec)) size += e.file_size(ec);
     }
     c.detail += fmt::format(", {:.1f} MB on disk", static_cast<double>(size) / 1e6);
+  }
+  if (!damage.empty()) {
+    c.state = std::max(c.state, State::kDegraded);
+    c.detail += fmt::format("; DAMAGED: {} (see `comptoir bus describe {}`)", Join(damage, "; "), t.topic);
   }
   return c;
 }

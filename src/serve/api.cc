@@ -689,6 +689,8 @@ void Api::Metrics(const Request&, Response* out) {
     gauge("comptoir_live_events_total", "Events read from the bus.", "counter", h.events);
     gauge("comptoir_live_consumer_lag", "Events of the topic not yet read (-1 unknown).", "gauge", h.lag);
     gauge("comptoir_live_connected", "1 when the bus answers.", "gauge", h.connected ? 1 : 0);
+    gauge("comptoir_live_lost_records_total",
+          "Records of the embedded log skipped because a damaged disk no longer reads them back.", "counter", h.lost);
   }
 }
 

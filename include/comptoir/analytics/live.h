@@ -43,6 +43,7 @@ struct LiveHealth {
   int64_t events = 0;
   int64_t last_event_ms = 0;
   int64_t lag = -1;
+  int64_t lost = 0;  // records skipped because a damaged disk no longer reads them back
 };
 
 class LiveView {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,15 +39,45 @@ struct TopicConfig {
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // 0 = unlimited
 };
 
+// What an acknowledged record (Flush() returned OK) survives:
 enum class FsyncPolicy {
-  kEveryBatch,  // Flush() returns once the batch is on disk (acknowledged = durable)
-  kInterval,    // at most every `fsync_interval`; a machine crash may lose the last interval
+  kEveryBatch,  // Flush() returns once the batch is fdatasynced: survives kill -9 and a power cut
+  kInterval,    // fdatasync at most every `fsync_interval`: survives kill -9; a power cut may
+                // lose what was acknowledged in the last interval
+};
+
+// What a reader does with records it cannot read back (a damaged disk): they
+// are reported either way (log, <partition>/damage.jsonl, `bus describe`,
+// health, /metrics).
+enum class DamagePolicy {
+  kSkip,  // skip them, counting them as lost, and go on with the next valid record
+  kFail,  // stop with a DataLoss error naming the offsets, the file and the bytes
 };
 
 struct LogOptions {
   FsyncPolicy fsync = FsyncPolicy::kEveryBatch;
   std::chrono::milliseconds fsync_interval{1000};
   std::chrono::milliseconds writer_lock_timeout{10000};  // wait for another process's writer
+  DamagePolicy on_damage = DamagePolicy::kSkip;
+  // Tests only: stands in for fdatasync(2) on the log's segments and
+  // high-water mark (to simulate what a power cut keeps). Null: fdatasync.
+  std::function<int(int fd)> sync_for_tests;
+};
+
+// A range of offsets a partition lost or could not read back.
+struct DamagedRange {
+  std::string kind;       // "damaged" (bad bytes between valid records), "lost" (records gone: a
+                          // damaged tail of acknowledged data, a deleted segment), "torn_tail"
+                          // (an unacknowledged write cut by a crash: nothing lost)
+  int64_t first = 0;      // offsets [first, last]; for a torn tail, first is the next offset
+  int64_t last = -1;
+  std::string segment;    // file name, "" when unknown (a deleted segment)
+  uint64_t byte = 0;      // where the bad bytes start in `segment`
+  uint64_t bytes = 0;     // how many
+  int64_t at_ms = 0;      // when it was found
+  int64_t records() const { return kind == "torn_tail" ? 0 : last - first + 1; }
+  // "offsets 55-299: 50 bad bytes at byte 20000 of 00000000000000000000.log"
+  std::string Describe() const;
 };
 
 // Where a new reader starts when its group has no committed offset.

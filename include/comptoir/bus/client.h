@@ -36,6 +36,9 @@ struct BusOptions {
   // librdkafka properties passed through unchanged (config table [bus.kafka]),
   // applied after Comptoir's defaults, so they may override them.
   std::map<std::string, std::string> kafka_properties;
+  // The embedded log's options (what a reader does with damaged records:
+  // config bus.on_damage).
+  LogOptions log;
 };
 
 class Producer {
@@ -80,6 +83,9 @@ class Consumer {
   virtual Status CommitOffsets(const std::map<int, int64_t>& next) = 0;
   // Records in the topic after this consumer's position, summed over its partitions.
   virtual StatusOr<int64_t> Lag() = 0;
+  // Records this consumer skipped because a damaged disk no longer reads them
+  // back (the embedded log with bus.on_damage = skip); 0 on Kafka.
+  virtual int64_t Lost() const { return 0; }
 };
 
 struct PartitionState {
@@ -87,8 +93,15 @@ struct PartitionState {
   int64_t start = 0;  // first retained offset
   int64_t end = 0;    // next offset to be written
   std::optional<int64_t> committed;  // the group's next offset to read
-  // Records the group still has to read.
-  int64_t lag() const { return end - std::max(start, committed.value_or(start)); }
+  // The embedded log's damaged, lost and torn ranges (embedded_log.h).
+  std::vector<DamagedRange> damage;
+  // Records the group still has to read (0 when it committed beyond the end).
+  int64_t lag() const { return std::max<int64_t>(0, end - std::max(start, committed.value_or(start))); }
+  // A group offset beyond the end names offsets that were never written here:
+  // the log was recreated or replaced. An error, not a negative lag.
+  bool committed_beyond_end() const { return committed && *committed > end; }
+  // Records lost to damage.
+  int64_t lost() const;
 };
 
 // What the cluster says about itself (health checks).

@@ -16,8 +16,22 @@
 //
 // Crash safety: Append() buffers; Flush() writes the batch and, with
 // FsyncPolicy::kEveryBatch, fdatasyncs before returning: what Flush()
-// acknowledged survives kill -9 and power loss. On open, a torn tail (a record
-// cut short or failing its CRC) is truncated, never returned.
+// acknowledged survives kill -9 and power loss (kInterval: kill -9 only).
+// After each Flush() the writer records its next offset in <p>/hwm (the
+// high-water mark; written in place, fdatasynced at rolls, opens and closes).
+//
+// Recovery (a writer's open) tells two cases apart in the newest segment:
+//  - a torn tail: bad bytes after the last valid record, with no valid record
+//    behind them and no acknowledged offset beyond it (hwm): an unfinished
+//    write of a crash. It is cut, and said (log, damage.jsonl, `bus describe`).
+//  - damage: bad bytes followed by valid records, or acknowledged records
+//    (below hwm) that no longer read back. Damage is never cut: readers skip
+//    it (DamagePolicy) and report the range; if the damage is at the tail,
+//    the writer continues in a new segment at hwm.
+// Offsets never go backwards: the next offset is max(end of the valid
+// records, hwm), so records lost to a damaged or deleted segment never have
+// their offsets reused. Every damaged range found (by a writer or a reader) is
+// appended to <p>/damage.jsonl, which `bus describe` and health read.
 //
 // Consumer groups: <dir>/<topic>/groups/<group>/<partition> holds the next
 // offset to read, replaced atomically (write, fsync, rename).
@@ -61,6 +75,16 @@ class PartitionReader {
   // The same, as a new vector.
   StatusOr<std::vector<Record>> Read(size_t max, std::chrono::milliseconds wait);
   virtual int64_t Position() const = 0;
+  // Records this reader skipped because they were damaged or lost.
+  virtual int64_t Lost() const = 0;
+};
+
+// What a partition holds, and what it lost.
+struct PartitionInfo {
+  int64_t start = 0;  // first retained offset
+  int64_t end = 0;    // next offset to be written
+  std::vector<DamagedRange> damage;  // from damage.jsonl, oldest first, without duplicates
+  int64_t lost() const;              // records in the "damaged" and "lost" ranges
 };
 
 class EmbeddedLog {
@@ -77,6 +101,8 @@ class EmbeddedLog {
 
   // First retained and next-to-write offsets of a partition.
   StatusOr<std::pair<int64_t, int64_t>> OffsetRange(const std::string& topic, int partition) const;
+  // The same with the damaged ranges found so far.
+  StatusOr<PartitionInfo> Inspect(const std::string& topic, int partition) const;
 
   Status CommitOffset(const std::string& topic, const std::string& group, int partition,
                       int64_t next_offset);

@@ -1,30 +1,30 @@
 # Thin wrapper: the two commands of the README, plus the pieces they use.
-#   make demo   build, then run the main job (comptoir demo)
-#   make test   build, start the services the tests need, run every test, stop them
-#   make demo-real, make install, make package: see the README
+#   make demo   build the binary (only it), then run the main job (comptoir demo)
+#   make test   build everything the tests need while the services start, run every test, stop them
+#   make demo-real, make bench, make install, make package: see the README
+# scripts/build says which phase runs (packages, dashboard, compile) and how long it took.
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
-JOBS ?= 2
+export PRESET
 
 .PHONY: all build test demo demo-real bench install package clean format
 
 all: build
 
 build:
-	@scripts/bootstrap build
-	@[ -f $(BUILD_DIR)/build.ninja ] || cmake --preset $(PRESET) >/dev/null
-	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@scripts/build all
 
 test:
-	@scripts/bootstrap test
-	@$(MAKE) --no-print-directory build
 	@scripts/test $(BUILD_DIR)
 
-demo: build
-	@build/comptoir demo --dir demo
+# DEMO_ARGS: more flags for comptoir demo (e.g. --port 8090 --rows 1000000)
+demo:
+	@scripts/build demo
+	@build/comptoir demo --dir demo $(DEMO_ARGS)
 
 # The same flows against MariaDB, ZooKeeper, Kafka and HDFS started by scripts/stack.
-demo-real: build
+demo-real:
+	@scripts/build demo
 	@scripts/bootstrap test
 	@scripts/demo-real
 
@@ -36,8 +36,7 @@ package: build
 	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls ../package/*.deb
 
 bench:
-	@scripts/bootstrap bench
-	@$(MAKE) --no-print-directory build
+	@scripts/build bench
 	@bench/import/run
 
 format:

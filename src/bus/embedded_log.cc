@@ -944,7 +944,9 @@ Status EmbeddedLog::CommitOffset(const std::string& topic, const std::string& gr
   std::error_code ec;
   fs::create_directories(gdir, ec);
   if (ec) return ErrnoToStatus(ec.value(), StrCat("create ", gdir));
-  return core::WriteFileAtomically(StrCat(gdir, "/", partition), std::to_string(next_offset));
+  // The newline ends the record: a file cut short (a damaged disk, an editor)
+  // then reads as damage instead of as a smaller, wrong offset.
+  return core::WriteFileAtomically(StrCat(gdir, "/", partition), StrCat(next_offset, "\n"));
 }
 
 StatusOr<std::optional<int64_t>> EmbeddedLog::CommittedOffset(const std::string& topic, const std::string& group,
@@ -955,10 +957,12 @@ StatusOr<std::optional<int64_t>> EmbeddedLog::CommittedOffset(const std::string&
   if (absl::IsNotFound(text.status())) return std::optional<int64_t>();
   if (!text.ok()) return text.status();
   int64_t v = 0;
-  if (!ParseInt(StripAsciiWhitespace(*text), &v) || v < 0) {
-    return absl::DataLossError(StrCat("group ", group, " offset file for ", topic, "/", partition, " is corrupt (",
-                                      path, "); delete it to read the partition again from --from-beginning or the "
-                                            "end, or write the next offset to read into it"));
+  if (!text->ends_with('\n') || !ParseInt(StripAsciiWhitespace(*text), &v) || v < 0) {
+    return absl::DataLossError(StrCat("group ", group, " offset file for ", topic, "/", partition, " is damaged (",
+                                      path, "): it must hold the next offset to read and a newline; delete it to "
+                                            "read the partition again from --from-beginning or the end, or write "
+                                            "the offset into it (echo N > ",
+                                      path, ")"));
   }
   return std::optional<int64_t>(v);
 }

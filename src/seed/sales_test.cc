@@ -73,7 +73,7 @@ TEST(SalesCsvTest, Encodings) {
 }
 
 TEST(SalesCsvTest, RealSampleLoadsAllRowsWithCp437) {
-  std::string path = std::string(COMPTOIR_SHARED_DATA_DIR) + "/sales_data_sample.csv";
+  std::string path = std::string(COMPTOIR_SHARED_DATA_DIR "/sales_data_sample.csv");
   StatusOr<std::vector<SalesRow>> rows = ReadSalesCsv(path, "cp437");
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2823u);

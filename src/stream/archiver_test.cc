@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "comptoir/lake/fault_injection.h"
@@ -200,6 +201,43 @@ TEST_F(ArchiverTest, ZstdFilesAndMultiLineValuesKeepOneRecordPerLine) {
   EXPECT_EQ(files.begin()->second[1],
             StrCat(R"({"malformed":true,"offset":1,"partition":)", bus::PartitionForKey("k", 3),
                    R"(,"value":"broken\nvalue"})"));
+}
+
+// Bytes of the log damaged under the archiver: the damaged events are
+// reported (and counted lost by its reader), every other event lands in
+// exactly one lake file, and the events produced after the damage too.
+TEST_F(ArchiverTest, DamagedLogRecordsAreReportedAndEveryOtherEventIsArchivedOnce) {
+  Produce(0, 300);
+  // A bad sector in partition 0, in the middle of its records.
+  std::string seg = dir_ + "/bus/transactions/0/00000000000000000000.log";
+  uint64_t size = std::filesystem::file_size(seg);
+  ASSERT_GT(size, 2000u);
+  {
+    std::fstream f(seg, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.write(std::string(40, 'X').data(), 40);
+  }
+  {
+    auto a = Archiver::Open(lake_.get(), o_).value();
+    Drain(a.get());
+    ASSERT_TRUE(a->Close().ok());
+  }
+  Produce(300, 330);  // the writer recovers past the damage
+  {
+    auto a = Archiver::Open(lake_.get(), o_).value();
+    Drain(a.get());
+    ASSERT_TRUE(a->Close().ok());
+  }
+  std::map<std::string, int> seen;
+  for (const auto& [file, lines] : Published()) {
+    for (const std::string& l : lines) ++seen[l];
+  }
+  auto log = bus::EmbeddedLog::Open(dir_ + "/bus").value();
+  auto info = log->Inspect("transactions", 0).value();
+  ASSERT_GT(info.lost(), 0);
+  EXPECT_EQ(static_cast<int64_t>(seen.size()) + info.lost(), 330) << "every event archived or reported lost";
+  for (const auto& [line, n] : seen) EXPECT_EQ(n, 1) << line;
+  for (int i = 300; i < 330; ++i) EXPECT_EQ(seen[StrCat(R"({"e":)", i, "}")], 1) << i;
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 // retries without duplicates), Java-compatible key partitioning
 // (murmur2_random), lz4 compression and a short linger by default; every
 // property can be overridden from [bus.kafka]. Delivery reports are counted;
-// the first failure is returned by Poll()/Flush().
+// the first failure is returned by Poll()/Flush(). A record failed locally
+// while a broker restarted is sent again, once: directly when librdkafka says
+// it never left this process, and otherwise only after reading its partition
+// shows it is not there (so a retry never duplicates what a broker kept).
 //
 // Consumer: no auto-commit and no auto offset store; Commit() commits, in
 // one synchronous request, the next offsets of the records Poll() returned.
@@ -13,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -136,7 +140,7 @@ class KafkaProducer final : public Producer {
  public:
   static StatusOr<std::unique_ptr<Producer>> Open(const std::string& brokers,
                                                   const std::string& topic, const BusOptions& bus) {
-    auto p = std::unique_ptr<KafkaProducer>(new KafkaProducer(brokers, topic));
+    auto p = std::unique_ptr<KafkaProducer>(new KafkaProducer(brokers, topic, bus));
     Conf conf;
     RETURN_IF_ERROR(Configure(&conf, brokers, bus,
                               {{"enable.idempotence", "true"},
@@ -152,6 +156,15 @@ class KafkaProducer final : public Producer {
     ASSIGN_OR_RETURN(p->rk_, conf.Create(RD_KAFKA_PRODUCER, brokers));
     ASSIGN_OR_RETURN(p->partitions_, TopicPartitions(p->rk_.get(), topic, brokers));
     p->rkt_ = rd_kafka_topic_new(p->rk_.get(), topic.c_str(), nullptr);
+    p->acked_.resize(static_cast<size_t>(p->partitions_));
+    for (int i = 0; i < p->partitions_; ++i) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+              p->rk_.get(), topic.c_str(), i, &lo, &hi, kRequestTimeoutMs)) {
+        return KafkaError(err, StrCat("end offset of ", topic, "/", i, " on kafka://", brokers));
+      }
+      p->acked_[static_cast<size_t>(i)].push_back({INT64_MIN, hi - 1});
+    }
     return std::unique_ptr<Producer>(std::move(p));
   }
 
@@ -170,7 +183,7 @@ class KafkaProducer final : public Producer {
           RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(EnqueueMark()), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       // A restarting broker briefly reports the topic as unknown: wait for
@@ -211,42 +224,177 @@ class KafkaProducer final : public Producer {
   int partitions() const override { return partitions_; }
 
  private:
-  KafkaProducer(std::string brokers, std::string topic)
-      : brokers_(std::move(brokers)), topic_(std::move(topic)) {}
+  KafkaProducer(std::string brokers, std::string topic, BusOptions bus)
+      : brokers_(std::move(brokers)), topic_(std::move(topic)), bus_(std::move(bus)) {}
 
-  // A record that failed locally, without ever reaching a broker, while a
-  // broker restarted.
+  // A record that failed locally while a broker restarted: its topic was
+  // briefly reported without partitions, or the partition's queue was dropped
+  // with the record in it.
   struct Retry {
     std::string key, value;
     int32_t partition;
     int64_t timestamp_ms;
+    int64_t enqueued_ms;  // NowMs() when it was handed to librdkafka
     std::chrono::steady_clock::time_point first_failure;
+    bool maybe_sent;  // it may have reached a broker: look before sending again
+  };
+  // An offset acknowledged at a time: a record handed to librdkafka later can
+  // only be stored after it.
+  struct Ack {
+    int64_t at_ms;
+    int64_t offset;
   };
   static constexpr auto kRetryFor = std::chrono::minutes(2);
+  static constexpr auto kLookEvery = std::chrono::seconds(2);
+  static constexpr int64_t kAckSampleMs = 1000;
+  static constexpr int64_t kAckHistoryMs = 15 * 60 * 1000;  // beyond message.timeout.ms + kRetryFor
+
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static void* EnqueueMark() { return reinterpret_cast<void*>(static_cast<intptr_t>(NowMs())); }
 
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaProducer*>(opaque);
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    // Local failures of a record the broker never got: a restarting broker
-    // briefly reports its topic without partitions, or the handle of the
-    // bootstrap connection is replaced with the records queued on it. Sending
-    // those again cannot duplicate them.
-    bool never_sent = rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->NoteAck(m->partition, m->offset);
+      return;
+    }
     if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-        (never_sent && m->err == RD_KAFKA_RESP_ERR__DESTROY && !self->closing_)) {
+        (m->err == RD_KAFKA_RESP_ERR__DESTROY && !self->closing_)) {
       rd_kafka_timestamp_type_t type;
       self->retry_.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
                               std::string(static_cast<const char*>(m->payload), m->len), m->partition,
-                              rd_kafka_message_timestamp(m, &type), std::chrono::steady_clock::now()});
+                              rd_kafka_message_timestamp(m, &type),
+                              static_cast<int64_t>(reinterpret_cast<intptr_t>(m->_private)),
+                              std::chrono::steady_clock::now(),
+                              rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED});
       return;
     }
     if (self->failed_++ == 0) self->first_error_ = m->err;
+  }
+
+  // Keeps one acknowledged offset per partition and second, for 15 minutes.
+  void NoteAck(int32_t partition, int64_t offset) {
+    if (partition < 0 || static_cast<size_t>(partition) >= acked_.size()) return;
+    std::deque<Ack>& acks = acked_[static_cast<size_t>(partition)];
+    int64_t now = NowMs();
+    if (acks.back().at_ms + kAckSampleMs > now || offset <= acks.back().offset) return;
+    acks.push_back({now, offset});
+    while (acks.size() > 1 && acks[1].at_ms < now - kAckHistoryMs) acks.pop_front();
+  }
+
+  // The first offset a record handed to librdkafka at `enqueued_ms` can have
+  // in `partition`: after every offset acknowledged before that time (the
+  // partition's end when this producer started if none is remembered).
+  int64_t FirstPossibleOffset(int32_t partition, int64_t enqueued_ms) const {
+    if (partition < 0 || static_cast<size_t>(partition) >= acked_.size()) return 0;
+    const std::deque<Ack>& acks = acked_[static_cast<size_t>(partition)];
+    int64_t first = acks.front().offset + 1;
+    for (const Ack& a : acks) {
+      if (a.at_ms >= enqueued_ms) break;
+      first = a.offset + 1;
+    }
+    return first;
+  }
+
+  // Drops from retry_ the records that may have been sent and are found in
+  // their partition (they count as delivered), reading each partition from
+  // the first offset such a record can have to the partition's end. Until the
+  // topic can be read again, they wait for the next look, every kLookEvery.
+  void DropThoseAlreadyInTopic() {
+    auto now = std::chrono::steady_clock::now();
+    std::map<int32_t, int64_t> from;  // partition -> first offset to read
+    std::set<std::string> wanted;
+    for (const Retry& r : retry_) {
+      if (!r.maybe_sent) continue;
+      int64_t first = FirstPossibleOffset(r.partition, r.enqueued_ms);
+      auto [it, added] = from.emplace(r.partition, first);
+      if (!added) it->second = std::min(it->second, first);
+      wanted.insert(StrCat(r.partition, ":", r.key, ":", r.value));
+    }
+    if (wanted.empty() || now - last_look_ < kLookEvery) return;
+    last_look_ = now;
+    size_t looked_for = wanted.size();
+    std::set<std::string> found;
+    Status s = TopicPartitions(rk_.get(), topic_, brokers_).status();
+    if (s.ok()) s = ReadPartitions(from, &wanted, &found);
+    if (!s.ok()) {
+      spdlog::warn("cannot yet check whether {} record(s) reached topic {} before a broker "
+                   "restart (checking again): {}", looked_for, topic_, s.ToString());
+      return;
+    }
+    std::erase_if(retry_, [&](Retry& r) {
+      if (!r.maybe_sent) return false;
+      r.maybe_sent = false;  // looked: not there means it can be sent again
+      return found.count(StrCat(r.partition, ":", r.key, ":", r.value)) > 0;
+    });
+    spdlog::info("after a broker restart, {} record(s) of topic {} were found delivered and {} "
+                 "are sent again", found.size(), topic_, wanted.size());
+  }
+
+  // Moves the records of `wanted` ("partition:key:value") met in the
+  // partitions of `from` (from that offset to the partition's current end) to
+  // `found`.
+  Status ReadPartitions(const std::map<int32_t, int64_t>& from, std::set<std::string>* wanted,
+                        std::set<std::string>* found) {
+    std::map<int32_t, int64_t> end;  // partition -> its end when the look began
+    PartitionList assign(rd_kafka_topic_partition_list_new(static_cast<int>(from.size())));
+    for (const auto& [p, first] : from) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+              rk_.get(), topic_.c_str(), p, &lo, &hi, kRequestTimeoutMs)) {
+        return KafkaError(err, StrCat("end offset of ", topic_, "/", p));
+      }
+      int64_t start = std::max(first, lo);
+      if (start >= hi) continue;  // nothing stored since
+      end[p] = hi;
+      rd_kafka_topic_partition_list_add(assign.get(), topic_.c_str(), p)->offset = start;
+    }
+    if (end.empty()) return absl::OkStatus();
+
+    Conf conf;
+    RETURN_IF_ERROR(Configure(&conf, brokers_, bus_,
+                              {{"group.id", fmt::format("comptoir-look-{}", getpid())},
+                               {"enable.auto.commit", "false"},
+                               {"enable.partition.eof", "false"}}));
+    ASSIGN_OR_RETURN(KafkaHandle c, conf.Create(RD_KAFKA_CONSUMER, brokers_));
+    rd_kafka_poll_set_consumer(c.get());
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(c.get(), assign.get())) {
+      return KafkaError(err, StrCat("assign partitions of ", topic_));
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    Status status = absl::OkStatus();
+    while (!end.empty() && !wanted->empty() && status.ok()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        status = absl::DeadlineExceededError("reading the partitions took over 30 s");
+        break;
+      }
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(c.get(), 200);
+      if (m == nullptr) continue;
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = KafkaError(m->err, StrCat("read ", topic_, " (", rd_kafka_message_errstr(m), ")"));
+      } else {
+        auto it = wanted->find(StrCat(
+            m->partition, ":",
+            std::string_view(m->key != nullptr ? static_cast<const char*>(m->key) : "", m->key_len), ":",
+            std::string_view(static_cast<const char*>(m->payload), m->len)));
+        if (it != wanted->end()) found->insert(wanted->extract(it));
+        if (m->offset + 1 >= end[m->partition]) end.erase(m->partition);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c.get());
+    return status;
   }
 
   // Sends the records of retry_ again, to the partition they were meant for
   // (so a key's records stay in order); past kRetryFor they count as failed.
   void Resend() {
     if (retry_.empty()) return;
+    DropThoseAlreadyInTopic();
     std::vector<Retry> again;
     again.swap(retry_);
     auto now = std::chrono::steady_clock::now();
@@ -255,12 +403,17 @@ class KafkaProducer final : public Producer {
         if (failed_++ == 0) first_error_ = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
         continue;
       }
+      if (r.maybe_sent) {  // not looked for yet
+        retry_.push_back(std::move(r));
+        continue;
+      }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(r.partition),
           RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r.timestamp_ms), RD_KAFKA_V_END);
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r.timestamp_ms),
+          RD_KAFKA_V_OPAQUE(EnqueueMark()), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) retry_.push_back(std::move(r));
     }
@@ -280,9 +433,12 @@ class KafkaProducer final : public Producer {
 
   std::string brokers_;
   std::string topic_;
+  BusOptions bus_;
   KafkaHandle rk_;
   rd_kafka_topic_t* rkt_ = nullptr;
   int partitions_ = 0;
+  std::chrono::steady_clock::time_point last_look_{};
+  std::vector<std::deque<Ack>> acked_;  // per partition, oldest first; never empty
   uint64_t failed_ = 0;
   rd_kafka_resp_err_t first_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;
   std::vector<Retry> retry_;

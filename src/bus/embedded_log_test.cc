@@ -268,7 +268,12 @@ TEST_F(EmbeddedLogTest, ReadersFollowNewDataWithinMilliseconds) {
   }
   writer.join();
   std::sort(lat_ms.begin(), lat_ms.end());
-  EXPECT_LT(lat_ms[lat_ms.size() / 2], 10.0) << "median follow latency";  // target 10 ms
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr double kTargetMs = 100.0;  // the sanitizers slow every step 5-15x
+#else
+  constexpr double kTargetMs = 10.0;
+#endif
+  EXPECT_LT(lat_ms[lat_ms.size() / 2], kTargetMs) << "median follow latency";
 }
 
 TEST_F(EmbeddedLogTest, RetentionDropsOldSegmentsAndReadersSkipAhead) {

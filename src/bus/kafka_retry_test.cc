@@ -74,6 +74,11 @@ BusOptions Quick() {
 // duplicate it. A record cut off the same way and not in the partition is sent
 // again.
 TEST(KafkaRetryTest, ARecordThatMayHaveReachedTheBrokerIsLookedForBeforeItIsSentAgain) {
+#if defined(__SANITIZE_THREAD__)
+  // librdkafka starts its threads with glibc's C11 thrd_create, which GCC 12's
+  // ThreadSanitizer does not intercept: they crash in its allocator.
+  GTEST_SKIP() << "librdkafka's threads cannot run under ThreadSanitizer";
+#endif
   MockCluster mc;
   auto p = OpenKafkaProducer(mc.brokers(), "t", Quick());
   ASSERT_TRUE(p.ok()) << p.status();

@@ -74,6 +74,7 @@ TEST(AvroTest, WritesReadableFileWithLogicalTypes) {
   }
   avro_value_decref(&rec);
   avro_value_iface_decref(iface);
+  avro_schema_decref(ws);  // get_writer_schema returns a new reference
   avro_file_reader_close(reader);
   std::filesystem::remove(path);
   EXPECT_EQ(orders, (std::vector<int64_t>{10107, -1}));

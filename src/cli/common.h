@@ -26,6 +26,7 @@ std::vector<CommandDef> ServeCommands();
 std::vector<CommandDef> HealthCommands();
 std::vector<CommandDef> UpCommands();
 std::vector<CommandDef> ConfigCommands();
+std::vector<CommandDef> QualityCommands();
 
 // Sqoop's connection flags, shared by seed, import and import-all-tables.
 struct ConnectionFlags {

@@ -36,6 +36,8 @@ constexpr ConfigKey kBuiltinKeys[] = {
     {"up.stop_timeout", ConfigType::kString, "20s", "`up`/`down`: how long a component may take to stop before SIGKILL"},
     {"components", ConfigType::kSection, "",
      "`up`: [components.NAME] tables (run, after, needs, restart, every, cron, ready); see docs/platform.md"},
+    {"quality", ConfigType::kSection, "",
+     "Data-quality rules: [[quality.rule]] tables (dataset, column, check, action, ...); see docs/quality.md"},
 };
 
 Status TypeError(std::string_view key, std::string_view text, std::string_view origin,

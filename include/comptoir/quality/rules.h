@@ -1,0 +1,122 @@
+// Data-quality rules: the [[quality.rule]] tables of comptoir.toml, checked
+// as they are read (every error names the file, the line, the rule and the
+// key), and the row checker an ingest pass runs on each record.
+//
+//   [[quality.rule]]
+//   dataset = "/user/sqoop/sales"   # the dataset (target dir) it applies to
+//   column  = "QUANTITYORDERED"
+//   check   = "range"               # see Check
+//   min     = 1
+//   max     = 50
+//   action  = "reject"              # warn | reject | fail (default warn)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "comptoir/core/status.h"
+
+namespace comptoir::lake {
+class Storage;
+}
+
+namespace comptoir::quality {
+
+enum class Check {
+  kNotNull,     // the value is present
+  kRange,       // min <= value <= max, exact decimal comparison (either bound may be left out)
+  kAllowed,     // the value is one of `values`
+  kLength,      // min <= characters (UTF-8 code points) <= max
+  kRegex,       // RE2 `pattern` matches the whole value
+  kUnique,      // `column` (or the `columns` key) never repeats within a run
+  kReferences,  // the value exists in `ref_column` of the dataset `ref_dataset`
+  kRowCount,    // dataset rule: the run's rows between min and max
+};
+enum class Action { kWarn, kReject, kFail };
+
+std::string_view CheckName(Check c);
+std::string_view ActionName(Action a);
+
+struct Rule {
+  int number = 0;  // 1-based, in file order
+  int line = 0;    // where its table starts
+  std::string dataset;
+  std::vector<std::string> columns;  // one, or several for a compound unique key; none for row_count
+  Check check = Check::kNotNull;
+  Action action = Action::kWarn;
+  std::optional<std::string> min, max;  // decimal text (range) or integer text (length, row_count)
+  std::vector<std::string> values;      // allowed
+  std::string pattern;                  // regex
+  std::string ref_dataset, ref_column;  // references
+
+  // Checked on each record (else once per run, at commit).
+  bool per_record() const { return check != Check::kRowCount; }
+  // "QUANTITYORDERED range [1, 50]", for listings and reasons.
+  std::string Describe() const;
+};
+
+// Every [[quality.rule]] of the TOML file at `path`; none when the file does
+// not exist (`explicit_path`: then it is an error) or has no rule.
+StatusOr<std::vector<Rule>> LoadRules(const std::string& path, bool explicit_path = false);
+
+// What the lake says about a rule: its dataset and columns exist ("ok"), the
+// dataset is not imported yet (ok: checked at its first import), or what is
+// wrong (a column it lacks, a damaged _schema.json, a referenced dataset
+// missing).
+struct RuleStatus {
+  bool ok = true;
+  std::string text;
+};
+std::vector<RuleStatus> CheckAgainstLake(std::span<const Rule> rules, lake::Storage* lake);
+
+// Compares two decimal numbers written as text ("-12.50", "3", "+0.125")
+// exactly: -1, 0 or 1. InvalidArgument when either is not a decimal number.
+StatusOr<int> CompareDecimal(std::string_view a, std::string_view b);
+
+// Runs one dataset's per-record rules, counting failures per rule.
+class RowChecker {
+ public:
+  // The values of a column of another dataset, for `references` rules.
+  using ColumnValues =
+      std::function<StatusOr<std::vector<std::string>>(const std::string& dataset, const std::string& column)>;
+
+  // `rules` are the dataset's rules (others are ignored); `columns` its
+  // column names in record order. InvalidArgument when a rule names a column
+  // the dataset does not have; `references` rules read their values once,
+  // through `column_values`.
+  static StatusOr<RowChecker> Create(std::span<const Rule> rules, std::string_view dataset,
+                                     const std::vector<std::string>& columns,
+                                     const ColumnValues& column_values = nullptr);
+
+  struct Verdict {
+    Action action = Action::kWarn;  // the strictest action of the failed rules
+    int rule = -1;                  // the first failed rule of that action (index into rules()), -1: passed
+    std::string reason;             // e.g. "QUANTITYORDERED range [1, 50]: 97"
+    bool passed() const { return rule < 0; }
+  };
+  // One record: values in column order, nullopt for NULL. A record that
+  // fails only `warn` rules has action kWarn; it still counts as failed for
+  // those rules.
+  Verdict CheckRecord(std::span<const std::optional<std::string_view>> values);
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  const std::vector<uint64_t>& failed() const { return failed_; }  // per rule
+
+  RowChecker(RowChecker&&) noexcept;
+  RowChecker& operator=(RowChecker&&) noexcept;
+  ~RowChecker();
+
+ private:
+  RowChecker();
+  struct Compiled;
+  std::vector<Rule> rules_;
+  std::vector<uint64_t> failed_;
+  std::vector<Compiled> compiled_;
+};
+
+}  // namespace comptoir::quality

@@ -1,0 +1,457 @@
+// The rules of comptoir.toml: read with toml++, every key checked.
+#include "comptoir/quality/rules.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <set>
+
+#include "comptoir/core/strings.h"
+#include "fmt/format.h"
+#include "toml++/toml.h"
+
+namespace comptoir::quality {
+namespace {
+
+constexpr std::array<std::pair<std::string_view, Check>, 8> kChecks = {{
+    {"not_null", Check::kNotNull},
+    {"range", Check::kRange},
+    {"allowed", Check::kAllowed},
+    {"length", Check::kLength},
+    {"regex", Check::kRegex},
+    {"unique", Check::kUnique},
+    {"references", Check::kReferences},
+    {"row_count", Check::kRowCount},
+}};
+constexpr std::array<std::pair<std::string_view, Action>, 3> kActions = {{
+    {"warn", Action::kWarn},
+    {"reject", Action::kReject},
+    {"fail", Action::kFail},
+}};
+
+template <typename T, size_t N>
+std::string Names(const std::array<std::pair<std::string_view, T>, N>& table) {
+  std::string out;
+  for (const auto& [name, value] : table) StrAppend(&out, out.empty() ? "" : ", ", name);
+  return out;
+}
+
+// The keys each check reads beside dataset, check, action and name.
+std::set<std::string_view> KeysOf(Check c) {
+  switch (c) {
+    case Check::kNotNull: return {"column"};
+    case Check::kRange: return {"column", "min", "max"};
+    case Check::kAllowed: return {"column", "values"};
+    case Check::kLength: return {"column", "min", "max"};
+    case Check::kRegex: return {"column", "pattern"};
+    case Check::kUnique: return {"column", "columns"};
+    case Check::kReferences: return {"column", "ref_dataset", "ref_column"};
+    case Check::kRowCount: return {"min", "max"};
+  }
+  return {};
+}
+
+// Reads one [[quality.rule]] table; every error names the file, the line,
+// the rule and the key.
+class RuleReader {
+ public:
+  RuleReader(const std::string& path, int number, const toml::table& t)
+      : path_(path), number_(number), t_(t) {}
+
+  StatusOr<Rule> Read() {
+    Rule r;
+    r.number = number_;
+    r.line = static_cast<int>(t_.source().begin.line);
+    ASSIGN_OR_RETURN(r.dataset, RequiredString("dataset"));
+    if (!r.dataset.starts_with("/")) {
+      return Error("dataset", StrCat("dataset \"", r.dataset, "\" must be a lake path such as /user/sqoop/sales"));
+    }
+    ASSIGN_OR_RETURN(std::string check, RequiredString("check"));
+    auto c = std::find_if(kChecks.begin(), kChecks.end(), [&](const auto& e) { return e.first == check; });
+    if (c == kChecks.end()) {
+      return Error("check", StrCat("check \"", check, "\" is not one of ", Names(kChecks)));
+    }
+    r.check = c->second;
+    if (const toml::node* n = t_.get("action")) {
+      std::optional<std::string> a = n->value<std::string>();
+      auto it = std::find_if(kActions.begin(), kActions.end(), [&](const auto& e) { return a && e.first == *a; });
+      if (it == kActions.end()) return Error("action", StrCat("action must be one of ", Names(kActions)));
+      r.action = it->second;
+    }
+    RETURN_IF_ERROR(KnownKeys(r.check));
+    RETURN_IF_ERROR(Columns(&r));
+    RETURN_IF_ERROR(Parameters(&r));
+    return r;
+  }
+
+ private:
+  Status Error(std::string_view key, std::string_view what) const {
+    const toml::node* n = t_.get(key);
+    auto line = n != nullptr ? n->source().begin.line : t_.source().begin.line;
+    return absl::InvalidArgumentError(fmt::format("{}:{}: quality rule {}: {}", path_, line, number_, what));
+  }
+
+  StatusOr<std::string> RequiredString(std::string_view key) const {
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return Error(key, StrCat("`", key, "` is missing"));
+    std::optional<std::string> v = n->value<std::string>();
+    if (!v || v->empty()) return Error(key, StrCat("`", key, "` must be a non-empty string"));
+    return *v;
+  }
+
+  Status KnownKeys(Check c) const {
+    std::set<std::string_view> allowed = KeysOf(c);
+    for (std::string_view k : {"dataset", "check", "action", "name"}) allowed.insert(k);
+    for (const auto& [key, node] : t_) {
+      if (!allowed.contains(key.str())) {
+        std::string keys;
+        for (std::string_view k : allowed) StrAppend(&keys, keys.empty() ? "" : ", ", k);
+        return Error(key.str(), StrCat("key `", key.str(), "` does not apply to check ", CheckName(c),
+                                       " (its keys: ", keys, ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  Status Columns(Rule* r) const {
+    if (r->check == Check::kRowCount) return absl::OkStatus();
+    const toml::node* one = t_.get("column");
+    const toml::node* many = t_.get("columns");
+    if (one != nullptr && many != nullptr) return Error("columns", "give `column` or `columns`, not both");
+    if (one != nullptr) {
+      ASSIGN_OR_RETURN(std::string c, RequiredString("column"));
+      r->columns.push_back(std::move(c));
+      return absl::OkStatus();
+    }
+    if (many == nullptr) return Error("column", "`column` is missing");
+    ASSIGN_OR_RETURN(r->columns, Strings("columns", *many));
+    if (r->columns.empty()) return Error("columns", "`columns` must list at least one column");
+    return absl::OkStatus();
+  }
+
+  // A string array; numbers are taken as their text.
+  StatusOr<std::vector<std::string>> Strings(std::string_view key, const toml::node& n) const {
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return Error(key, StrCat("`", key, "` must be an array, e.g. [\"A\", \"B\"]"));
+    std::vector<std::string> out;
+    for (const toml::node& e : *a) {
+      ASSIGN_OR_RETURN(std::string v, Scalar(key, e));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  StatusOr<std::string> Scalar(std::string_view key, const toml::node& n) const {
+    if (auto s = n.value_exact<std::string>()) return *s;
+    if (auto i = n.value_exact<int64_t>()) return std::to_string(*i);
+    if (auto d = n.value_exact<double>()) return fmt::format("{}", *d);
+    return Error(key, StrCat("`", key, "` must hold strings or numbers"));
+  }
+
+  // min/max: decimals for range, non-negative integers for length and row_count.
+  StatusOr<std::optional<std::string>> Bound(std::string_view key, bool integer) const {
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return std::optional<std::string>();
+    if (integer) {
+      std::optional<int64_t> v = n->value_exact<int64_t>();
+      if (!v || *v < 0) return Error(key, StrCat("`", key, "` must be a whole number >= 0"));
+      return std::optional<std::string>(std::to_string(*v));
+    }
+    ASSIGN_OR_RETURN(std::string v, Scalar(key, *n));
+    if (!CompareDecimal(v, "0").ok()) return Error(key, StrCat("`", key, "` = \"", v, "\" is not a number"));
+    return std::optional<std::string>(v);
+  }
+
+  Status Parameters(Rule* r) const {
+    switch (r->check) {
+      case Check::kRange:
+      case Check::kLength:
+      case Check::kRowCount: {
+        bool integer = r->check != Check::kRange;
+        ASSIGN_OR_RETURN(r->min, Bound("min", integer));
+        ASSIGN_OR_RETURN(r->max, Bound("max", integer));
+        if (!r->min && !r->max) return Error("min", "give `min`, `max` or both");
+        if (r->min && r->max && *CompareDecimal(*r->min, *r->max) > 0) {
+          return Error("max", StrCat("max ", *r->max, " is below min ", *r->min));
+        }
+        return absl::OkStatus();
+      }
+      case Check::kAllowed: {
+        const toml::node* n = t_.get("values");
+        if (n == nullptr) return Error("values", "`values` is missing: the allowed values, e.g. [\"Shipped\"]");
+        ASSIGN_OR_RETURN(r->values, Strings("values", *n));
+        if (r->values.empty()) return Error("values", "`values` must list at least one value");
+        return absl::OkStatus();
+      }
+      case Check::kRegex: {
+        ASSIGN_OR_RETURN(r->pattern, RequiredString("pattern"));
+        RE2 re(r->pattern, RE2::Quiet);
+        if (!re.ok()) return Error("pattern", StrCat("pattern is not a valid RE2 expression: ", re.error()));
+        return absl::OkStatus();
+      }
+      case Check::kReferences: {
+        ASSIGN_OR_RETURN(r->ref_dataset, RequiredString("ref_dataset"));
+        ASSIGN_OR_RETURN(r->ref_column, RequiredString("ref_column"));
+        return absl::OkStatus();
+      }
+      case Check::kNotNull:
+      case Check::kUnique: return absl::OkStatus();
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string& path_;
+  int number_;
+  const toml::table& t_;
+};
+
+// Digits of a decimal: sign, integer part without leading zeros, fraction
+// without trailing zeros.
+struct Decimal {
+  bool negative = false;
+  std::string_view integer, fraction;
+};
+
+std::optional<Decimal> ParseDecimal(std::string_view s) {
+  Decimal d;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    d.negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  size_t dot = s.find('.');
+  d.integer = s.substr(0, dot);
+  d.fraction = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+  if (d.integer.empty() && d.fraction.empty()) return std::nullopt;
+  for (std::string_view part : {d.integer, d.fraction}) {
+    if (!std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  }
+  while (!d.integer.empty() && d.integer.front() == '0') d.integer.remove_prefix(1);
+  while (!d.fraction.empty() && d.fraction.back() == '0') d.fraction.remove_suffix(1);
+  if (d.integer.empty() && d.fraction.empty()) d.negative = false;  // -0 == 0
+  return d;
+}
+
+// |a| against |b|.
+int CompareMagnitude(const Decimal& a, const Decimal& b) {
+  if (a.integer.size() != b.integer.size()) return a.integer.size() < b.integer.size() ? -1 : 1;
+  if (int c = a.integer.compare(b.integer); c != 0) return c < 0 ? -1 : 1;
+  int c = a.fraction.compare(b.fraction);  // no trailing zeros: lexicographic is numeric
+  return c == 0 ? 0 : (c < 0 ? -1 : 1);
+}
+
+size_t CodePoints(std::string_view s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+}  // namespace
+
+std::string_view CheckName(Check c) {
+  for (const auto& [name, value] : kChecks) {
+    if (value == c) return name;
+  }
+  return "?";
+}
+
+std::string_view ActionName(Action a) {
+  for (const auto& [name, value] : kActions) {
+    if (value == a) return name;
+  }
+  return "?";
+}
+
+std::string Rule::Describe() const {
+  std::string out = Join(columns, "+");
+  StrAppend(&out, out.empty() ? "" : " ", CheckName(check));
+  switch (check) {
+    case Check::kRange:
+    case Check::kLength:
+    case Check::kRowCount:
+      StrAppend(&out, " [", min.value_or(""), ", ", max.value_or(""), "]");
+      break;
+    case Check::kAllowed: StrAppend(&out, " {", Join(values, ", "), "}"); break;
+    case Check::kRegex: StrAppend(&out, " /", pattern, "/"); break;
+    case Check::kReferences: StrAppend(&out, " ", ref_dataset, ".", ref_column); break;
+    case Check::kNotNull:
+    case Check::kUnique: break;
+  }
+  return out;
+}
+
+StatusOr<std::vector<Rule>> LoadRules(const std::string& path, bool explicit_path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (explicit_path) return absl::NotFoundError(StrCat(path, ": no such configuration file"));
+    return std::vector<Rule>();
+  }
+  toml::table file;
+  try {
+    file = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                                  e.source().begin.column, std::string(e.description())));
+  }
+  const toml::node* quality = file.get("quality");
+  if (quality == nullptr) return std::vector<Rule>();
+  const toml::table* q = quality->as_table();
+  if (q == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("{}:{}: `quality` must be a table holding [[quality.rule]] tables",
+                                                  path, quality->source().begin.line));
+  }
+  for (const auto& [key, node] : *q) {
+    if (key.str() != "rule") {
+      return absl::InvalidArgumentError(fmt::format("{}:{}: unknown key quality.{} (rules are [[quality.rule]] tables)",
+                                                    path, node.source().begin.line, key.str()));
+    }
+  }
+  const toml::node* rule_node = q->get("rule");
+  const toml::array* rules = rule_node != nullptr ? rule_node->as_array() : nullptr;
+  if (rules == nullptr) {
+    auto line = (rule_node != nullptr ? rule_node : quality)->source().begin.line;
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: quality.rule must be written [[quality.rule]] (an array of tables)", path, line));
+  }
+  std::vector<Rule> out;
+  int number = 0;
+  for (const toml::node& n : *rules) {
+    ++number;
+    const toml::table* t = n.as_table();
+    if (t == nullptr) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: quality rule {} must be a [[quality.rule]] table", path, n.source().begin.line, number));
+    }
+    ASSIGN_OR_RETURN(Rule r, RuleReader(path, number, *t).Read());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+StatusOr<int> CompareDecimal(std::string_view a, std::string_view b) {
+  std::optional<Decimal> x = ParseDecimal(a), y = ParseDecimal(b);
+  if (!x) return absl::InvalidArgumentError(StrCat("\"", a, "\" is not a decimal number"));
+  if (!y) return absl::InvalidArgumentError(StrCat("\"", b, "\" is not a decimal number"));
+  if (x->negative != y->negative) return x->negative ? -1 : 1;
+  int m = CompareMagnitude(*x, *y);
+  return x->negative ? -m : m;
+}
+
+// ---------------------------------------------------------------------------
+
+struct RowChecker::Compiled {
+  std::vector<size_t> columns;          // indexes into the record
+  std::unique_ptr<RE2> re;              // regex
+  std::set<std::string, std::less<>> set;  // allowed values, reference values, or keys seen (unique)
+};
+
+RowChecker::RowChecker() = default;
+RowChecker::RowChecker(RowChecker&&) noexcept = default;
+RowChecker& RowChecker::operator=(RowChecker&&) noexcept = default;
+RowChecker::~RowChecker() = default;
+
+StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string_view dataset,
+                                        const std::vector<std::string>& columns,
+                                        const ColumnValues& column_values) {
+  RowChecker c;
+  for (const Rule& r : rules) {
+    if (r.dataset != dataset || !r.per_record()) continue;
+    Compiled k;
+    for (const std::string& name : r.columns) {
+      auto it = std::find_if(columns.begin(), columns.end(),
+                             [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
+      if (it == columns.end()) {
+        return absl::InvalidArgumentError(
+            StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset, " has no column ", name,
+                   " (its columns: ", Join(columns, ", "), ")"));
+      }
+      k.columns.push_back(static_cast<size_t>(it - columns.begin()));
+    }
+    if (r.check == Check::kRegex) k.re = std::make_unique<RE2>(r.pattern, RE2::Quiet);
+    if (r.check == Check::kAllowed) k.set.insert(r.values.begin(), r.values.end());
+    if (r.check == Check::kReferences) {
+      if (!column_values) {
+        return absl::FailedPreconditionError(
+            StrCat("quality rule ", r.number, " (line ", r.line, "): references needs the lake to read ",
+                   r.ref_dataset, "; run it where the lake is given"));
+      }
+      ASSIGN_OR_RETURN(std::vector<std::string> values, column_values(r.ref_dataset, r.ref_column));
+      k.set.insert(std::make_move_iterator(values.begin()), std::make_move_iterator(values.end()));
+    }
+    c.rules_.push_back(r);
+    c.compiled_.push_back(std::move(k));
+  }
+  c.failed_.assign(c.rules_.size(), 0);
+  return c;
+}
+
+RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::string_view>> values) {
+  Verdict v;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    Compiled& k = compiled_[i];
+    const std::optional<std::string_view>& value = values[k.columns.front()];
+    std::string why;  // empty: passed
+    switch (r.check) {
+      case Check::kNotNull:
+        if (!value) why = "NULL";
+        break;
+      case Check::kRange:
+        if (value) {
+          StatusOr<int> lo = r.min ? CompareDecimal(*value, *r.min) : StatusOr<int>(1);
+          StatusOr<int> hi = r.max ? CompareDecimal(*value, *r.max) : StatusOr<int>(-1);
+          if (!lo.ok() || !hi.ok()) {
+            why = StrCat("\"", *value, "\" is not a number");
+          } else if (*lo < 0 || *hi > 0) {
+            why = std::string(*value);
+          }
+        }
+        break;
+      case Check::kLength:
+        if (value) {
+          uint64_t n = CodePoints(*value);
+          uint64_t lo = 0, hi = UINT64_MAX;
+          if (r.min) ParseInt(*r.min, &lo);
+          if (r.max) ParseInt(*r.max, &hi);
+          if (n < lo || n > hi) why = StrCat(n, " characters");
+        }
+        break;
+      case Check::kAllowed:
+      case Check::kReferences:
+        if (value && !k.set.contains(*value)) why = StrCat("\"", *value, "\"");
+        break;
+      case Check::kRegex:
+        if (value && !RE2::FullMatch(*value, *k.re)) why = StrCat("\"", *value, "\"");
+        break;
+      case Check::kUnique: {
+        // The parts, each preceded by its length, so "a|b" + "c" differs
+        // from "a" + "b|c"; a key with a NULL is not compared (as SQL's UNIQUE).
+        std::string key, shown;
+        bool has_null = false;
+        for (size_t col : k.columns) {
+          const std::optional<std::string_view>& part = values[col];
+          if (!part) {
+            has_null = true;
+            break;
+          }
+          StrAppend(&key, part->size(), ":", *part);
+          StrAppend(&shown, shown.empty() ? "" : ", ", *part);
+        }
+        if (!has_null && !k.set.insert(std::move(key)).second) why = StrCat("repeats ", shown);
+        break;
+      }
+      case Check::kRowCount: break;
+    }
+    if (why.empty()) continue;
+    ++failed_[i];
+    if (v.rule < 0 || r.action > v.action) {
+      v.action = r.action;
+      v.rule = static_cast<int>(i);
+      v.reason = StrCat(r.Describe(), ": ", why);
+    }
+  }
+  return v;
+}
+
+}  // namespace comptoir::quality

@@ -1,0 +1,295 @@
+#include "comptoir/quality/rules.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "comptoir/lake/dataset.h"
+#include "comptoir/lake/storage.h"
+
+namespace comptoir::quality {
+namespace {
+
+std::string WriteToml(const std::string& text) {
+  static int n = 0;
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("comptoir-quality-" + std::to_string(getpid()) + "-" + std::to_string(++n) + ".toml"))
+                         .string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+constexpr std::string_view kStewardRules = R"(lake = "./lake"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+column  = "QUANTITYORDERED"
+check   = "range"
+min     = 1
+max     = 50
+action  = "reject"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+column  = "STATUS"
+check   = "allowed"
+values  = ["Shipped", "Cancelled", "Resolved", "On Hold", "In Process", "Disputed"]
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+columns = ["ORDERNUMBER", "ORDERLINENUMBER"]
+check   = "unique"
+action  = "fail"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+column  = "PRODUCTCODE"
+check   = "regex"
+pattern = 'S\d+_\d+'
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+column  = "PRODUCTCODE"
+check   = "references"
+ref_dataset = "/user/sqoop/products"
+ref_column  = "productCode"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+check   = "row_count"
+min     = 1
+)";
+
+TEST(QualityRules, ReadsEveryKindOfRuleInFileOrder) {
+  auto rules = LoadRules(WriteToml(std::string(kStewardRules)));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ASSERT_EQ(rules->size(), 6u);
+  const Rule& range = (*rules)[0];
+  EXPECT_EQ(range.number, 1);
+  EXPECT_EQ(range.line, 3);
+  EXPECT_EQ(range.check, Check::kRange);
+  EXPECT_EQ(range.action, Action::kReject);
+  EXPECT_EQ(range.Describe(), "QUANTITYORDERED range [1, 50]");
+  EXPECT_EQ((*rules)[1].action, Action::kWarn) << "warn is the default";
+  EXPECT_EQ((*rules)[1].values.size(), 6u);
+  EXPECT_EQ((*rules)[2].columns, (std::vector<std::string>{"ORDERNUMBER", "ORDERLINENUMBER"}));
+  EXPECT_EQ((*rules)[2].Describe(), "ORDERNUMBER+ORDERLINENUMBER unique");
+  EXPECT_EQ((*rules)[3].pattern, "S\\d+_\\d+");
+  EXPECT_EQ((*rules)[4].Describe(), "PRODUCTCODE references /user/sqoop/products.productCode");
+  EXPECT_FALSE((*rules)[5].per_record());
+  EXPECT_EQ((*rules)[5].Describe(), "row_count [1, ]");
+}
+
+TEST(QualityRules, NoFileOrNoRulesIsNoRule) {
+  auto none = LoadRules("/nonexistent/comptoir.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(absl::IsNotFound(LoadRules("/nonexistent/comptoir.toml", true).status()));
+  auto empty = LoadRules(WriteToml("lake = \"./lake\"\n"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(QualityRules, EveryMistakeNamesTheLineTheRuleAndTheKey) {
+  const std::string head = "[[quality.rule]]\ndataset = \"/d\"\n";  // the rule's table starts on line 1
+  struct Case {
+    std::string toml, message;
+  } cases[] = {
+      {head + "column = \"A\"\ncheck = \"rnage\"\n",
+       ":4: quality rule 1: check \"rnage\" is not one of not_null, range, allowed, length, regex, unique, "
+       "references, row_count"},
+      {head + "column = \"A\"\ncheck = \"not_null\"\naction = \"drop\"\n",
+       ":5: quality rule 1: action must be one of warn, reject, fail"},
+      {"[[quality.rule]]\ncolumn = \"A\"\ncheck = \"not_null\"\n", ":1: quality rule 1: `dataset` is missing"},
+      {"[[quality.rule]]\ndataset = \"sales\"\ncolumn = \"A\"\ncheck = \"not_null\"\n",
+       ":2: quality rule 1: dataset \"sales\" must be a lake path such as /user/sqoop/sales"},
+      {head + "column = \"A\"\ncheck = \"range\"\nmin = 1\npattern = \"x\"\n",
+       ":6: quality rule 1: key `pattern` does not apply to check range (its keys: action, check, column, "
+       "dataset, max, min, name)"},
+      {head + "column = \"A\"\ncheck = \"regex\"\npattern = \"(a\"\n",
+       ":5: quality rule 1: pattern is not a valid RE2 expression: missing ): (a"},
+      {head + "column = \"A\"\ncheck = \"range\"\nmin = 10\nmax = 9.5\n", ":6: quality rule 1: max 9.5 is below min 10"},
+      {head + "column = \"A\"\ncheck = \"range\"\n", ":1: quality rule 1: give `min`, `max` or both"},
+      {head + "column = \"A\"\ncheck = \"range\"\nmin = \"ten\"\n", ":5: quality rule 1: `min` = \"ten\" is not a number"},
+      {head + "column = \"A\"\ncheck = \"length\"\nmax = -1\n", ":5: quality rule 1: `max` must be a whole number >= 0"},
+      {head + "column = \"A\"\ncheck = \"allowed\"\n",
+       ":1: quality rule 1: `values` is missing: the allowed values, e.g. [\"Shipped\"]"},
+      {head + "column = \"A\"\ncolumns = [\"B\"]\ncheck = \"unique\"\n",
+       ":4: quality rule 1: give `column` or `columns`, not both"},
+      {head + "check = \"not_null\"\n", ":1: quality rule 1: `column` is missing"},
+      {head + "column = \"A\"\ncheck = \"references\"\nref_dataset = \"/p\"\n",
+       ":1: quality rule 1: `ref_column` is missing"},
+      {"[quality]\nrule = 5\n", ":2: quality.rule must be written [[quality.rule]] (an array of tables)"},
+      {"[quality]\nrules = []\n", ":2: unknown key quality.rules (rules are [[quality.rule]] tables)"},
+      {"quality = 3\n", ":1: `quality` must be a table holding [[quality.rule]] tables"},
+      {"[[quality.rule]]\ndataset = \"/d\"\ncheck = \"not_null\"\ncolumn = \"A\"\n[[quality.rule]]\ncheck = 1\n",
+       ":5: quality rule 2: `dataset` is missing"},
+  };
+  for (const Case& c : cases) {
+    std::string path = WriteToml(c.toml);
+    auto r = LoadRules(path);
+    ASSERT_FALSE(r.ok()) << c.toml;
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_EQ(std::string(r.status().message()), path + c.message) << c.toml;
+  }
+}
+
+TEST(QualityRules, DecimalsCompareExactly) {
+  struct Case {
+    std::string_view a, b;
+    int want;
+  } cases[] = {{"1", "1.0", 0},      {"-0", "0.00", 0},      {"2.5", "10", -1},     {"-3", "-2.99", -1},
+               {"0.125", "0.13", -1}, {"007", "7", 0},       {"+4", "4", 0},        {"0.1", "0.10000000000000000001", -1},
+               {"99999999999999999999.99", "99999999999999999999.98", 1}, {".5", "0.5", 0}, {"5.", "5", 0}};
+  for (const Case& c : cases) {
+    auto r = CompareDecimal(c.a, c.b);
+    ASSERT_TRUE(r.ok()) << c.a << " " << c.b;
+    EXPECT_EQ(*r, c.want) << c.a << " vs " << c.b;
+    EXPECT_EQ(*CompareDecimal(c.b, c.a), -c.want) << c.b << " vs " << c.a;
+  }
+  for (std::string_view bad : {"", "-", ".", "1e3", "1,5", " 1", "0x10", "1.2.3"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(CompareDecimal(bad, "0").status())) << bad;
+  }
+}
+
+using Record = std::vector<std::optional<std::string_view>>;
+
+TEST(QualityRowChecker, EachCheckOnTypedValuesWithCountsAndTheStrictestAction) {
+  auto rules = LoadRules(WriteToml(R"(
+[[quality.rule]]
+dataset = "/s"
+column = "qty"
+check = "range"
+min = 1
+max = 50
+action = "reject"
+[[quality.rule]]
+dataset = "/s"
+column = "status"
+check = "allowed"
+values = ["Shipped", "On Hold"]
+[[quality.rule]]
+dataset = "/s"
+column = "name"
+check = "length"
+max = 3
+action = "reject"
+[[quality.rule]]
+dataset = "/s"
+column = "code"
+check = "regex"
+pattern = 'S\d+_\d+'
+action = "reject"
+[[quality.rule]]
+dataset = "/s"
+columns = ["order", "line"]
+check = "unique"
+action = "fail"
+[[quality.rule]]
+dataset = "/s"
+column = "code"
+check = "not_null"
+action = "reject"
+[[quality.rule]]
+dataset = "/other"
+column = "nothing"
+check = "not_null"
+)"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  // Column names match whatever their case; reasons use the rule's spelling.
+  auto c = RowChecker::Create(*rules, "/s", {"ORDER", "LINE", "QTY", "STATUS", "NAME", "CODE"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rules().size(), 6u) << "the rule of /other is not this dataset's";
+
+  auto check = [&](Record r) { return c->CheckRecord(r); };
+  EXPECT_TRUE(check({"1", "1", "50", "Shipped", "Zoë", "S10_1678"}).passed()) << "3 characters, 4 bytes";
+  RowChecker::Verdict v = check({"1", "2", "50.01", "Shipped", "abc", "S10_1678"});
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.reason, "qty range [1, 50]: 50.01");
+  v = check({"1", "3", "7", "Lost", "abc", "S10_1678"});
+  EXPECT_FALSE(v.passed());
+  EXPECT_EQ(v.action, Action::kWarn) << v.reason;
+  EXPECT_EQ(v.reason, "status allowed {Shipped, On Hold}: \"Lost\"");
+  v = check({"1", "4", "seven", "Shipped", "abcd", "X"});
+  EXPECT_EQ(v.action, Action::kReject);
+  EXPECT_EQ(v.reason, "qty range [1, 50]: \"seven\" is not a number") << "the first failed rule of the strictest action";
+  v = check({"1", "1", "5", "Shipped", "abc", std::nullopt});
+  EXPECT_EQ(v.action, Action::kFail);
+  EXPECT_EQ(v.reason, "order+line unique: repeats 1, 1");
+  EXPECT_TRUE(check({std::nullopt, "1", "5", "On Hold", std::nullopt, "S1_2"}).passed())
+      << "a key with a NULL is not compared; NULL passes every check but not_null";
+  EXPECT_TRUE(check({std::nullopt, "1", "5", "On Hold", std::nullopt, "S1_2"}).passed());
+
+  // Per rule: range, allowed, length, regex, unique, not_null.
+  EXPECT_EQ(c->failed(), (std::vector<uint64_t>{2, 1, 1, 1, 1, 1}));
+}
+
+TEST(QualityRowChecker, ReferencesReadTheOtherDatasetOnceAndAMissingColumnIsNamed) {
+  auto rules = LoadRules(WriteToml(R"(
+[[quality.rule]]
+dataset = "/s"
+column = "code"
+check = "references"
+ref_dataset = "/p"
+ref_column = "productCode"
+action = "reject"
+)"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  int reads = 0;
+  auto values = [&](const std::string& dataset, const std::string& column) -> StatusOr<std::vector<std::string>> {
+    ++reads;
+    EXPECT_EQ(dataset, "/p");
+    EXPECT_EQ(column, "productCode");
+    return std::vector<std::string>{"S10_1678", "S10_1949"};
+  };
+  auto c = RowChecker::Create(*rules, "/s", {"code"}, values);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->CheckRecord(Record{"S10_1949"}).passed());
+  EXPECT_EQ(c->CheckRecord(Record{"S99_0000"}).reason, "code references /p.productCode: \"S99_0000\"");
+  EXPECT_EQ(reads, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(RowChecker::Create(*rules, "/s", {"code"}).status()));
+
+  auto missing = RowChecker::Create(*rules, "/s", {"id", "name"}, values);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(std::string(missing.status().message()),
+            "quality rule 1 (line 2): dataset /s has no column code (its columns: id, name)");
+}
+
+TEST(QualityLakeCheck, DatasetsAndColumnsComeFromTheirSchema) {
+  auto rules = LoadRules(WriteToml(std::string(kStewardRules)));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  std::unique_ptr<lake::Storage> fs = lake::NewMemStorage("quality");
+  std::vector<RuleStatus> before = CheckAgainstLake(*rules, fs.get());
+  ASSERT_EQ(before.size(), 6u);
+  EXPECT_TRUE(before[0].ok);
+  EXPECT_EQ(before[0].text, "dataset not imported yet: checked at its first import");
+  EXPECT_FALSE(before[4].ok);
+  EXPECT_EQ(before[4].text, "referenced dataset /user/sqoop/products does not exist: import it first");
+
+  lake::DatasetSchema sales;
+  for (const char* name : {"ORDERNUMBER", "QUANTITYORDERED", "ORDERLINENUMBER", "STATUS", "PRODUCTCODE"}) {
+    lake::ColumnSchema c;
+    c.name = name;
+    c.type = "string";
+    sales.columns.push_back(c);
+  }
+  ASSERT_TRUE(fs->MakeDirs("/user/sqoop/sales").ok());
+  ASSERT_TRUE(lake::WriteStringToFile(fs.get(), "/user/sqoop/sales/_schema.json", sales.ToJson()).ok());
+  std::vector<RuleStatus> after = CheckAgainstLake(*rules, fs.get());
+  for (size_t i : {0u, 1u, 2u, 3u, 5u}) EXPECT_EQ(after[i].text, "ok") << i;
+  EXPECT_FALSE(after[4].ok);
+  EXPECT_EQ(after[4].text, "referenced dataset /user/sqoop/products does not exist: import it first");
+
+  sales.columns.pop_back();
+  ASSERT_TRUE(lake::WriteStringToFile(fs.get(), "/user/sqoop/sales/_schema.json", sales.ToJson(), {.overwrite = true}).ok());
+  std::vector<RuleStatus> gone = CheckAgainstLake(*rules, fs.get());
+  EXPECT_FALSE(gone[3].ok);
+  EXPECT_EQ(gone[3].text,
+            "no column PRODUCTCODE in /user/sqoop/sales (its columns: ORDERNUMBER, QUANTITYORDERED, "
+            "ORDERLINENUMBER, STATUS)");
+}
+
+}  // namespace
+}  // namespace comptoir::quality

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,24 @@ std::string Slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+size_t PublishedLines(const std::string& dir) {
+  namespace fs = std::filesystem;
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with('_') || name.starts_with('.')) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    std::string data = Slurp(it->path().string());
+    n += static_cast<size_t>(std::count(data.begin(), data.end(), '\n'));
+  }
+  return n;
 }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& env_prefix) {

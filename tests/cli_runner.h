@@ -31,6 +31,10 @@ std::string TempDir(const std::string& tag);
 
 // A whole file ("" when it cannot be read).
 std::string Slurp(const std::string& path);
+// Lines in the files below the local lake directory `dir` that a lake reader
+// sees: none with a `_` or `.` path component (`_temporary`, staging files),
+// so a file renamed from staging during the walk is never counted twice.
+size_t PublishedLines(const std::string& dir);
 // Today's date in UTC, YYYY-MM-DD (the agent's default day directories).
 std::string TodayUtc();
 // The agent's files of today in a local lake (`lake`/user/flume/logs/<today>),

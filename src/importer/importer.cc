@@ -135,7 +135,10 @@ class ValueFormatter {
   bool raw_binary_;
 };
 
-lake::AvroField AvroFieldFor(const Column& c) {
+// `datetime_as_instant`: an --append to Avro parts written before zone-less
+// DATETIMEs were `local-timestamp-micros` keeps their `timestamp-micros`, so
+// one dataset never mixes the two.
+lake::AvroField AvroFieldFor(const Column& c, bool datetime_as_instant) {
   lake::AvroField f;
   f.name = c.name;
   switch (c.kind) {
@@ -163,6 +166,8 @@ lake::AvroField AvroFieldFor(const Column& c) {
       f.type = lake::AvroType::kDate;
       break;
     case ColumnKind::kDateTime:
+      f.type = datetime_as_instant ? lake::AvroType::kTimestampMicros : lake::AvroType::kLocalTimestampMicros;
+      break;
     case ColumnKind::kTimestampTz:
       f.type = lake::AvroType::kTimestampMicros;
       break;
@@ -175,7 +180,14 @@ lake::AvroField AvroFieldFor(const Column& c) {
   return f;
 }
 
+std::vector<lake::AvroField> AvroFieldsFor(const ImportPlan& plan, bool datetime_as_instant) {
+  std::vector<lake::AvroField> fields;
+  for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c, datetime_as_instant));
+  return fields;
+}
+
 struct Shared {
+  std::vector<lake::AvroField> avro_fields;  // Avro parts: the writer's fields
   std::atomic<uint64_t> rows{0};
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> zero_dates{0};
@@ -482,11 +494,9 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
   std::unique_ptr<lake::WritableFile> file;
   std::unique_ptr<lake::AvroFileWriter> avro;
   if (avro_out) {
-    std::vector<lake::AvroField> fields;
-    for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c));
     ASSIGN_OR_RETURN(avro, lake::AvroFileWriter::Create(
                                std::move(raw), o.table.empty() ? "QueryResult" : o.table,
-                               std::move(fields), o.codec == lake::Codec::kGzip));
+                               shared->avro_fields, o.codec == lake::Codec::kGzip));
   } else {
     file = lake::NewCompressingFile(std::move(raw), o.codec);
   }
@@ -654,7 +664,8 @@ StatusOr<uint64_t> CarryOverOldRows(const ImportOptions& o, const ImportPlan& pl
 }
 
 // The dataset contract this import publishes (its row count is set at commit).
-lake::DatasetSchema SchemaFor(const ImportOptions& o, const ImportPlan& plan) {
+lake::DatasetSchema SchemaFor(const ImportOptions& o, const ImportPlan& plan,
+                              const std::vector<lake::AvroField>& avro_fields) {
   lake::DatasetSchema schema;
   for (const Column& c : plan.columns) {
     lake::ColumnSchema col;
@@ -680,9 +691,7 @@ lake::DatasetSchema SchemaFor(const ImportOptions& o, const ImportPlan& plan) {
   schema.codec = avro ? (o.codec == lake::Codec::kGzip ? "deflate" : "null") : std::string(lake::CodecName(o.codec));
   schema.datetime_format = o.sqoop_values ? "yyyy-MM-dd HH:mm:ss.S" : "ISO 8601";
   if (avro) {
-    std::vector<lake::AvroField> fields;
-    for (const Column& c : plan.columns) fields.push_back(AvroFieldFor(c));
-    schema.avro_schema_json = lake::AvroSchemaJson(o.table.empty() ? "QueryResult" : o.table, fields);
+    schema.avro_schema_json = lake::AvroSchemaJson(o.table.empty() ? "QueryResult" : o.table, avro_fields);
   } else {
     schema.text = o.text;
   }
@@ -824,7 +833,22 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Publication> pub,
                    lake::Publication::Begin(lake, plan.target, mode));
-  lake::DatasetSchema schema = SchemaFor(o, plan);
+  Shared shared;
+  if (o.format == ImportOptions::Format::kAvro) {
+    bool legacy = false;
+    if (mode == lake::PublishMode::kAppend) {
+      StatusOr<lake::DatasetSchema> theirs = lake::ReadDatasetSchema(lake, plan.target);
+      legacy = theirs.ok() && theirs->AvroDatetimesAsInstants();
+    }
+    if (legacy) {
+      spdlog::warn("{} holds DATETIME columns as Avro timestamp-micros (an instant in UTC), as Comptoir wrote them "
+                   "before 2026-12; this append keeps that encoding so the dataset stays consistent. Spark "
+                   "sessions outside UTC show them shifted: reimport with --delete-target-dir to store them as "
+                   "local-timestamp-micros", plan.target);
+    }
+    shared.avro_fields = AvroFieldsFor(plan, legacy);
+  }
+  lake::DatasetSchema schema = SchemaFor(o, plan, shared.avro_fields);
   int first_part = 0;
   if (mode == lake::PublishMode::kAppend) {
     if (Status s = CheckAppendTarget(lake, plan.target, schema, pub->existing()); !s.ok()) {
@@ -840,7 +864,6 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
     return fmt::format("part-m-{:05d}{}", first_part + i, lake::CodecExtension(o.codec));
   };
 
-  Shared shared;
   if (Status s = RunSplits(o, plan, pub.get(), part_name, merge_index, &shared); !s.ok()) {
     pub->Abort();
     return s;

@@ -7,8 +7,11 @@
 #include <filesystem>
 
 #include "comptoir/core/signals.h"
+#include "comptoir/lake/avro.h"
+#include "comptoir/lake/dataset.h"
 #include "comptoir/lake/fault_injection.h"
 #include "comptoir/seed/sales.h"
+#include "nlohmann/json.hpp"
 
 namespace comptoir::importer {
 namespace {
@@ -121,6 +124,46 @@ TEST_F(SqliteImportTest, ExistingTargetAppendAndDeleteTargetDir) {
   o.delete_target_dir = true;
   ASSERT_TRUE(RunImport(o, lake_.get()).ok());
   EXPECT_EQ(Lines("/user/sqoop/sales").size(), 5000u);
+}
+
+// Zone-less DATETIMEs are wall-clock readings: Avro `local-timestamp-micros`
+// (Spark: TIMESTAMP_NTZ), never `timestamp-micros` (an instant in UTC that a
+// Spark session outside UTC shows on another day).
+TEST_F(SqliteImportTest, AvroDatetimesAreLocalTimestampsAndAppendsKeepTheDatasetsEncoding) {
+  ImportOptions o = Options();
+  o.format = ImportOptions::Format::kAvro;
+  o.num_mappers = 1;
+  ASSERT_TRUE(RunImport(o, lake_.get()).ok());
+  auto schema = lake::ReadDatasetSchema(lake_.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  int date = schema->ColumnIndex("ORDERDATE");
+  ASSERT_GE(date, 0);
+  EXPECT_EQ(schema->columns[date].type, "datetime");
+  nlohmann::json avro = nlohmann::json::parse(schema->avro_schema_json);
+  EXPECT_EQ(avro["fields"][date]["type"][1]["logicalType"], "local-timestamp-micros");
+  EXPECT_FALSE(schema->AvroDatetimesAsInstants());
+  auto part = lake::ReadFileToString(lake_.get(), "/user/sqoop/sales/part-m-00000.avro");
+  ASSERT_TRUE(part.ok()) << part.status();
+  nlohmann::json in_file = nlohmann::json::parse(*lake::AvroFileSchema(*part));
+  EXPECT_EQ(in_file["fields"][date]["type"][1]["logicalType"], "local-timestamp-micros");
+
+  // A dataset written before the fix: an append keeps its timestamp-micros.
+  avro["fields"][date]["type"][1]["logicalType"] = "timestamp-micros";
+  schema->avro_schema_json = avro.dump();
+  ASSERT_TRUE(schema->AvroDatetimesAsInstants());
+  {
+    auto f = lake_->Create("/user/sqoop/sales/_schema.json", {.overwrite = true});
+    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_TRUE((*f)->Append(schema->ToJson()).ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  }
+  o.append = true;
+  ASSERT_TRUE(RunImport(o, lake_.get()).ok());
+  auto appended = lake::ReadFileToString(lake_.get(), "/user/sqoop/sales/part-m-00001.avro");
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  in_file = nlohmann::json::parse(*lake::AvroFileSchema(*appended));
+  EXPECT_EQ(in_file["fields"][date]["type"][1]["logicalType"], "timestamp-micros");
+  EXPECT_TRUE(lake::ReadDatasetSchema(lake_.get(), "/user/sqoop/sales")->AvroDatetimesAsInstants());
 }
 
 TEST_F(SqliteImportTest, ColumnsWhereAndQuery) {

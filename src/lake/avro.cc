@@ -185,6 +185,9 @@ std::string AvroSchemaJson(std::string_view record_name, const std::vector<AvroF
       case AvroType::kTimestampMicros:
         t = {{"type", "long"}, {"logicalType", "timestamp-micros"}};
         break;
+      case AvroType::kLocalTimestampMicros:
+        t = {{"type", "long"}, {"logicalType", "local-timestamp-micros"}};
+        break;
     }
     fs.push_back({{"name", AvroName(f.name)}, {"type", {"null", t}}, {"default", nullptr}});
   }
@@ -310,7 +313,8 @@ Status AvroFileWriter::Append(const std::vector<std::optional<std::string_view>>
         rc = avro_value_set_int(&branch, static_cast<int32_t>(*d));
         break;
       }
-      case AvroType::kTimestampMicros: {
+      case AvroType::kTimestampMicros:
+      case AvroType::kLocalTimestampMicros: {
         StatusOr<int64_t> t = MicrosSinceEpoch(v);
         if (!t.ok()) return bad(std::string(t.status().message()));
         rc = avro_value_set_long(&branch, *t);

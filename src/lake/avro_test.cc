@@ -12,11 +12,19 @@
 namespace comptoir::lake {
 namespace {
 
+TEST(AvroTest, InstantsAndWallClockReadingsHaveTheirOwnLogicalTypes) {
+  nlohmann::json j = nlohmann::json::parse(AvroSchemaJson(
+      "t", {{"at", AvroType::kTimestampMicros}, {"local", AvroType::kLocalTimestampMicros}}));
+  EXPECT_EQ(j["fields"][0]["type"][1], nlohmann::json({{"type", "long"}, {"logicalType", "timestamp-micros"}}));
+  EXPECT_EQ(j["fields"][1]["type"][1],
+            nlohmann::json({{"type", "long"}, {"logicalType", "local-timestamp-micros"}}));
+}
+
 TEST(AvroTest, WritesReadableFileWithLogicalTypes) {
   auto fs = NewMemStorage("avro-test");
   std::vector<AvroField> fields = {{"ORDERNUMBER", AvroType::kLong},
                                    {"SALES", AvroType::kDecimal, 12, 2},
-                                   {"ORDERDATE", AvroType::kTimestampMicros},
+                                   {"ORDERDATE", AvroType::kLocalTimestampMicros},
                                    {"day", AvroType::kDate},
                                    {"CUSTOMER NAME", AvroType::kString},
                                    {"image", AvroType::kBytes},
@@ -39,7 +47,7 @@ TEST(AvroTest, WritesReadableFileWithLogicalTypes) {
   nlohmann::json schema = nlohmann::json::parse(*AvroFileSchema(bytes));
   EXPECT_EQ(schema["fields"][1]["type"][1]["logicalType"], "decimal");
   EXPECT_EQ(schema["fields"][1]["type"][1]["scale"], 2);
-  EXPECT_EQ(schema["fields"][2]["type"][1]["logicalType"], "timestamp-micros");
+  EXPECT_EQ(schema["fields"][2]["type"][1]["logicalType"], "local-timestamp-micros");
   EXPECT_EQ(schema["fields"][4]["name"], "CUSTOMER_NAME");
   // avro-c reads the file back.
   std::string path = (std::filesystem::temp_directory_path() /

@@ -82,6 +82,22 @@ Status DatasetSchema::CompatibleWith(const DatasetSchema& other) const {
   return absl::OkStatus();
 }
 
+bool DatasetSchema::AvroDatetimesAsInstants() const {
+  if (format != Format::kAvro) return false;
+  json avro = json::parse(avro_schema_json, nullptr, false);
+  if (!avro.is_object() || !avro.contains("fields") || !avro["fields"].is_array()) return false;
+  const json& fields = avro["fields"];
+  for (size_t i = 0; i < columns.size() && i < fields.size(); ++i) {
+    if (columns[i].type != "datetime" || !fields[i].is_object()) continue;
+    json branches = fields[i].value("type", json::array());
+    if (!branches.is_array()) branches = json::array({branches});
+    for (const json& b : branches) {
+      if (b.is_object() && b.value("logicalType", "") == "timestamp-micros") return true;
+    }
+  }
+  return false;
+}
+
 std::string DatasetSchema::ToJson() const {
   json cols = json::array();
   for (const ColumnSchema& c : columns) {

@@ -3,9 +3,11 @@
 // Values arrive as lake text (the same spelling as text files) and are
 // converted to the field's Avro type: DECIMAL becomes `bytes` with the
 // `decimal` logical type (two's complement, big-endian unscaled value), DATE
-// an `int` with `date`, DATETIME/TIMESTAMP a `long` with `timestamp-micros`
-// (naive datetimes are taken as UTC), binary columns raw `bytes`. Every field
-// is a union with null.
+// an `int` with `date`, a zone-less DATETIME a `long` with
+// `local-timestamp-micros` (the wall-clock reading, which Spark reads as
+// TIMESTAMP_NTZ), a zone-aware timestamp (PostgreSQL timestamptz) a `long`
+// with `timestamp-micros` (an instant in UTC), binary columns raw `bytes`.
+// Every field is a union with null.
 //
 // avro-c (Debian 12: 1.11.1) drops logical-type attributes when it writes a
 // schema, so the writer rewrites the container header with the full schema
@@ -24,7 +26,17 @@
 
 namespace comptoir::lake {
 
-enum class AvroType { kBoolean, kLong, kDouble, kString, kBytes, kDecimal, kDate, kTimestampMicros };
+enum class AvroType {
+  kBoolean,
+  kLong,
+  kDouble,
+  kString,
+  kBytes,
+  kDecimal,
+  kDate,
+  kTimestampMicros,       // an instant (UTC): zone-aware sources
+  kLocalTimestampMicros,  // a wall-clock reading: zone-less DATETIME
+};
 
 struct AvroField {
   std::string name;

@@ -62,6 +62,10 @@ struct DatasetSchema {
   // the same names and types); the error says what differs.
   Status CompatibleWith(const DatasetSchema& other) const;
 
+  // Avro parts whose zone-less datetime columns are `timestamp-micros` (an
+  // instant) rather than `local-timestamp-micros`: written before 2026-12.
+  bool AvroDatetimesAsInstants() const;
+
   std::string ToJson() const;
   // `origin` names the file in errors.
   static StatusOr<DatasetSchema> Parse(std::string_view json, const std::string& origin);

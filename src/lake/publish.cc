@@ -66,6 +66,43 @@ void SetActive(const std::string& staging, bool active) {
 
 Status IgnoreNotFound(const Status& s) { return absl::IsNotFound(s) ? absl::OkStatus() : s; }
 
+// Deletes `dir` if it exists and is empty.
+Status RemoveIfEmpty(Storage* fs, const std::string& dir) {
+  StatusOr<std::vector<FileInfo>> l = fs->List(dir);
+  if (absl::IsNotFound(l.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(l.status());
+  if (!l->empty()) return absl::OkStatus();
+  return IgnoreNotFound(fs->Delete(dir, false));
+}
+
+
+// After `rel` (a path below `target`) was deleted: removes the directories
+// between it and `target` that it leaves empty.
+Status RemoveEmptyParents(Storage* fs, const std::string& target, const std::string& rel) {
+  for (std::string dir = ParentPath(JoinPath(target, rel)); dir.size() > target.size(); dir = ParentPath(dir)) {
+    RETURN_IF_ERROR(RemoveIfEmpty(fs, dir));
+  }
+  return absl::OkStatus();
+}
+
+// A hidden directory of a dataset (`_rejects`, `_quality`): its files are
+// published one by one and survive a replacement of the dataset's data.
+bool IsMetadataDir(const FileInfo& e) { return e.is_dir && IsHiddenName(e.name) && e.name != kTemporary; }
+
+// "a/b" relative paths of the files under `dir`, depth first.
+Status ListFiles(Storage* fs, const std::string& dir, const std::string& prefix, std::vector<std::string>* out) {
+  ASSIGN_OR_RETURN(std::vector<FileInfo> entries, fs->List(dir));
+  for (const FileInfo& e : entries) {
+    std::string rel = prefix.empty() ? e.name : StrCat(prefix, "/", e.name);
+    if (e.is_dir) {
+      RETURN_IF_ERROR(ListFiles(fs, e.path, rel, out));
+    } else {
+      out->push_back(std::move(rel));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Rolls back a commit that wrote `manifest` but never reached its end.
 Status RollBack(Storage* fs, const std::string& target, const std::string& attempt_dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs, JoinPath(attempt_dir, kManifest)));
@@ -88,6 +125,7 @@ Status RollBack(Storage* fs, const std::string& target, const std::string& attem
       if (!moved_aside) continue;
     }
     RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(JoinPath(target, n), true)));
+    RETURN_IF_ERROR(RemoveEmptyParents(fs, target, n));
   }
   for (const std::string& o : olds) {
     std::string saved = JoinPath(old_dir, o);
@@ -97,15 +135,6 @@ Status RollBack(Storage* fs, const std::string& target, const std::string& attem
   spdlog::warn("rolled back an interrupted commit into {} (attempt {})", target,
                BaseName(attempt_dir));
   return absl::OkStatus();
-}
-
-// Deletes `dir` if it exists and is empty.
-Status RemoveIfEmpty(Storage* fs, const std::string& dir) {
-  StatusOr<std::vector<FileInfo>> l = fs->List(dir);
-  if (absl::IsNotFound(l.status())) return absl::OkStatus();
-  RETURN_IF_ERROR(l.status());
-  if (!l->empty()) return absl::OkStatus();
-  return IgnoreNotFound(fs->Delete(dir, false));
 }
 
 }  // namespace
@@ -163,7 +192,7 @@ StatusOr<std::unique_ptr<Publication>> Publication::Begin(Storage* fs, const std
       if (!IsHiddenName(e.name)) p->existing_.push_back(e);
     }
     bool has_data = std::any_of(entries.begin(), entries.end(),
-                                [](const FileInfo& e) { return e.name != kTemporary; });
+                                [](const FileInfo& e) { return e.name != kTemporary && !IsMetadataDir(e); });
     if (mode == PublishMode::kCreate && has_data) {
       return absl::AlreadyExistsError(
           StrCat("target directory ", t, " already exists in ", fs->Uri(),
@@ -189,23 +218,23 @@ StatusOr<std::unique_ptr<Publication>> Publication::Begin(Storage* fs, const std
 
 StatusOr<std::unique_ptr<WritableFile>> Publication::Create(const std::string& name,
                                                             const CreateOptions& options) {
-  if (name.empty() || name.find('/') != std::string::npos || name == kManifest || name == "old") {
-    return absl::InvalidArgumentError(StrCat("bad staged file name \"", name, "\""));
-  }
+  std::vector<std::string_view> parts = Split(name, '/');
+  bool bad = name.empty() || name == kManifest || parts.front() == "old" || parts.front() == kTemporary ||
+             (parts.size() > 1 && !IsHiddenName(parts.front()));
+  for (std::string_view part : parts) bad = bad || part.empty() || part == "." || part == "..";
+  if (bad) return absl::InvalidArgumentError(StrCat("bad staged file name \"", name, "\""));
   return fs_->Create(JoinPath(staging_, name), options);
 }
 
 Status Publication::Commit() {
   if (done_) return absl::FailedPreconditionError("publication already finished");
-  ASSIGN_OR_RETURN(std::vector<FileInfo> staged, fs_->List(staging_));
-  ASSIGN_OR_RETURN(std::vector<FileInfo> current, fs_->List(target_));
   std::vector<std::string> news;
-  for (const FileInfo& f : staged) {
-    if (f.name != kSuccess) news.push_back(f.name);
-  }
+  RETURN_IF_ERROR(ListFiles(fs_, staging_, "", &news));
+  std::erase(news, std::string(kSuccess));
+  ASSIGN_OR_RETURN(std::vector<FileInfo> current, fs_->List(target_));
   std::vector<std::string> olds;
   for (const FileInfo& e : current) {
-    if (e.name == kTemporary) continue;
+    if (e.name == kTemporary || IsMetadataDir(e)) continue;
     bool collides = std::find(news.begin(), news.end(), e.name) != news.end();
     if (mode_ == PublishMode::kReplace || collides || e.name == kSuccess) {
       if (mode_ == PublishMode::kAppend && collides && !IsHiddenName(e.name)) {
@@ -218,6 +247,11 @@ Status Publication::Commit() {
       }
       olds.push_back(e.name);
     }
+  }
+  for (const std::string& n : news) {  // files replaced inside the metadata directories
+    if (n.find('/') == std::string::npos) continue;
+    ASSIGN_OR_RETURN(bool replaces, Exists(fs_, JoinPath(target_, n)));
+    if (replaces) olds.push_back(n);
   }
   nlohmann::json manifest = {{"new", news}, {"old", olds}};
   RETURN_IF_ERROR(WriteStringToFile(fs_, JoinPath(staging_, kManifest), manifest.dump()));

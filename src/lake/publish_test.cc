@@ -75,6 +75,31 @@ TEST(PublishTest, ReplaceSwapsWholeDatasetAppendAddsFiles) {
                 {"/t/_SUCCESS", ""}, {"/t/part-m-00000", "c\n"}, {"/t/part-m-00001", "d\n"}}));
 }
 
+TEST(PublishTest, MetadataDirectoriesArePublishedFileByFileAndSurviveAReplace) {
+  auto fs = NewMemStorage("publish-metadata");
+  ASSERT_TRUE(Publish(fs.get(), "/t", PublishMode::kCreate,
+                      {{"part-m-00000", "a\n"}, {"_quality/history.jsonl", "1\n"}, {"_rejects/r1/part-m-00000", "x\n"}})
+                  .ok());
+  ASSERT_TRUE(Publish(fs.get(), "/t", PublishMode::kReplace,
+                      {{"part-m-00000", "b\n"}, {"_quality/history.jsonl", "1\n2\n"}, {"_rejects/r2/part-m-00000", "y\n"}})
+                  .ok());
+  EXPECT_EQ(Snapshot(fs.get(), "/t"), (std::map<std::string, std::string>{{"/t/_SUCCESS", ""},
+                                                                          {"/t/_quality/history.jsonl", "1\n2\n"},
+                                                                          {"/t/_rejects/r1/part-m-00000", "x\n"},
+                                                                          {"/t/_rejects/r2/part-m-00000", "y\n"},
+                                                                          {"/t/part-m-00000", "b\n"}}));
+  // A target holding only its quality record (a first run that failed) takes a create.
+  auto fs2 = NewMemStorage("publish-metadata-only");
+  ASSERT_TRUE(WriteStringToFile(fs2.get(), "/t/_quality/history.jsonl", "1\n").ok());
+  EXPECT_TRUE(Publish(fs2.get(), "/t", PublishMode::kCreate, {{"part-m-00000", "a\n"}}).ok());
+  // Nested names only under a hidden directory, never escaping it.
+  auto pub = Publication::Begin(fs.get(), "/t", PublishMode::kAppend);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  for (const char* bad : {"data/part-m-00000", "_rejects/../part-m-00000", "_rejects//x", "old/x", "_temporary/x"}) {
+    EXPECT_EQ((*pub)->Create(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(PublishTest, PartNumber) {
   EXPECT_EQ(PartNumber("part-m-00000"), 0);
   EXPECT_EQ(PartNumber("part-m-00012.gz"), 12);
@@ -100,21 +125,22 @@ TEST_P(PublishFaultTest, EveryInjectedFaultLeavesTargetUnchanged) {
   int failures_seen = 0;
   int successes_seen = 0;
   for (FaultOp op : ops) {
-    for (int nth = 1; nth <= 12; ++nth) {
+    for (int nth = 1; nth <= 20; ++nth) {
       auto base = NewMemStorage(std::string("fault-") + fc.name + "-" +
                                 std::to_string(static_cast<int>(op)) + "-" + std::to_string(nth));
       if (fc.mode != PublishMode::kCreate) {
         ASSERT_TRUE(Publish(base.get(), "/t", PublishMode::kCreate,
-                            {{"part-m-00000", "old0\n"}, {"_schema.json", "old"}})
+                            {{"part-m-00000", "old0\n"}, {"_schema.json", "old"}, {"_quality/history.jsonl", "1\n"}})
                         .ok());
       }
       auto before = Snapshot(base.get(), "/");
       FaultInjectionStorage fs(base.get());
       fs.FailAt(op, nth, absl::UnavailableError("injected"));
       Status s = Publish(&fs, "/t", fc.mode,
-                         {{fc.mode == PublishMode::kAppend ? "part-m-00001" : "part-m-00000",
-                           "new\n"},
-                          {"_schema.json", "new"}});
+                         {{fc.mode == PublishMode::kAppend ? "part-m-00001" : "part-m-00000", "new\n"},
+                          {"_schema.json", "new"},
+                          {"_quality/history.jsonl", "1\n2\n"},
+                          {"_rejects/r2/part-m-00000", "bad\n"}});
       fs.Clear();
       if (s.ok()) {
         ++successes_seen;
@@ -128,13 +154,18 @@ TEST_P(PublishFaultTest, EveryInjectedFaultLeavesTargetUnchanged) {
       StatusOr<FileInfo> tmp = base->Stat("/t/_temporary");
       EXPECT_EQ(tmp.status().code(), absl::StatusCode::kNotFound)
           << "op " << static_cast<int>(op) << " call " << nth;
+      EXPECT_EQ(base->Stat("/t/_rejects/r2").status().code(), absl::StatusCode::kNotFound)
+          << "op " << static_cast<int>(op) << " call " << nth;
       // A rerun without faults produces the complete result.
       ASSERT_TRUE(Publish(base.get(), "/t", fc.mode,
-                          {{fc.mode == PublishMode::kAppend ? "part-m-00001" : "part-m-00000",
-                            "new\n"},
-                           {"_schema.json", "new"}})
+                          {{fc.mode == PublishMode::kAppend ? "part-m-00001" : "part-m-00000", "new\n"},
+                           {"_schema.json", "new"},
+                           {"_quality/history.jsonl", "1\n2\n"},
+                           {"_rejects/r2/part-m-00000", "bad\n"}})
                       .ok());
       EXPECT_EQ(*ReadFileToString(base.get(), "/t/_schema.json"), "new");
+      EXPECT_EQ(*ReadFileToString(base.get(), "/t/_rejects/r2/part-m-00000"), "bad\n");
+      EXPECT_EQ(*ReadFileToString(base.get(), "/t/_quality/history.jsonl"), "1\n2\n");
     }
   }
   EXPECT_GT(failures_seen, 10);

@@ -12,6 +12,10 @@
 //   5. deletes the manifest: this is the commit point;
 //   6. deletes the attempt directory.
 // Readers skip names starting with '_' or '.' and may wait for _SUCCESS.
+// Hidden directories of the dataset (`_rejects/<run>/`, `_quality/`) hold
+// its quality record: their files are published by the same commit, one by
+// one (a staged `_quality/history.jsonl` replaces the old one), and a
+// kReplace keeps them.
 // Any failure or crash before step 5 leaves the target as it was: Abort()
 // removes the attempt, and a later Begin() (or RecoverTarget()) rolls an
 // interrupted commit back using the manifest. Attempts of live processes on
@@ -52,7 +56,8 @@ class Publication {
   // Visible files of the target when Begin() ran (for kAppend numbering).
   const std::vector<FileInfo>& existing() const { return existing_; }
 
-  // Creates staging file `name` (a plain file name, e.g. "part-m-00000").
+  // Creates staging file `name`: a plain file name ("part-m-00000") or a
+  // path under a hidden directory ("_rejects/<run>/part-m-00000").
   StatusOr<std::unique_ptr<WritableFile>> Create(const std::string& name,
                                                  const CreateOptions& options = {});
   Status Commit();

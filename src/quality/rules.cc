@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <unordered_set>
 
 #include "comptoir/core/strings.h"
 #include "fmt/format.h"
@@ -340,10 +343,18 @@ StatusOr<int> CompareDecimal(std::string_view a, std::string_view b) {
 
 // ---------------------------------------------------------------------------
 
+// Keys a unique rule has seen: shared by the forks of one checker.
+struct SeenKeys {
+  std::mutex mu;
+  std::unordered_set<std::string> keys;
+};
+
+// Copied by Fork(): everything but the seen keys is read-only once built.
 struct RowChecker::Compiled {
-  std::vector<size_t> columns;          // indexes into the record
-  std::unique_ptr<RE2> re;              // regex
-  std::set<std::string, std::less<>> set;  // allowed values, reference values, or keys seen (unique)
+  std::vector<size_t> columns;                                      // indexes into the record
+  std::shared_ptr<const RE2> re;                                    // regex
+  std::shared_ptr<const std::set<std::string, std::less<>>> set;    // allowed or referenced values
+  std::shared_ptr<SeenKeys> seen;                                   // unique
 };
 
 RowChecker::RowChecker() = default;
@@ -368,8 +379,11 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
       }
       k.columns.push_back(static_cast<size_t>(it - columns.begin()));
     }
-    if (r.check == Check::kRegex) k.re = std::make_unique<RE2>(r.pattern, RE2::Quiet);
-    if (r.check == Check::kAllowed) k.set.insert(r.values.begin(), r.values.end());
+    if (r.check == Check::kRegex) k.re = std::make_shared<const RE2>(r.pattern, RE2::Quiet);
+    if (r.check == Check::kAllowed) {
+      k.set = std::make_shared<const std::set<std::string, std::less<>>>(r.values.begin(), r.values.end());
+    }
+    if (r.check == Check::kUnique) k.seen = std::make_shared<SeenKeys>();
     if (r.check == Check::kReferences) {
       if (!column_values) {
         return absl::FailedPreconditionError(
@@ -377,7 +391,8 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
                    r.ref_dataset, "; run it where the lake is given"));
       }
       ASSIGN_OR_RETURN(std::vector<std::string> values, column_values(r.ref_dataset, r.ref_column));
-      k.set.insert(std::make_move_iterator(values.begin()), std::make_move_iterator(values.end()));
+      k.set = std::make_shared<const std::set<std::string, std::less<>>>(std::make_move_iterator(values.begin()),
+                                                                          std::make_move_iterator(values.end()));
     }
     c.rules_.push_back(r);
     c.compiled_.push_back(std::move(k));
@@ -386,11 +401,23 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
   return c;
 }
 
+RowChecker RowChecker::Fork() const {
+  RowChecker c;
+  c.rules_ = rules_;
+  c.compiled_ = compiled_;
+  c.failed_.assign(rules_.size(), 0);
+  return c;
+}
+
+void RowChecker::AddCounts(const RowChecker& fork) {
+  for (size_t i = 0; i < failed_.size() && i < fork.failed_.size(); ++i) failed_[i] += fork.failed_[i];
+}
+
 RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::string_view>> values) {
   Verdict v;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];
-    Compiled& k = compiled_[i];
+    const Compiled& k = compiled_[i];
     const std::optional<std::string_view>& value = values[k.columns.front()];
     std::string why;  // empty: passed
     switch (r.check) {
@@ -419,7 +446,7 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         break;
       case Check::kAllowed:
       case Check::kReferences:
-        if (value && !k.set.contains(*value)) why = StrCat("\"", *value, "\"");
+        if (value && !k.set->contains(*value)) why = StrCat("\"", *value, "\"");
         break;
       case Check::kRegex:
         if (value && !RE2::FullMatch(*value, *k.re)) why = StrCat("\"", *value, "\"");
@@ -438,7 +465,10 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
           StrAppend(&key, part->size(), ":", *part);
           StrAppend(&shown, shown.empty() ? "" : ", ", *part);
         }
-        if (!has_null && !k.set.insert(std::move(key)).second) why = StrCat("repeats ", shown);
+        if (!has_null) {
+          std::lock_guard<std::mutex> lock(k.seen->mu);
+          if (!k.seen->keys.insert(std::move(key)).second) why = StrCat("repeats ", shown);
+        }
         break;
       }
       case Check::kRowCount: break;

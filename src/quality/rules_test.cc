@@ -1,6 +1,8 @@
 #include "comptoir/quality/rules.h"
 
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <unistd.h>
 
 #include <filesystem>
@@ -224,6 +226,41 @@ check = "not_null"
 
   // Per rule: range, allowed, length, regex, unique, not_null.
   EXPECT_EQ(c->failed(), (std::vector<uint64_t>{2, 1, 1, 1, 1, 1}));
+}
+
+TEST(QualityRowChecker, ForksOnThreadsShareUniqueKeysAndSumTheirCounts) {
+  auto rules = LoadRules(WriteToml(R"(
+[[quality.rule]]
+dataset = "/s"
+column = "id"
+check = "unique"
+action = "reject"
+[[quality.rule]]
+dataset = "/s"
+column = "qty"
+check = "range"
+min = 1
+)"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  auto c = RowChecker::Create(*rules, "/s", {"id", "qty"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Four threads each check ids 0..9999: every id passes once in all.
+  std::vector<RowChecker> forks;
+  for (int t = 0; t < 4; ++t) forks.push_back(c->Fork());
+  std::vector<int> passed(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        std::string id = std::to_string(i);
+        if (forks[t].CheckRecord(Record{id, t == 0 ? "0" : "1"}).rule != 0) ++passed[t];
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(passed[0] + passed[1] + passed[2] + passed[3], 10000);
+  for (const RowChecker& f : forks) c->AddCounts(f);
+  EXPECT_EQ(c->failed(), (std::vector<uint64_t>{30000, 10000}));
 }
 
 TEST(QualityRowChecker, ReferencesReadTheOtherDatasetOnceAndAMissingColumnIsNamed) {

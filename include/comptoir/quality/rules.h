@@ -78,7 +78,8 @@ std::vector<RuleStatus> CheckAgainstLake(std::span<const Rule> rules, lake::Stor
 // exactly: -1, 0 or 1. InvalidArgument when either is not a decimal number.
 StatusOr<int> CompareDecimal(std::string_view a, std::string_view b);
 
-// Runs one dataset's per-record rules, counting failures per rule.
+// Runs one dataset's per-record rules, counting failures per rule. One
+// checker per thread: see Fork().
 class RowChecker {
  public:
   // The values of a column of another dataset, for `references` rules.
@@ -106,6 +107,14 @@ class RowChecker {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const std::vector<uint64_t>& failed() const { return failed_; }  // per rule
+
+  // A checker for another thread of the same run: the same rules, its own
+  // counts, and the keys of `unique` rules shared with this one (so a key
+  // repeated across parallel splits is caught; which of the two is the
+  // repeat depends on the order the splits read them).
+  RowChecker Fork() const;
+  // Adds a fork's counts to this checker's.
+  void AddCounts(const RowChecker& fork);
 
   RowChecker(RowChecker&&) noexcept;
   RowChecker& operator=(RowChecker&&) noexcept;

@@ -83,6 +83,9 @@ class RuleReader {
       if (it == kActions.end()) return Error("action", StrCat("action must be one of ", Names(kActions)));
       r.action = it->second;
     }
+    if (t_.get("name") != nullptr) {
+      ASSIGN_OR_RETURN(r.name, RequiredString("name"));
+    }
     RETURN_IF_ERROR(KnownKeys(r.check));
     RETURN_IF_ERROR(Columns(&r));
     RETURN_IF_ERROR(Parameters(&r));
@@ -265,6 +268,8 @@ std::string_view ActionName(Action a) {
   }
   return "?";
 }
+
+std::string Rule::Label() const { return name.empty() ? StrCat("rule ", number) : name; }
 
 std::string Rule::Describe() const {
   std::string out = Join(columns, "+");

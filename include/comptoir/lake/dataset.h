@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,5 +77,16 @@ inline constexpr std::string_view kSchemaFile = "_schema.json";
 // `<dir>/_schema.json`. NotFound when the dataset has none; DataLoss when it
 // is damaged.
 StatusOr<DatasetSchema> ReadDatasetSchema(Storage* lake, const std::string& dir);
+
+// One record of a part: its 1-based position (text: the line it starts on;
+// Avro: the record number), its fields in the lake's text spelling (valid
+// during the call) and, per field, whether it is NULL.
+using RecordCallback = std::function<Status(const FileInfo& part, size_t position,
+                                            const std::vector<std::string_view>& fields,
+                                            const std::vector<uint8_t>& null)>;
+// Every record of the visible part files of `dir` (written under `schema`:
+// text or Avro), part by part in name order; stops at the first error
+// (DataLoss naming the file and line for a malformed record).
+Status ForEachRecord(Storage* lake, const std::string& dir, const DatasetSchema& schema, const RecordCallback& cb);
 
 }  // namespace comptoir::lake

@@ -45,6 +45,7 @@ std::string_view ActionName(Action a);
 struct Rule {
   int number = 0;  // 1-based, in file order
   int line = 0;    // where its table starts
+  std::string name;  // optional `name` key
   std::string dataset;
   std::vector<std::string> columns;  // one, or several for a compound unique key; none for row_count
   Check check = Check::kNotNull;
@@ -58,6 +59,8 @@ struct Rule {
   bool per_record() const { return check != Check::kRowCount; }
   // "QUANTITYORDERED range [1, 50]", for listings and reasons.
   std::string Describe() const;
+  // Its name, else "rule N".
+  std::string Label() const;
 };
 
 // Every [[quality.rule]] of the TOML file at `path`; none when the file does

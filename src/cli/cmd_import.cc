@@ -9,6 +9,7 @@
 #include "comptoir/core/progress.h"
 #include "comptoir/importer/importer.h"
 #include "comptoir/importer/jobs.h"
+#include "comptoir/quality/rules.h"
 #include "fmt/format.h"
 
 namespace comptoir::cli {
@@ -198,6 +199,7 @@ struct ImportFlags {
     if (!merge_key.empty() && o.incremental != importer::Incremental::kLastModified) {
       return absl::InvalidArgumentError("--merge-key goes with --incremental lastmodified");
     }
+    ASSIGN_OR_RETURN(o.rules, quality::LoadRules(g.config_path, g.config_explicit));
     return o;
   }
 
@@ -231,6 +233,20 @@ void PrintSummary(const importer::ImportResult& r, const std::string& lake_uri) 
   }
   if (r.plan.new_last_value) {
     std::cout << fmt::format("  incremental: next --last-value {}\n", *r.plan.new_last_value);
+  }
+  if (r.quality) {
+    const quality::RunRecord& q = *r.quality;
+    std::cout << fmt::format("  quality (run {}): {} rows checked, {} published, {} rejected{}, {} warned\n", q.run,
+                             core::WithThousands(q.rows_in), core::WithThousands(q.rows_out),
+                             core::WithThousands(q.rejected),
+                             q.rejected > 0 ? fmt::format(" (in {}/_rejects/{}/)", r.plan.target, q.run) : "",
+                             core::WithThousands(q.warned));
+    for (const quality::RuleResult& rule : q.rules) {
+      if (rule.failed > 0) {
+        std::cout << fmt::format("    {} ({}, {}): {} failed\n", rule.name, rule.describe, rule.action,
+                                 core::WithThousands(rule.failed));
+      }
+    }
   }
   for (const std::string& f : r.files) std::cout << "  " << f << "\n";
 }

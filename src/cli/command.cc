@@ -10,6 +10,7 @@
 #include "comptoir/core/units.h"
 #include "comptoir/lake/storage.h"
 #include "comptoir/lake/webhdfs.h"
+#include "comptoir/quality/rules.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -18,6 +19,7 @@ namespace comptoir::cli {
 int ExitCodeFor(const Status& s) {
   if (s.ok()) return 0;
   if (absl::IsAborted(s)) return 130;
+  if (quality::IsQualityFailed(s)) return quality::kQualityFailedExitCode;
   return 1;
 }
 

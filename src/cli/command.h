@@ -40,7 +40,8 @@ struct Globals {
   core::Config config;
 };
 
-// Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
+// Exit codes: 0 ok, 1 failure, 2 usage error, 3 a data-quality rule with
+// action `fail` failed (nothing published), 130 interrupted.
 int ExitCodeFor(const Status& s);
 
 class Command {

@@ -15,6 +15,7 @@
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/dataset.h"
 #include "comptoir/lake/publish.h"
+#include "comptoir/quality/quarantine.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -186,8 +187,20 @@ std::vector<lake::AvroField> AvroFieldsFor(const ImportPlan& plan, bool datetime
   return fields;
 }
 
+// The data-quality side of a run: the target's rules, and where rejects go.
+struct Quality {
+  std::optional<quality::RowChecker> checker;  // the rules' counts, once every split added its fork's
+  std::string run;                             // run id: _rejects/<run>/
+  lake::DatasetSchema rejects_schema;
+  std::string record_name;
+  std::mutex mu;
+  std::atomic<uint64_t> rejected{0}, warned{0}, failed_rows{0};
+  std::string first_failure;  // the first `fail` verdict's reason
+};
+
 struct Shared {
   std::vector<lake::AvroField> avro_fields;  // Avro parts: the writer's fields
+  Quality quality;
   std::atomic<uint64_t> rows{0};
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> zero_dates{0};
@@ -507,12 +520,19 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
     formatters.emplace_back(c, o.sqoop_values, avro_out);
     is_string.push_back(source::IsStringKind(c.kind));
   }
+  Quality& q = shared->quality;
+  std::optional<quality::RowChecker> checker;
+  std::optional<quality::RejectWriter> rejects;
+  if (q.checker) {
+    checker = q.checker->Fork();
+    rejects.emplace(pub, q.run, file_name, &q.rejects_schema, &shared->avro_fields, q.record_name);
+  }
   std::vector<std::string> scratch(plan.columns.size());
-  std::vector<std::optional<std::string_view>> avro_values(plan.columns.size());
+  std::vector<std::optional<std::string_view>> values(plan.columns.size());
   std::string buf;
   buf.reserve(kFlushBytes * 2);
-  std::string value;
-  uint64_t rows = 0;
+  uint64_t rows = 0;      // written to the part
+  uint64_t read = 0;      // read from the source (the source position of rejects)
   uint64_t pending_rows = 0;
   uint64_t pending_bytes = 0;
   std::vector<std::string> keys;
@@ -523,49 +543,61 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
           return absl::InternalError(StrCat("query returned ", r.values.size(),
                                             " columns, expected ", plan.columns.size()));
         }
-        if (avro_out) {
-          size_t row_bytes = 0;
-          for (size_t i = 0; i < r.values.size(); ++i) {
-            std::string_view text;
-            if (!r.values[i] ||
-                !formatters[i].Format(*r.values[i], &text, &scratch[i], &shared->zero_dates)) {
-              avro_values[i] = std::nullopt;
-              continue;
-            }
-            avro_values[i] = text;
-            row_bytes += text.size();
-          }
-          RETURN_IF_ERROR(avro->Append(avro_values));
-          pending_bytes += row_bytes;
-          ++rows;
-          if (++pending_rows == 1024) {
-            progress->Add(pending_rows, pending_bytes);
-            shared->bytes.fetch_add(pending_bytes, std::memory_order_relaxed);
-            pending_rows = pending_bytes = 0;
-            RETURN_IF_ERROR(core::CheckCancelled("import"));
-          }
-          return absl::OkStatus();
-        }
+        size_t row_bytes = 0;
         for (size_t i = 0; i < r.values.size(); ++i) {
-          bool first = i == 0;
-          if (!r.values[i]) {
-            writer.Null(&buf, is_string[i], first);
-            if (static_cast<int>(i) == merge_index) keys.emplace_back("\x01NULL");
-            continue;
-          }
           std::string_view text;
-          if (!formatters[i].Format(*r.values[i], &text, &value, &shared->zero_dates)) {
-            writer.Null(&buf, is_string[i], first);
+          if (!r.values[i] || !formatters[i].Format(*r.values[i], &text, &scratch[i], &shared->zero_dates)) {
+            values[i] = std::nullopt;
             continue;
           }
-          writer.Field(&buf, text, first);
-          if (static_cast<int>(i) == merge_index) keys.emplace_back(text);
+          values[i] = text;
+          row_bytes += text.size();
         }
-        writer.EndRow(&buf);
+        ++read;
+        if (checker) {
+          quality::RowChecker::Verdict v = checker->CheckRecord(values);
+          if (!v.passed()) {
+            switch (v.action) {
+              case quality::Action::kWarn:
+                q.warned.fetch_add(1, std::memory_order_relaxed);
+                break;
+              case quality::Action::kReject:
+                q.rejected.fetch_add(1, std::memory_order_relaxed);
+                return rejects->Write(values, checker->rules()[static_cast<size_t>(v.rule)], v.reason,
+                                      StrCat("split ", ps.split.index, " row ", read));
+              case quality::Action::kFail: {
+                // The run publishes nothing; it reads on to count every failure.
+                if (q.failed_rows.fetch_add(1) == 0) {
+                  std::lock_guard<std::mutex> lock(q.mu);
+                  q.first_failure = StrCat(v.reason, " (split ", ps.split.index, " row ", read, ")");
+                }
+                return absl::OkStatus();
+              }
+            }
+          }
+        }
+        if (avro_out) {
+          RETURN_IF_ERROR(avro->Append(values));
+          pending_bytes += row_bytes;
+        } else {
+          for (size_t i = 0; i < values.size(); ++i) {
+            if (values[i]) {
+              writer.Field(&buf, *values[i], i == 0);
+            } else {
+              writer.Null(&buf, is_string[i], i == 0);
+            }
+          }
+          writer.EndRow(&buf);
+          if (merge_index >= 0) {
+            const std::optional<std::string_view>& k = values[static_cast<size_t>(merge_index)];
+            keys.emplace_back(k ? *k : std::string_view("\x01NULL"));
+          }
+        }
         ++rows;
         if (++pending_rows == 1024) {
-          progress->Add(pending_rows, 0);
-          pending_rows = 0;
+          progress->Add(pending_rows, pending_bytes);
+          shared->bytes.fetch_add(pending_bytes, std::memory_order_relaxed);
+          pending_rows = pending_bytes = 0;
           RETURN_IF_ERROR(core::CheckCancelled("import"));
         }
         if (buf.size() >= kFlushBytes) {
@@ -585,6 +617,11 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
   } else {
     RETURN_IF_ERROR(file->Append(buf));
     RETURN_IF_ERROR(file->Close());
+  }
+  if (checker) {
+    RETURN_IF_ERROR(rejects->Close());
+    std::lock_guard<std::mutex> lock(q.mu);
+    q.checker->AddCounts(*checker);
   }
   shared->rows.fetch_add(rows, std::memory_order_relaxed);
   if (merge_index >= 0) {
@@ -786,6 +823,97 @@ StatusOr<Publishing> HowToPublish(const ImportOptions& o, const ImportPlan& plan
   return p;
 }
 
+// The rules of `o` whose dataset is the import's target.
+std::vector<quality::Rule> TargetRules(const ImportOptions& o, const ImportPlan& plan) {
+  std::vector<quality::Rule> out;
+  for (const quality::Rule& r : o.rules) {
+    StatusOr<std::string> d = lake::NormalizePath(r.dataset);
+    if (d.ok() && *d == plan.target) out.push_back(r);
+  }
+  return out;
+}
+
+// Compiles the target's rules for this import's columns (reading referenced
+// datasets once) and names the run. No rules: no checker.
+Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportOptions& o, const ImportPlan& plan,
+                    lake::Storage* lake, const lake::DatasetSchema& schema, Shared* shared) {
+  if (rules.empty()) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const Column& c : plan.columns) names.push_back(c.name);
+  Quality& q = shared->quality;
+  ASSIGN_OR_RETURN(q.checker, quality::RowChecker::Create(rules, plan.target, names, quality::LakeColumnValues(lake)));
+  q.run = quality::NewRunId();
+  q.record_name = o.table.empty() ? "QueryResult" : o.table;
+  q.rejects_schema = quality::RejectsSchema(schema, shared->avro_fields, q.record_name);
+  return absl::OkStatus();
+}
+
+// The run's record: per-record rules' counts, then the dataset rules
+// (row_count) checked on the rows it would publish.
+quality::RunRecord QualityRecord(const std::vector<quality::Rule>& rules, const ImportPlan& plan, Quality* q,
+                                 uint64_t rows_out) {
+  quality::RunRecord r;
+  r.run = q->run;
+  r.time = core::FormatIsoMillis(core::UnixMillis());
+  r.dataset = plan.target;
+  r.writer = "import";
+  r.rows_out = rows_out;
+  r.rejected = q->rejected.load();
+  r.warned = q->warned.load();
+  r.rows_in = rows_out + r.rejected + q->failed_rows.load();
+  r.rules = quality::ResultsOf(*q->checker);
+  std::vector<std::string> failures;
+  if (q->failed_rows.load() > 0) {
+    failures.push_back(StrCat(q->failed_rows.load(), " row(s) failed a rule with action fail, the first: ",
+                              q->first_failure));
+  }
+  for (const quality::Rule& rule : rules) {
+    if (rule.per_record()) continue;
+    quality::RuleResult res{rule.number, rule.Label(), std::string(quality::CheckName(rule.check)), "",
+                            std::string(quality::ActionName(rule.action)), rule.Describe(), 0};
+    uint64_t lo = 0, hi = UINT64_MAX;
+    if (rule.min) ParseInt(*rule.min, &lo);
+    if (rule.max) ParseInt(*rule.max, &hi);
+    if (rows_out < lo || rows_out > hi) {
+      res.failed = 1;
+      if (rule.action == quality::Action::kFail) {
+        failures.push_back(StrCat(rule.Label(), " (", rule.Describe(), "): the run has ", rows_out, " rows"));
+      }
+    }
+    r.rules.push_back(std::move(res));
+  }
+  std::sort(r.rules.begin(), r.rules.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+  if (!failures.empty()) {
+    r.outcome = "failed";
+    r.failure = Join(failures, "; ");
+    r.rows_out = 0;  // nothing is published
+  }
+  return r;
+}
+
+// Stages the rejects' schema and the history line in the publication, or,
+// for a failed run, records it on its own and returns the quality failure.
+Status PublishQuality(const quality::RunRecord& record, Quality* q, lake::Storage* lake, lake::Publication* pub) {
+  if (record.failed()) {
+    pub->Abort();
+    Status recorded = quality::RecordRunOutsideCommit(lake, record.dataset, record);
+    if (!recorded.ok()) spdlog::warn("could not record the failed run in its history: {}", recorded.ToString());
+    return quality::QualityFailedError(StrCat(
+        "data quality: ", record.failure, "; nothing was published and ", record.dataset,
+        " is unchanged (the run is in ", lake::JoinPath(record.dataset, std::string(quality::kHistoryFile)),
+        "; `comptoir quality report ", record.dataset, "` shows it)"));
+  }
+  if (record.rejected > 0) {
+    ASSIGN_OR_RETURN(auto f, pub->Create(StrCat(quality::RejectsDir(q->run), "/", lake::kSchemaFile)));
+    RETURN_IF_ERROR(f->Append(q->rejects_schema.ToJson()));
+    RETURN_IF_ERROR(f->Close());
+  }
+  ASSIGN_OR_RETURN(std::string history, quality::HistoryWith(lake, record.dataset, record));
+  ASSIGN_OR_RETURN(auto h, pub->Create(std::string(quality::kHistoryFile)));
+  RETURN_IF_ERROR(h->Append(history));
+  return h->Close();
+}
+
 }  // namespace
 
 std::string Base64(std::string_view bytes) {
@@ -864,6 +992,11 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
     return fmt::format("part-m-{:05d}{}", first_part + i, lake::CodecExtension(o.codec));
   };
 
+  const std::vector<quality::Rule> rules = TargetRules(o, plan);
+  if (Status s = SetUpQuality(rules, o, plan, lake, schema, &shared); !s.ok()) {
+    pub->Abort();
+    return s;
+  }
   if (Status s = RunSplits(o, plan, pub.get(), part_name, merge_index, &shared); !s.ok()) {
     pub->Abort();
     return s;
@@ -873,12 +1006,13 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
   result.zero_dates = shared.zero_dates.load();
   if (o.validate) {
     uint64_t expected = plan.source_rows.value_or(0);
-    if (expected != result.rows) {
+    uint64_t quarantined = shared.quality.rejected.load() + shared.quality.failed_rows.load();
+    if (expected != result.rows + quarantined) {
       pub->Abort();
       return absl::FailedPreconditionError(
           StrCat("--validate: the source has ", expected, " rows matching the import, but ",
-                 result.rows, " were written; nothing was published (did the source change "
-                 "during the import?)"));
+                 result.rows, " were written", quarantined > 0 ? StrCat(" and ", quarantined, " quarantined") : "",
+                 "; nothing was published (did the source change during the import?)"));
     }
   }
   if (merge_index >= 0) {
@@ -886,6 +1020,10 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
                      CarryOverOldRows(o, plan, lake, pub.get(),
                                       part_name(static_cast<int>(plan.splits.size())), merge_index,
                                       shared));
+  }
+  if (shared.quality.checker) {
+    result.quality = QualityRecord(rules, plan, &shared.quality, result.rows);
+    RETURN_IF_ERROR(PublishQuality(*result.quality, &shared.quality, lake, pub.get()));
   }
   schema.last_import_rows = result.rows;
   ASSIGN_OR_RETURN(auto schema_file, pub->Create(std::string(lake::kSchemaFile)));

@@ -41,10 +41,10 @@ TEST(QualityQuarantine, RejectsArePublishedByTheRunsCommitWithTheirColumns) {
   RejectWriter none(pub->get(), "R1", "part-m-00000", &rejects, nullptr, "sales");
   RejectWriter w(pub->get(), "R1", "part-m-00001", &rejects, nullptr, "sales");
   Rule rule = RangeRule();
-  ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts, Ltd", "-1.00"}, rule, "SALES range [0, ]: -1.00", "split 1 row 7")
+  ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts, Ltd", "-1.00"}, rule, "SALES range >= 0: -1.00", "split 1 row 7")
                   .ok());
   rule.name = "sales are positive";
-  ASSERT_TRUE(w.Write(Record{"10101", std::nullopt, "-2.50"}, rule, "SALES range [0, ]: -2.50", "split 1 row 9").ok());
+  ASSERT_TRUE(w.Write(Record{"10101", std::nullopt, "-2.50"}, rule, "SALES range >= 0: -2.50", "split 1 row 9").ok());
   ASSERT_TRUE(none.Close().ok());
   ASSERT_TRUE(w.Close().ok());
   EXPECT_EQ(w.rows(), 2u);
@@ -53,8 +53,8 @@ TEST(QualityQuarantine, RejectsArePublishedByTheRunsCommitWithTheirColumns) {
   EXPECT_FALSE(*lake::Exists(lake.get(), "/s/_rejects"));
   ASSERT_TRUE((*pub)->Commit().ok());
   EXPECT_EQ(*lake::ReadFileToString(lake.get(), "/s/_rejects/R1/part-m-00001"),
-            "10100,\"Mini Gifts, Ltd\",-1.00,rule 2,\"SALES range [0, ]: -1.00\",split 1 row 7\n"
-            "10101,\\N,-2.50,sales are positive,\"SALES range [0, ]: -2.50\",split 1 row 9\n");
+            "10100,\"Mini Gifts, Ltd\",-1.00,rule 2,SALES range >= 0: -1.00,split 1 row 7\n"
+            "10101,\\N,-2.50,sales are positive,SALES range >= 0: -2.50,split 1 row 9\n");
   EXPECT_FALSE(*lake::Exists(lake.get(), "/s/_rejects/R1/part-m-00000")) << "a split without rejects writes none";
 
   // Read back as a dataset of its own.
@@ -82,7 +82,7 @@ TEST(QualityQuarantine, AvroRejectsCarryTheDatasetsFieldsAndThreeStrings) {
   auto pub = lake::Publication::Begin(lake.get(), "/s", lake::PublishMode::kCreate);
   ASSERT_TRUE(pub.ok()) << pub.status();
   RejectWriter w(pub->get(), "R1", "part-m-00000.avro", &rejects, &fields, "sales");
-  ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts", "-1.00"}, RangeRule(), "SALES range [0, ]: -1.00", "split 0 row 1").ok());
+  ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts", "-1.00"}, RangeRule(), "SALES range >= 0: -1.00", "split 0 row 1").ok());
   ASSERT_TRUE(w.Close().ok());
   ASSERT_TRUE((*pub)->Commit().ok());
   std::vector<std::string> got;
@@ -93,7 +93,7 @@ TEST(QualityQuarantine, AvroRejectsCarryTheDatasetsFieldsAndThreeStrings) {
                                     return absl::OkStatus();
                                   })
                   .ok());
-  EXPECT_EQ(got, (std::vector<std::string>{"10100", "Mini Gifts", "-1.00", "rule 2", "SALES range [0, ]: -1.00",
+  EXPECT_EQ(got, (std::vector<std::string>{"10100", "Mini Gifts", "-1.00", "rule 2", "SALES range >= 0: -1.00",
                                            "split 0 row 1"}));
 }
 
@@ -122,7 +122,7 @@ TEST(QualityHistory, RunsAppendAndSurviveDamagedLinesAndAnInterruptedSwap) {
   r.rows_in = 10;
   r.rows_out = 9;
   r.rejected = 1;
-  r.rules = {{2, "rule 2", "range", "SALES", "reject", "SALES range [0, ]", 1}};
+  r.rules = {{2, "rule 2", "range", "SALES", "reject", "SALES range >= 0", 1}};
   ASSERT_TRUE(lake::WriteStringToFile(lake.get(), "/s/_quality/history.jsonl", *HistoryWith(lake.get(), "/s", r)).ok());
   // A torn line, then a failed run recorded outside any commit.
   auto text = *lake::ReadFileToString(lake.get(), "/s/_quality/history.jsonl");
@@ -137,7 +137,7 @@ TEST(QualityHistory, RunsAppendAndSurviveDamagedLinesAndAnInterruptedSwap) {
   ASSERT_TRUE(runs.ok()) << runs.status();
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ(skipped, 1u);
-  EXPECT_EQ((*runs)[0].rules[0].describe, "SALES range [0, ]");
+  EXPECT_EQ((*runs)[0].rules[0].describe, "SALES range >= 0");
   EXPECT_EQ((*runs)[0].rejected, 1u);
   EXPECT_TRUE((*runs)[1].failed());
   EXPECT_EQ((*runs)[1].failure, "rule 3 (fail) failed on 2 rows");

@@ -3,6 +3,8 @@
 
 #include <re2/re2.h>
 
+#include "absl/strings/cord.h"
+
 #include <algorithm>
 #include <array>
 #include <filesystem>
@@ -269,6 +271,18 @@ std::string_view ActionName(Action a) {
   return "?";
 }
 
+namespace {
+constexpr char kQualityFailedPayload[] = "comptoir/quality-failed";
+}  // namespace
+
+Status QualityFailedError(std::string_view message) {
+  Status s = absl::FailedPreconditionError(std::string(message));
+  s.SetPayload(kQualityFailedPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsQualityFailed(const Status& s) { return s.GetPayload(kQualityFailedPayload).has_value(); }
+
 std::string Rule::Label() const { return name.empty() ? StrCat("rule ", number) : name; }
 
 std::string Rule::Describe() const {
@@ -278,7 +292,11 @@ std::string Rule::Describe() const {
     case Check::kRange:
     case Check::kLength:
     case Check::kRowCount:
-      StrAppend(&out, " [", min.value_or(""), ", ", max.value_or(""), "]");
+      if (min && max) {
+        StrAppend(&out, " [", *min, ", ", *max, "]");
+      } else {
+        StrAppend(&out, min ? " >= " : " <= ", min ? *min : max.value_or(""));
+      }
       break;
     case Check::kAllowed: StrAppend(&out, " {", Join(values, ", "), "}"); break;
     case Check::kRegex: StrAppend(&out, " /", pattern, "/"); break;

@@ -81,7 +81,7 @@ TEST(QualityRules, ReadsEveryKindOfRuleInFileOrder) {
   EXPECT_EQ((*rules)[3].pattern, "S\\d+_\\d+");
   EXPECT_EQ((*rules)[4].Describe(), "PRODUCTCODE references /user/sqoop/products.productCode");
   EXPECT_FALSE((*rules)[5].per_record());
-  EXPECT_EQ((*rules)[5].Describe(), "row_count [1, ]");
+  EXPECT_EQ((*rules)[5].Describe(), "row_count >= 1");
 }
 
 TEST(QualityRules, NoFileOrNoRulesIsNoRule) {

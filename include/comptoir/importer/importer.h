@@ -17,6 +17,8 @@
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
 #include "comptoir/lake/text_format.h"
+#include "comptoir/quality/history.h"
+#include "comptoir/quality/rules.h"
 #include "comptoir/source/database.h"
 #include "comptoir/source/split_planner.h"
 
@@ -54,6 +56,12 @@ struct ImportOptions {
   std::string check_column;
   std::optional<std::string> last_value;
   std::string merge_key;
+  // Data-quality rules (comptoir.toml's [[quality.rule]]); those whose
+  // dataset is the target check every row: rejected rows go to
+  // <target>/_rejects/<run>/ by the same commit, a `fail` publishes nothing
+  // (quality::IsQualityFailed), and the run is recorded in
+  // <target>/_quality/history.jsonl.
+  std::vector<quality::Rule> rules;
 };
 
 struct PlannedSplit {
@@ -80,6 +88,9 @@ struct ImportResult {
   uint64_t zero_dates = 0;  // MySQL zero dates written as NULL
   uint64_t merged_old_rows = 0;
   std::vector<std::string> files;  // published data files
+  // With rules for the target: the run's record (rows_in, rows_out, rejected,
+  // per-rule counts), as written to its history.
+  std::optional<quality::RunRecord> quality;
 };
 
 // Plans and runs the import. With dry_run, returns the plan without reading

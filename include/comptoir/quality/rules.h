@@ -77,6 +77,12 @@ struct RuleStatus {
 };
 std::vector<RuleStatus> CheckAgainstLake(std::span<const Rule> rules, lake::Storage* lake);
 
+// A run stopped by a rule whose action is `fail`: nothing was published.
+// Commands exit with kQualityFailedExitCode for it (other failures exit 1).
+inline constexpr int kQualityFailedExitCode = 3;
+Status QualityFailedError(std::string_view message);
+bool IsQualityFailed(const Status& s);
+
 // Compares two decimal numbers written as text ("-12.50", "3", "+0.125")
 // exactly: -1, 0 or 1. InvalidArgument when either is not a decimal number.
 StatusOr<int> CompareDecimal(std::string_view a, std::string_view b);

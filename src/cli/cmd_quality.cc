@@ -1,7 +1,11 @@
 // comptoir quality rules: the data-quality rules of the configuration, checked.
+#include <algorithm>
 #include <iostream>
 
 #include "comptoir/lake/storage.h"
+#include "comptoir/core/progress.h"
+#include "comptoir/quality/history.h"
+#include "comptoir/quality/quarantine.h"
 #include "comptoir/quality/rules.h"
 #include "common.h"
 #include "fmt/format.h"
@@ -77,10 +81,87 @@ Status ListRules(const Globals& g, const RulesFlags& f) {
   return absl::OkStatus();
 }
 
+struct ReportFlags {
+  std::string lake;
+  std::string dataset;
+  bool json = false;
+  int runs = 10;
+};
+
+// The trend of one rule: its failed count in each of the last runs (null
+// where the rule did not exist yet), oldest first.
+nlohmann::json Trend(const std::vector<quality::RunRecord>& runs, int number) {
+  nlohmann::json t = nlohmann::json::array();
+  for (const quality::RunRecord& r : runs) {
+    auto it = std::find_if(r.rules.begin(), r.rules.end(), [&](const auto& x) { return x.number == number; });
+    t.push_back(it == r.rules.end() ? nlohmann::json(nullptr) : nlohmann::json(it->failed));
+  }
+  return t;
+}
+
+Status Report(const Globals& g, const ReportFlags& f) {
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenConfiguredLake(g.config, f.lake));
+  ASSIGN_OR_RETURN(std::string dataset, lake::NormalizePath(f.dataset));
+  size_t skipped = 0;
+  ASSIGN_OR_RETURN(std::vector<quality::RunRecord> all, quality::ReadHistory(fs.get(), dataset, &skipped));
+  if (all.empty()) {
+    return absl::NotFoundError(fmt::format(
+        "no quality history for {} in {}: no ingest with [[quality.rule]] for it has run yet (`comptoir quality "
+        "rules` lists the rules)", dataset, fs->Uri()));
+  }
+  std::vector<quality::RunRecord> recent(all.end() - std::min<std::ptrdiff_t>(std::max(f.runs, 1), all.size()),
+                                         all.end());
+  const quality::RunRecord& last = all.back();
+  if (f.json) {
+    nlohmann::json j = nlohmann::json::parse(last.ToJsonLine());
+    j["runs"] = all.size();
+    j["skipped_lines"] = skipped;
+    j["rejects_dir"] = last.rejected > 0 && !last.failed() ? lake::JoinPath(dataset, quality::RejectsDir(last.run)) : "";
+    for (nlohmann::json& rule : j["rules"]) rule["trend"] = Trend(recent, rule.value("number", 0));
+    j["history"] = nlohmann::json::array();
+    for (const quality::RunRecord& r : recent) {
+      j["history"].push_back({{"run", r.run}, {"time", r.time}, {"outcome", r.outcome}, {"rows_in", r.rows_in},
+                              {"rows_out", r.rows_out}, {"rejected", r.rejected}, {"warned", r.warned}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << fmt::format("{} in {}: {} run(s) recorded; the last, {} ({}, {}), {}\n", dataset, fs->Uri(),
+                           all.size(), last.run, last.time, last.writer,
+                           last.failed() ? "FAILED: nothing published" : "published");
+  if (last.failed()) std::cout << "  " << last.failure << "\n";
+  if (last.failed()) {
+    std::cout << fmt::format("  rows in {}, none published (a fail rule stopped the run), {} would have been "
+                             "rejected, warned {}\n",
+                             core::WithThousands(last.rows_in), core::WithThousands(last.rejected),
+                             core::WithThousands(last.warned));
+  } else {
+    std::cout << fmt::format("  rows in {}, published {}, rejected {}{}, warned {}\n", core::WithThousands(last.rows_in),
+                             core::WithThousands(last.rows_out), core::WithThousands(last.rejected),
+                             last.rejected > 0
+                                 ? fmt::format(" (in {})", lake::JoinPath(dataset, quality::RejectsDir(last.run)))
+                                 : "",
+                             core::WithThousands(last.warned));
+  }
+  std::cout << fmt::format("  {:>3}  {:<48} {:<7} {:>9}  trend over {} run(s), oldest first\n", "#", "rule", "action",
+                           "failed", recent.size());
+  for (const quality::RuleResult& r : last.rules) {
+    std::string trend;
+    for (const nlohmann::json& v : Trend(recent, r.number)) {
+      StrAppend(&trend, trend.empty() ? "" : " ", v.is_null() ? std::string("-") : std::to_string(v.get<uint64_t>()));
+    }
+    std::cout << fmt::format("  {:>3}  {:<48} {:<7} {:>9}  {}\n", r.number,
+                             r.name == fmt::format("rule {}", r.number) ? r.describe : r.name + ": " + r.describe,
+                             r.action, core::WithThousands(r.failed), trend);
+  }
+  if (skipped > 0) std::cout << fmt::format("  ({} damaged line(s) of the history skipped)\n", skipped);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<CommandDef> QualityCommands() {
-  return {{{.name = "quality", .help = "Data-quality rules ([[quality.rule]] in comptoir.toml): list and check them", .supervised = false}, [](Command& cmd) {
+  return {{{.name = "quality", .help = "Data quality: the rules of comptoir.toml ([[quality.rule]]) and the results of the runs they checked", .supervised = false}, [](Command& cmd) {
              cmd.RequireSub();
              auto f = std::make_shared<RulesFlags>();
              Command rules = cmd.Sub("rules", "List the [[quality.rule]] tables of the configuration and check them "
@@ -90,6 +171,14 @@ std::vector<CommandDef> QualityCommands() {
              rules.Flag("--offline", &f->offline, "Check the rules alone, without reading the lake");
              const Globals* g = &cmd.globals();
              rules.Action([g, f] { return ListRules(*g, *f); });
+             auto rf = std::make_shared<ReportFlags>();
+             Command report = cmd.Sub("report", "The last ingest run's quality results for DATASET (rows in, "
+                                                "published, rejected, per rule) and each rule's trend over runs");
+             report.Option("dataset", &rf->dataset, "Dataset (target dir), e.g. /user/sqoop/sales").Required();
+             report.Option("--lake", &rf->lake, "Lake URI or directory (default: config `lake`, i.e. ./lake)");
+             report.Option("--runs", &rf->runs, "Runs shown in the trend (default 10)");
+             report.Flag("--json", &rf->json, "Print JSON");
+             report.Action([g, rf] { return Report(*g, *rf); });
            }}};
 }
 

@@ -192,7 +192,6 @@ struct Quality {
   std::optional<quality::RowChecker> checker;  // the rules' counts, once every split added its fork's
   std::string run;                             // run id: _rejects/<run>/
   lake::DatasetSchema rejects_schema;
-  std::string record_name;
   std::mutex mu;
   std::atomic<uint64_t> rejected{0}, warned{0}, failed_rows{0};
   std::string first_failure;  // the first `fail` verdict's reason
@@ -525,7 +524,7 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
   std::optional<quality::RejectWriter> rejects;
   if (q.checker) {
     checker = q.checker->Fork();
-    rejects.emplace(pub, q.run, file_name, &q.rejects_schema, &shared->avro_fields, q.record_name);
+    rejects.emplace(pub, q.run, file_name, &q.rejects_schema);
   }
   std::vector<std::string> scratch(plan.columns.size());
   std::vector<std::optional<std::string_view>> values(plan.columns.size());
@@ -835,16 +834,15 @@ std::vector<quality::Rule> TargetRules(const ImportOptions& o, const ImportPlan&
 
 // Compiles the target's rules for this import's columns (reading referenced
 // datasets once) and names the run. No rules: no checker.
-Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportOptions& o, const ImportPlan& plan,
-                    lake::Storage* lake, const lake::DatasetSchema& schema, Shared* shared) {
+Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& plan, lake::Storage* lake,
+                    const lake::DatasetSchema& schema, Shared* shared) {
   if (rules.empty()) return absl::OkStatus();
   std::vector<std::string> names;
   for (const Column& c : plan.columns) names.push_back(c.name);
   Quality& q = shared->quality;
   ASSIGN_OR_RETURN(q.checker, quality::RowChecker::Create(rules, plan.target, names, quality::LakeColumnValues(lake)));
   q.run = quality::NewRunId();
-  q.record_name = o.table.empty() ? "QueryResult" : o.table;
-  q.rejects_schema = quality::RejectsSchema(schema, shared->avro_fields, q.record_name);
+  ASSIGN_OR_RETURN(q.rejects_schema, quality::RejectsSchema(schema));
   return absl::OkStatus();
 }
 
@@ -993,7 +991,7 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
   };
 
   const std::vector<quality::Rule> rules = TargetRules(o, plan);
-  if (Status s = SetUpQuality(rules, o, plan, lake, schema, &shared); !s.ok()) {
+  if (Status s = SetUpQuality(rules, plan, lake, schema, &shared); !s.ok()) {
     pub->Abort();
     return s;
   }

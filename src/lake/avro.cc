@@ -195,6 +195,51 @@ std::string AvroSchemaJson(std::string_view record_name, const std::vector<AvroF
   return j.dump();
 }
 
+StatusOr<std::vector<AvroField>> AvroFieldsOf(std::string_view schema_json, std::string* record_name) {
+  nlohmann::json j = nlohmann::json::parse(schema_json, nullptr, false);
+  auto bad = [&](std::string_view what) {
+    return absl::InvalidArgumentError(StrCat("Avro schema: ", what, " (", schema_json.substr(0, 200), ")"));
+  };
+  if (!j.is_object() || !j.contains("fields") || !j["fields"].is_array()) return bad("not a record schema");
+  if (record_name != nullptr) *record_name = j.value("name", "record");
+  std::vector<AvroField> out;
+  for (const nlohmann::json& f : j["fields"]) {
+    if (!f.is_object() || !f.contains("type") || !f["type"].is_array() || f["type"].size() != 2) {
+      return bad("a field is not a union with null");
+    }
+    AvroField a;
+    a.name = f.value("name", "");
+    const nlohmann::json& t = f["type"][1];
+    std::string type = t.is_string() ? t.get<std::string>() : t.value("type", "");
+    std::string logical = t.is_object() ? t.value("logicalType", "") : "";
+    if (logical == "decimal") {
+      a.type = AvroType::kDecimal;
+      a.precision = t.value("precision", 0);
+      a.scale = t.value("scale", 0);
+    } else if (logical == "date") {
+      a.type = AvroType::kDate;
+    } else if (logical == "timestamp-micros") {
+      a.type = AvroType::kTimestampMicros;
+    } else if (logical == "local-timestamp-micros") {
+      a.type = AvroType::kLocalTimestampMicros;
+    } else if (type == "boolean") {
+      a.type = AvroType::kBoolean;
+    } else if (type == "long") {
+      a.type = AvroType::kLong;
+    } else if (type == "double") {
+      a.type = AvroType::kDouble;
+    } else if (type == "string") {
+      a.type = AvroType::kString;
+    } else if (type == "bytes") {
+      a.type = AvroType::kBytes;
+    } else {
+      return bad(StrCat("field ", a.name, " has type ", t.dump()));
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 struct AvroFileWriter::Impl {
   std::unique_ptr<WritableFile> out;
   std::vector<AvroField> fields;

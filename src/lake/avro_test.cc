@@ -20,6 +20,25 @@ TEST(AvroTest, InstantsAndWallClockReadingsHaveTheirOwnLogicalTypes) {
             nlohmann::json({{"type", "long"}, {"logicalType", "local-timestamp-micros"}}));
 }
 
+TEST(AvroTest, FieldsRoundTripThroughTheSchemaJson) {
+  std::vector<AvroField> fields = {{"n", AvroType::kLong},           {"s", AvroType::kString},
+                                   {"d", AvroType::kDecimal, 10, 2}, {"day", AvroType::kDate},
+                                   {"at", AvroType::kTimestampMicros}, {"local", AvroType::kLocalTimestampMicros},
+                                   {"b", AvroType::kBoolean},        {"x", AvroType::kDouble},
+                                   {"raw", AvroType::kBytes}};
+  std::string name;
+  auto back = AvroFieldsOf(AvroSchemaJson("sales", fields), &name);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(name, "sales");
+  ASSERT_EQ(back->size(), fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    EXPECT_EQ((*back)[i].name, fields[i].name);
+    EXPECT_EQ((*back)[i].type, fields[i].type) << fields[i].name;
+    EXPECT_EQ((*back)[i].scale, fields[i].scale);
+  }
+  EXPECT_FALSE(AvroFieldsOf("{\"type\": \"record\"}").ok());
+}
+
 TEST(AvroTest, WritesReadableFileWithLogicalTypes) {
   auto fs = NewMemStorage("avro-test");
   std::vector<AvroField> fields = {{"ORDERNUMBER", AvroType::kLong},

@@ -253,6 +253,20 @@ Status Publication::Commit() {
     ASSIGN_OR_RETURN(bool replaces, Exists(fs_, JoinPath(target_, n)));
     if (replaces) olds.push_back(n);
   }
+  std::vector<std::string> removed;  // files of RemoveAtCommit() paths
+  for (const std::string& r : removals_) {
+    StatusOr<FileInfo> st = fs_->Stat(JoinPath(target_, r));
+    if (absl::IsNotFound(st.status())) continue;
+    RETURN_IF_ERROR(st.status());
+    if (st->is_dir) {
+      RETURN_IF_ERROR(ListFiles(fs_, st->path, r, &removed));
+    } else {
+      removed.push_back(r);
+    }
+  }
+  for (const std::string& r : removed) {
+    if (std::find(olds.begin(), olds.end(), r) == olds.end()) olds.push_back(r);
+  }
   nlohmann::json manifest = {{"new", news}, {"old", olds}};
   RETURN_IF_ERROR(WriteStringToFile(fs_, JoinPath(staging_, kManifest), manifest.dump()));
   Status s = [&]() -> Status {
@@ -279,7 +293,11 @@ Status Publication::Commit() {
   }
   done_ = true;
   SetActive(staging_, false);
-  Status cleanup = fs_->Delete(staging_, true);
+  Status cleanup = absl::OkStatus();
+  for (const std::string& r : removed) {
+    if (cleanup.ok()) cleanup = RemoveEmptyParents(fs_, target_, r);
+  }
+  if (cleanup.ok()) cleanup = fs_->Delete(staging_, true);
   if (cleanup.ok()) cleanup = RemoveIfEmpty(fs_, ParentPath(staging_));
   if (!cleanup.ok()) {
     spdlog::warn("published {}, but could not remove {}: {}", target_, staging_,

@@ -100,6 +100,33 @@ TEST(PublishTest, MetadataDirectoriesArePublishedFileByFileAndSurviveAReplace) {
   }
 }
 
+TEST(PublishTest, RemoveAtCommitTakesFilesAwayAtTheCommitPointOnly) {
+  for (int nth = 0; nth <= 8; ++nth) {
+    auto base = NewMemStorage("publish-remove-" + std::to_string(nth));
+    ASSERT_TRUE(Publish(base.get(), "/t", PublishMode::kCreate,
+                        {{"part-m-00000", "a\n"}, {"_rejects/r1/part-m-00000", "x\n"}, {"_rejects/r1/_schema.json", "{}"}})
+                    .ok());
+    auto before = Snapshot(base.get(), "/");
+    FaultInjectionStorage fs(base.get());
+    if (nth > 0) fs.FailAt(FaultOp::kRename, nth, absl::UnavailableError("injected"));
+    auto pub = Publication::Begin(&fs, "/t", PublishMode::kAppend);
+    ASSERT_TRUE(pub.ok()) << pub.status();
+    ASSERT_TRUE(WriteStringToFile(&fs, (*pub)->staging_dir() + "/part-m-00001", "x\n").ok());
+    (*pub)->RemoveAtCommit("_rejects/r1");
+    Status s = (*pub)->Commit();
+    fs.Clear();
+    ASSERT_TRUE(RecoverTarget(base.get(), "/t").ok());
+    if (s.ok()) {
+      EXPECT_EQ(Snapshot(base.get(), "/t"), (std::map<std::string, std::string>{
+                                                {"/t/_SUCCESS", ""}, {"/t/part-m-00000", "a\n"}, {"/t/part-m-00001", "x\n"}}))
+          << nth;
+      EXPECT_FALSE(*Exists(base.get(), "/t/_rejects")) << "empty directories go too";
+    } else {
+      EXPECT_EQ(Snapshot(base.get(), "/"), before) << nth << ": " << s;
+    }
+  }
+}
+
 TEST(PublishTest, PartNumber) {
   EXPECT_EQ(PartNumber("part-m-00000"), 0);
   EXPECT_EQ(PartNumber("part-m-00012.gz"), 12);

@@ -21,8 +21,7 @@ std::string NewRunId() {
 
 std::string RejectsDir(std::string_view run) { return StrCat(kRejectsDir, "/", run); }
 
-lake::DatasetSchema RejectsSchema(const lake::DatasetSchema& dataset, const std::vector<lake::AvroField>& avro_fields,
-                                  std::string_view record_name) {
+StatusOr<lake::DatasetSchema> RejectsSchema(const lake::DatasetSchema& dataset) {
   lake::DatasetSchema s = dataset;
   s.last_import_rows = 0;
   s.check_column.reset();
@@ -37,54 +36,42 @@ lake::DatasetSchema RejectsSchema(const lake::DatasetSchema& dataset, const std:
     s.columns.push_back(std::move(c));
   }
   if (s.format == lake::DatasetSchema::Format::kAvro) {
-    std::vector<lake::AvroField> fields = avro_fields;
+    std::string record;
+    ASSIGN_OR_RETURN(std::vector<lake::AvroField> fields, lake::AvroFieldsOf(dataset.avro_schema_json, &record));
     for (std::string_view name : kRejectColumns) fields.push_back({std::string(name), lake::AvroType::kString});
-    s.avro_schema_json = lake::AvroSchemaJson(StrCat(record_name, "_rejects"), fields);
+    s.avro_schema_json = lake::AvroSchemaJson(StrCat(record, "_rejects"), fields);
   }
   return s;
 }
 
-RejectWriter::RejectWriter(lake::Publication* pub, std::string run, std::string part,
-                           const lake::DatasetSchema* rejects, const std::vector<lake::AvroField>* avro_fields,
-                           std::string record_name)
-    : pub_(pub),
-      run_(std::move(run)),
-      part_(std::move(part)),
-      record_name_(std::move(record_name)),
-      rejects_(rejects),
-      avro_fields_(avro_fields) {}
+PartWriter::PartWriter(lake::Publication* pub, std::string staged_name, const lake::DatasetSchema* schema)
+    : pub_(pub), name_(std::move(staged_name)), schema_(schema) {}
 
-RejectWriter::~RejectWriter() = default;
+PartWriter::~PartWriter() = default;
 
-Status RejectWriter::Open() {
-  ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub_->Create(StrCat(RejectsDir(run_), "/", part_)));
-  if (rejects_->format == lake::DatasetSchema::Format::kAvro) {
-    std::vector<lake::AvroField> fields = *avro_fields_;
-    for (std::string_view name : kRejectColumns) fields.push_back({std::string(name), lake::AvroType::kString});
-    ASSIGN_OR_RETURN(avro_, lake::AvroFileWriter::Create(std::move(raw), StrCat(record_name_, "_rejects"),
-                                                         std::move(fields), rejects_->codec == "deflate"));
+Status PartWriter::Open() {
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, pub_->Create(name_));
+  if (schema_->format == lake::DatasetSchema::Format::kAvro) {
+    std::string record;
+    ASSIGN_OR_RETURN(std::vector<lake::AvroField> fields, lake::AvroFieldsOf(schema_->avro_schema_json, &record));
+    ASSIGN_OR_RETURN(avro_, lake::AvroFileWriter::Create(std::move(raw), record, std::move(fields),
+                                                         schema_->codec == "deflate"));
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(lake::Codec codec, lake::ParseCodec(rejects_->codec));
+  ASSIGN_OR_RETURN(lake::Codec codec, lake::ParseCodec(schema_->codec));
   text_ = lake::NewCompressingFile(std::move(raw), codec);
   return absl::OkStatus();
 }
 
-Status RejectWriter::Write(std::span<const std::optional<std::string_view>> values, const Rule& rule,
-                           std::string_view reason, std::string_view source) {
+Status PartWriter::Write(std::span<const std::optional<std::string_view>> values) {
   if (!text_ && !avro_) RETURN_IF_ERROR(Open());
-  std::string label = rule.Label();
-  row_.assign(values.begin(), values.end());
-  row_.emplace_back(label);
-  row_.emplace_back(reason);
-  row_.emplace_back(source);
   ++rows_;
-  if (avro_) return avro_->Append(row_);
-  lake::TextRowWriter writer(rejects_->text);
-  for (size_t i = 0; i < row_.size(); ++i) {
-    bool is_string = i < rejects_->columns.size() && IsStringType(rejects_->columns[i].type);
-    if (row_[i]) {
-      writer.Field(&buf_, *row_[i], i == 0);
+  if (avro_) return avro_->Append(std::vector<std::optional<std::string_view>>(values.begin(), values.end()));
+  lake::TextRowWriter writer(schema_->text);
+  for (size_t i = 0; i < values.size(); ++i) {
+    bool is_string = i < schema_->columns.size() && IsStringType(schema_->columns[i].type);
+    if (values[i]) {
+      writer.Field(&buf_, *values[i], i == 0);
     } else {
       writer.Null(&buf_, is_string, i == 0);
     }
@@ -97,12 +84,26 @@ Status RejectWriter::Write(std::span<const std::optional<std::string_view>> valu
   return absl::OkStatus();
 }
 
-Status RejectWriter::Close() {
+Status PartWriter::Close() {
   if (avro_) return avro_->Close();
   if (!text_) return absl::OkStatus();
   RETURN_IF_ERROR(text_->Append(buf_));
   buf_.clear();
   return text_->Close();
+}
+
+RejectWriter::RejectWriter(lake::Publication* pub, std::string_view run, std::string_view part,
+                           const lake::DatasetSchema* rejects)
+    : part_(pub, StrCat(RejectsDir(run), "/", part), rejects) {}
+
+Status RejectWriter::Write(std::span<const std::optional<std::string_view>> values, const Rule& rule,
+                           std::string_view reason, std::string_view source) {
+  std::string label = rule.Label();
+  row_.assign(values.begin(), values.end());
+  row_.emplace_back(label);
+  row_.emplace_back(reason);
+  row_.emplace_back(source);
+  return part_.Write(row_);
 }
 
 RowChecker::ColumnValues LakeColumnValues(lake::Storage* lake) {

@@ -31,15 +31,15 @@ Rule RangeRule() {
 TEST(QualityQuarantine, RejectsArePublishedByTheRunsCommitWithTheirColumns) {
   auto lake = lake::NewMemStorage("quarantine");
   lake::DatasetSchema schema = TextSchema();
-  lake::DatasetSchema rejects = RejectsSchema(schema, {}, "sales");
+  lake::DatasetSchema rejects = *RejectsSchema(schema);
   ASSERT_EQ(rejects.columns.size(), 6u);
   EXPECT_EQ(rejects.columns[3].name, "_rule");
   EXPECT_EQ(rejects.columns[5].name, "_source");
 
   auto pub = lake::Publication::Begin(lake.get(), "/s", lake::PublishMode::kCreate);
   ASSERT_TRUE(pub.ok()) << pub.status();
-  RejectWriter none(pub->get(), "R1", "part-m-00000", &rejects, nullptr, "sales");
-  RejectWriter w(pub->get(), "R1", "part-m-00001", &rejects, nullptr, "sales");
+  RejectWriter none(pub->get(), "R1", "part-m-00000", &rejects);
+  RejectWriter w(pub->get(), "R1", "part-m-00001", &rejects);
   Rule rule = RangeRule();
   ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts, Ltd", "-1.00"}, rule, "SALES range >= 0: -1.00", "split 1 row 7")
                   .ok());
@@ -75,13 +75,14 @@ TEST(QualityQuarantine, AvroRejectsCarryTheDatasetsFieldsAndThreeStrings) {
   lake::DatasetSchema schema = TextSchema();
   schema.format = lake::DatasetSchema::Format::kAvro;
   schema.codec = "deflate";
-  std::vector<lake::AvroField> fields = {
-      {"ORDERNUMBER", lake::AvroType::kLong}, {"CUSTOMERNAME", lake::AvroType::kString}, {"SALES", lake::AvroType::kDecimal, 10, 2}};
-  lake::DatasetSchema rejects = RejectsSchema(schema, fields, "sales");
+  schema.avro_schema_json = lake::AvroSchemaJson(
+      "sales", {{"ORDERNUMBER", lake::AvroType::kLong}, {"CUSTOMERNAME", lake::AvroType::kString},
+                {"SALES", lake::AvroType::kDecimal, 10, 2}});
+  lake::DatasetSchema rejects = *RejectsSchema(schema);
   EXPECT_NE(rejects.avro_schema_json.find("\"name\":\"_reason\""), std::string::npos) << rejects.avro_schema_json;
   auto pub = lake::Publication::Begin(lake.get(), "/s", lake::PublishMode::kCreate);
   ASSERT_TRUE(pub.ok()) << pub.status();
-  RejectWriter w(pub->get(), "R1", "part-m-00000.avro", &rejects, &fields, "sales");
+  RejectWriter w(pub->get(), "R1", "part-m-00000.avro", &rejects);
   ASSERT_TRUE(w.Write(Record{"10100", "Mini Gifts", "-1.00"}, RangeRule(), "SALES range >= 0: -1.00", "split 0 row 1").ok());
   ASSERT_TRUE(w.Close().ok());
   ASSERT_TRUE((*pub)->Commit().ok());

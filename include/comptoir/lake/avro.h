@@ -48,6 +48,11 @@ struct AvroField {
 // The record schema as JSON (Avro 1.11 specification).
 std::string AvroSchemaJson(std::string_view record_name, const std::vector<AvroField>& fields);
 
+// The fields of a record schema written by AvroSchemaJson (a union with
+// null of a primitive or logical type per field), and the record's name.
+// InvalidArgument for a schema it did not write.
+StatusOr<std::vector<AvroField>> AvroFieldsOf(std::string_view schema_json, std::string* record_name = nullptr);
+
 // Avro names must match [A-Za-z_][A-Za-z0-9_]*; other characters become '_'.
 std::string AvroName(std::string_view name);
 

@@ -60,6 +60,10 @@ class Publication {
   // path under a hidden directory ("_rejects/<run>/part-m-00000").
   StatusOr<std::unique_ptr<WritableFile>> Create(const std::string& name,
                                                  const CreateOptions& options = {});
+  // Removes `path` (relative to the target: a file, or a directory under a
+  // hidden directory, e.g. "_rejects/<run>") by the same commit: it stays
+  // visible until the commit point and comes back if the commit rolls back.
+  void RemoveAtCommit(const std::string& path) { removals_.push_back(path); }
   Status Commit();
   // Removes the staging files. Idempotent; errors are logged, not returned,
   // because it runs on error paths.
@@ -75,6 +79,7 @@ class Publication {
   bool created_target_ = false;
   bool done_ = false;
   std::vector<FileInfo> existing_;
+  std::vector<std::string> removals_;
 };
 
 // Rolls back or removes every interrupted attempt under <target>/_temporary

@@ -41,25 +41,21 @@ std::string NewRunId();
 std::string RejectsDir(std::string_view run);
 
 // The schema of a run's rejects: the dataset's columns plus kRejectColumns
-// (strings); for Avro, `avro_fields` are the dataset's fields.
-lake::DatasetSchema RejectsSchema(const lake::DatasetSchema& dataset, const std::vector<lake::AvroField>& avro_fields,
-                                  std::string_view record_name);
+// (strings; for Avro, string fields after the dataset's).
+StatusOr<lake::DatasetSchema> RejectsSchema(const lake::DatasetSchema& dataset);
 
-// Writes one split's rejects; the file is created at the first reject, so a
-// split without rejects leaves none.
-class RejectWriter {
+// A part file in a dataset's format (its text layout and codec, or Avro
+// with its fields), staged in a publication under `staged_name`; the file is
+// created at the first record, so a writer that gets none leaves none.
+class PartWriter {
  public:
-  // `part` is the split's part name ("part-m-00003", with the codec's
-  // extension for text); `rejects` comes from RejectsSchema.
-  RejectWriter(lake::Publication* pub, std::string run, std::string part, const lake::DatasetSchema* rejects,
-               const std::vector<lake::AvroField>* avro_fields, std::string record_name);
-  ~RejectWriter();
-  RejectWriter(const RejectWriter&) = delete;
-  RejectWriter& operator=(const RejectWriter&) = delete;
+  PartWriter(lake::Publication* pub, std::string staged_name, const lake::DatasetSchema* schema);
+  ~PartWriter();
+  PartWriter(const PartWriter&) = delete;
+  PartWriter& operator=(const PartWriter&) = delete;
 
-  // One rejected record (values in the dataset's column order).
-  Status Write(std::span<const std::optional<std::string_view>> values, const Rule& rule, std::string_view reason,
-               std::string_view source);
+  // One record, values in the schema's column order (nullopt: NULL).
+  Status Write(std::span<const std::optional<std::string_view>> values);
   Status Close();
   uint64_t rows() const { return rows_; }
 
@@ -67,14 +63,28 @@ class RejectWriter {
   Status Open();
 
   lake::Publication* pub_;
-  std::string run_, part_, record_name_;
-  const lake::DatasetSchema* rejects_;
-  const std::vector<lake::AvroField>* avro_fields_;
+  std::string name_;
+  const lake::DatasetSchema* schema_;
   std::unique_ptr<lake::WritableFile> text_;
   std::unique_ptr<lake::AvroFileWriter> avro_;
   std::string buf_;
-  std::vector<std::optional<std::string_view>> row_;
   uint64_t rows_ = 0;
+};
+
+// One split's rejects: `_rejects/<run>/<part>` ("part-m-00003", with the
+// codec's extension for text), in the format of `rejects` (RejectsSchema).
+class RejectWriter {
+ public:
+  RejectWriter(lake::Publication* pub, std::string_view run, std::string_view part, const lake::DatasetSchema* rejects);
+
+  Status Write(std::span<const std::optional<std::string_view>> values, const Rule& rule, std::string_view reason,
+               std::string_view source);
+  Status Close() { return part_.Close(); }
+  uint64_t rows() const { return part_.rows(); }
+
+ private:
+  PartWriter part_;
+  std::vector<std::optional<std::string_view>> row_;
 };
 
 // Values of a column of a lake dataset, for `references` rules: read once

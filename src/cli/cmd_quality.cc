@@ -6,6 +6,7 @@
 #include "comptoir/core/progress.h"
 #include "comptoir/quality/history.h"
 #include "comptoir/quality/quarantine.h"
+#include "comptoir/quality/replay.h"
 #include "comptoir/quality/rules.h"
 #include "common.h"
 #include "fmt/format.h"
@@ -158,6 +159,27 @@ Status Report(const Globals& g, const ReportFlags& f) {
   return absl::OkStatus();
 }
 
+struct ReplayFlags {
+  std::string lake;
+  std::string dataset;
+  std::string run;
+};
+
+Status RunReplay(const Globals& g, const ReplayFlags& f) {
+  ASSIGN_OR_RETURN(std::vector<quality::Rule> rules, quality::LoadRules(g.config_path, g.config_explicit));
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenConfiguredLake(g.config, f.lake));
+  ASSIGN_OR_RETURN(std::string dataset, lake::NormalizePath(f.dataset));
+  ASSIGN_OR_RETURN(quality::RunRecord r, quality::Replay(fs.get(), dataset, f.run, rules));
+  std::cout << fmt::format("Replayed {} reject(s) of run {} in {}{} as run {}: {} published, {} still rejected{}, {} "
+                           "warned\n",
+                           core::WithThousands(r.rows_in), f.run, fs->Uri(), dataset, r.run,
+                           core::WithThousands(r.rows_out), core::WithThousands(r.rejected),
+                           r.rejected > 0 ? fmt::format(" (in {})", lake::JoinPath(dataset, quality::RejectsDir(r.run)))
+                                          : "",
+                           core::WithThousands(r.warned));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<CommandDef> QualityCommands() {
@@ -179,6 +201,15 @@ std::vector<CommandDef> QualityCommands() {
              report.Option("--runs", &rf->runs, "Runs shown in the trend (default 10)");
              report.Flag("--json", &rf->json, "Print JSON");
              report.Action([g, rf] { return Report(*g, *rf); });
+             auto pf = std::make_shared<ReplayFlags>();
+             Command replay = cmd.Sub("replay", "Re-check the rejects of one run with the rules as they are now: "
+                                                "those that pass are published into DATASET, the others stay in "
+                                                "quarantine (one commit)");
+             replay.Option("dataset", &pf->dataset, "Dataset (target dir), e.g. /user/sqoop/sales").Required();
+             replay.Option("--run", &pf->run, "The run whose rejects to re-check (`quality report` lists runs)")
+                 .Required();
+             replay.Option("--lake", &pf->lake, "Lake URI or directory (default: config `lake`, i.e. ./lake)");
+             replay.Action([g, pf] { return RunReplay(*g, *pf); });
            }}};
 }
 

@@ -20,7 +20,7 @@
 namespace comptoir::quality {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Check>, 8> kChecks = {{
+constexpr std::array<std::pair<std::string_view, Check>, 9> kChecks = {{
     {"not_null", Check::kNotNull},
     {"range", Check::kRange},
     {"allowed", Check::kAllowed},
@@ -29,6 +29,7 @@ constexpr std::array<std::pair<std::string_view, Check>, 8> kChecks = {{
     {"unique", Check::kUnique},
     {"references", Check::kReferences},
     {"row_count", Check::kRowCount},
+    {"product", Check::kProduct},
 }};
 constexpr std::array<std::pair<std::string_view, Action>, 3> kActions = {{
     {"warn", Action::kWarn},
@@ -54,6 +55,7 @@ std::set<std::string_view> KeysOf(Check c) {
     case Check::kUnique: return {"column", "columns"};
     case Check::kReferences: return {"column", "ref_dataset", "ref_column"};
     case Check::kRowCount: return {"min", "max"};
+    case Check::kProduct: return {"column", "factors", "tolerance"};
   }
   return {};
 }
@@ -204,6 +206,17 @@ class RuleReader {
         ASSIGN_OR_RETURN(r->ref_column, RequiredString("ref_column"));
         return absl::OkStatus();
       }
+      case Check::kProduct: {
+        const toml::node* n = t_.get("factors");
+        if (n == nullptr) return Error("factors", "`factors` is missing: the columns to multiply, e.g. [\"QTY\", \"PRICE\"]");
+        ASSIGN_OR_RETURN(r->factors, Strings("factors", *n));
+        if (r->factors.size() < 2) return Error("factors", "`factors` must name at least two columns");
+        ASSIGN_OR_RETURN(r->tolerance, Bound("tolerance", false));
+        if (r->tolerance && *CompareDecimal(*r->tolerance, "0") < 0) {
+          return Error("tolerance", "`tolerance` must be >= 0");
+        }
+        return absl::OkStatus();
+      }
       case Check::kNotNull:
       case Check::kUnique: return absl::OkStatus();
     }
@@ -247,6 +260,82 @@ int CompareMagnitude(const Decimal& a, const Decimal& b) {
   if (int c = a.integer.compare(b.integer); c != 0) return c < 0 ? -1 : 1;
   int c = a.fraction.compare(b.fraction);  // no trailing zeros: lexicographic is numeric
   return c == 0 ? 0 : (c < 0 ? -1 : 1);
+}
+
+__extension__ using Int128 = __int128;
+
+// An exact decimal as an unscaled integer and its scale (36 digits at most).
+struct Scaled {
+  Int128 units = 0;
+  int scale = 0;
+};
+
+constexpr int kMaxDigits = 36;
+
+std::optional<Scaled> ParseScaled(std::string_view text) {
+  if (!ParseDecimal(text)) return std::nullopt;
+  bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  while (text.size() > 1 && text[0] == '0' && text[1] != '.') text.remove_prefix(1);
+  size_t dot = text.find('.');
+  Scaled x;
+  x.scale = dot == std::string_view::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+  if (text.size() > kMaxDigits + 1) return std::nullopt;
+  for (char c : text) {
+    if (c != '.') x.units = x.units * 10 + (c - '0');
+  }
+  if (negative) x.units = -x.units;
+  return x;
+}
+
+// `x` at `scale` (>= x.scale); nullopt when it would not fit.
+std::optional<Int128> Rescaled(const Scaled& x, int scale) {
+  Int128 v = x.units;
+  for (int i = x.scale; i < scale; ++i) {
+    if (v > (static_cast<Int128>(1) << 120) / 10 || v < -((static_cast<Int128>(1) << 120) / 10)) return std::nullopt;
+    v *= 10;
+  }
+  return v;
+}
+
+std::string FormatScaled(const Scaled& x) {
+  Int128 v = x.units < 0 ? -x.units : x.units;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  if (x.scale > 0) {
+    if (digits.size() <= static_cast<size_t>(x.scale)) digits.insert(0, static_cast<size_t>(x.scale) + 1 - digits.size(), '0');
+    digits.insert(digits.size() - static_cast<size_t>(x.scale), ".");
+  }
+  return x.units < 0 ? "-" + digits : digits;
+}
+
+// Why `value` is not the product of `factors` within `tolerance` (empty: it is).
+std::string ProductMismatch(std::string_view value, std::span<const std::string_view> factors,
+                            const std::optional<std::string>& tolerance) {
+  std::optional<Scaled> v = ParseScaled(value);
+  if (!v) return StrCat("\"", value, "\" is not a number");
+  Scaled product{1, 0};
+  int digits = 1;
+  for (std::string_view f : factors) {
+    std::optional<Scaled> x = ParseScaled(f);
+    if (!x) return StrCat("factor \"", f, "\" is not a number");
+    digits += static_cast<int>(f.size());  // a bound on its digits
+    if (digits > kMaxDigits) return "the product has too many digits to check";
+    product.units *= x->units;
+    product.scale += x->scale;
+  }
+  Scaled tol = tolerance ? ParseScaled(*tolerance).value_or(Scaled{}) : Scaled{};
+  int scale = std::max({v->scale, product.scale, tol.scale});
+  std::optional<Int128> a = Rescaled(*v, scale), b = Rescaled(product, scale), t = Rescaled(tol, scale);
+  if (!a || !b || !t) return "the product has too many digits to check";
+  Int128 diff = *a > *b ? *a - *b : *b - *a;
+  if (diff <= *t) return "";
+  std::string shown;
+  for (std::string_view f : factors) StrAppend(&shown, shown.empty() ? "" : " × ", f);
+  return StrCat(value, ", but ", shown, " = ", FormatScaled(product));
 }
 
 size_t CodePoints(std::string_view s) {
@@ -301,6 +390,10 @@ std::string Rule::Describe() const {
     case Check::kAllowed: StrAppend(&out, " {", Join(values, ", "), "}"); break;
     case Check::kRegex: StrAppend(&out, " /", pattern, "/"); break;
     case Check::kReferences: StrAppend(&out, " ", ref_dataset, ".", ref_column); break;
+    case Check::kProduct:
+      out = StrCat(columns.empty() ? "" : columns.front(), " = ", Join(factors, " × "));
+      if (tolerance) StrAppend(&out, " ± ", *tolerance);
+      break;
     case Check::kNotNull:
     case Check::kUnique: break;
   }
@@ -402,6 +495,16 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
       }
       k.columns.push_back(static_cast<size_t>(it - columns.begin()));
     }
+    for (const std::string& name : r.factors) {
+      auto it = std::find_if(columns.begin(), columns.end(),
+                             [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
+      if (it == columns.end()) {
+        return absl::InvalidArgumentError(
+            StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset, " has no column ", name,
+                   " (its columns: ", Join(columns, ", "), ")"));
+      }
+      k.columns.push_back(static_cast<size_t>(it - columns.begin()));
+    }
     if (r.check == Check::kRegex) k.re = std::make_shared<const RE2>(r.pattern, RE2::Quiet);
     if (r.check == Check::kAllowed) {
       k.set = std::make_shared<const std::set<std::string, std::less<>>>(r.values.begin(), r.values.end());
@@ -492,6 +595,19 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
           std::lock_guard<std::mutex> lock(k.seen->mu);
           if (!k.seen->keys.insert(std::move(key)).second) why = StrCat("repeats ", shown);
         }
+        break;
+      }
+      case Check::kProduct: {
+        if (!value) break;
+        std::array<std::string_view, 8> factors;
+        size_t n = 0;
+        bool complete = k.columns.size() - 1 <= factors.size();
+        for (size_t j = 1; j < k.columns.size() && complete; ++j) {
+          const std::optional<std::string_view>& f = values[k.columns[j]];
+          if (!f) complete = false;  // a NULL factor: nothing to compare (not_null checks presence)
+          if (complete) factors[n++] = *f;
+        }
+        if (complete) why = ProductMismatch(*value, std::span<const std::string_view>(factors.data(), n), r.tolerance);
         break;
       }
       case Check::kRowCount: break;

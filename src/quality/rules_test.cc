@@ -101,7 +101,7 @@ TEST(QualityRules, EveryMistakeNamesTheLineTheRuleAndTheKey) {
   } cases[] = {
       {head + "column = \"A\"\ncheck = \"rnage\"\n",
        ":4: quality rule 1: check \"rnage\" is not one of not_null, range, allowed, length, regex, unique, "
-       "references, row_count"},
+       "references, row_count, product"},
       {head + "column = \"A\"\ncheck = \"not_null\"\naction = \"drop\"\n",
        ":5: quality rule 1: action must be one of warn, reject, fail"},
       {"[[quality.rule]]\ncolumn = \"A\"\ncheck = \"not_null\"\n", ":1: quality rule 1: `dataset` is missing"},
@@ -226,6 +226,35 @@ check = "not_null"
 
   // Per rule: range, allowed, length, regex, unique, not_null.
   EXPECT_EQ(c->failed(), (std::vector<uint64_t>{2, 1, 1, 1, 1, 1}));
+}
+
+TEST(QualityRowChecker, ProductIsExactWithinTheTolerance) {
+  auto rules = LoadRules(WriteToml(R"(
+[[quality.rule]]
+dataset = "/s"
+column = "SALES"
+check = "product"
+factors = ["QTY", "PRICE"]
+tolerance = 0.01
+action = "reject"
+)"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)[0].Describe(), "SALES = QTY × PRICE ± 0.01");
+  auto c = RowChecker::Create(*rules, "/s", {"qty", "price", "sales"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->CheckRecord(Record{"30", "95.70", "2871.00"}).passed());
+  EXPECT_TRUE(c->CheckRecord(Record{"3", "0.333", "1.00"}).passed()) << "0.999 is within 0.01";
+  EXPECT_EQ(c->CheckRecord(Record{"3", "0.333", "1.01"}).reason, "SALES = QTY × PRICE ± 0.01: 1.01, but 3 × 0.333 = 0.999");
+  EXPECT_EQ(c->CheckRecord(Record{"49", "100.00", "5205.27"}).reason,
+            "SALES = QTY × PRICE ± 0.01: 5205.27, but 49 × 100.00 = 4900.00");
+  EXPECT_EQ(c->CheckRecord(Record{"-2", "0.5", "-1"}).passed(), true);
+  EXPECT_TRUE(c->CheckRecord(Record{std::nullopt, "1", "5"}).passed()) << "a NULL factor is for not_null to catch";
+  EXPECT_EQ(c->CheckRecord(Record{"x", "1", "5"}).reason, "SALES = QTY × PRICE ± 0.01: factor \"x\" is not a number");
+  EXPECT_EQ(c->CheckRecord(Record{"12345678901234567890", "12345678901234567890", "1"}).reason,
+            "SALES = QTY × PRICE ± 0.01: the product has too many digits to check");
+  auto bad = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"S\"\ncheck = \"product\"\nfactors = [\"A\"]\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("`factors` must name at least two columns"), std::string::npos);
 }
 
 TEST(QualityRowChecker, ForksOnThreadsShareUniqueKeysAndSumTheirCounts) {

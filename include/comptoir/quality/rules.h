@@ -36,6 +36,7 @@ enum class Check {
   kUnique,      // `column` (or the `columns` key) never repeats within a run
   kReferences,  // the value exists in `ref_column` of the dataset `ref_dataset`
   kRowCount,    // dataset rule: the run's rows between min and max
+  kProduct,     // the value equals the product of the `factors` columns (within `tolerance`), exactly
 };
 enum class Action { kWarn, kReject, kFail };
 
@@ -54,6 +55,8 @@ struct Rule {
   std::vector<std::string> values;      // allowed
   std::string pattern;                  // regex
   std::string ref_dataset, ref_column;  // references
+  std::vector<std::string> factors;     // product: the columns multiplied
+  std::optional<std::string> tolerance; // product: the largest difference allowed (default 0)
 
   // Checked on each record (else once per run, at commit).
   bool per_record() const { return check != Check::kRowCount; }

@@ -102,6 +102,8 @@ std::string ServiceEnv(const char* name) {
   return "";
 }
 
+std::string SourceDir() { return COMPTOIR_SOURCE_DIR; }
+
 std::string SharedData() {
   const char* d = std::getenv("COMPTOIR_SHARED_DATA");
   return d != nullptr ? d : COMPTOIR_SHARED_DATA_DIR;

@@ -26,6 +26,8 @@ std::string ShellQuote(const std::string& s);
 std::string ServiceEnv(const char* name);
 // ../shared/data directory.
 std::string SharedData();
+// The checkout's root (scripts/, spark/, tests/).
+std::string SourceDir();
 // A fresh temporary directory for one test.
 std::string TempDir(const std::string& tag);
 

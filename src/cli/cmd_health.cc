@@ -10,7 +10,7 @@ namespace {
 
 StatusOr<int> RunHealth(const HealthFlags& f, const Globals& g) {
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> lake, lake::OpenConfiguredLake(g.config, f.lake));
-  std::vector<health::Component> parts = health::Check(HealthTargets(f, g.config, lake.get()));
+  std::vector<health::Component> parts = health::Check(HealthTargets(f, g, lake.get()));
   health::State overall = health::Overall(parts);
   if (f.json) {
     nlohmann::json comps = nlohmann::json::array();

@@ -58,6 +58,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   o.group = f.group;
   o.archive = f.archive;
   o.coord_uri = coord::ConfiguredCoordinationUri(g.config, f.coord);
+  o.quality_datasets = QualityDatasets(g);
   // The Health tab: the platform's probes, from these flags and the configuration.
   HealthFlags hf;
   hf.bus = f.no_live ? "none" : bus_uri;
@@ -65,7 +66,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   hf.datasets = {f.sales, f.archive_dir, f.logs};
   hf.coord = f.coord;
   hf.jobs_dir = f.jobs_dir;
-  health::Targets targets = HealthTargets(hf, g.config, lake.get());
+  health::Targets targets = HealthTargets(hf, g, lake.get());
   o.health = [targets] {
     std::vector<serve::Component> out;
     for (const health::Component& c : health::Check(targets)) {

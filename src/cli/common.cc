@@ -6,6 +6,7 @@
 
 #include "comptoir/bus/client.h"
 #include "comptoir/importer/jobs.h"
+#include "comptoir/quality/rules.h"
 #include "spdlog/spdlog.h"
 
 namespace comptoir::cli {
@@ -78,7 +79,19 @@ void HealthFlags::Add(Command& cmd) {
   cmd.Duration("--timeout", &timeout, "Per probe (default 3s)");
 }
 
-health::Targets HealthTargets(const HealthFlags& f, const core::Config& config, lake::Storage* lake) {
+std::vector<std::string> QualityDatasets(const Globals& g) {
+  std::vector<std::string> out;
+  StatusOr<std::vector<quality::Rule>> rules = quality::LoadRules(g.config_path, g.config_explicit);
+  if (!rules.ok()) return out;  // `comptoir quality rules` reports a broken rule
+  for (const quality::Rule& r : *rules) {
+    StatusOr<std::string> d = lake::NormalizePath(r.dataset);
+    if (d.ok() && std::find(out.begin(), out.end(), *d) == out.end()) out.push_back(*d);
+  }
+  return out;
+}
+
+health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Storage* lake) {
+  const core::Config& config = g.config;
   health::Targets t;
   t.lake = lake;
   t.bus_uri = bus::ConfiguredBusUri(config, f.bus);
@@ -98,6 +111,7 @@ health::Targets HealthTargets(const HealthFlags& f, const core::Config& config, 
   if (t.jobs_dir == "none") t.jobs_dir.clear();
   auto stale = std::chrono::duration_cast<std::chrono::seconds>(f.stale_after);
   for (const std::string& d : f.datasets) t.datasets.push_back({d, stale});
+  t.quality_datasets = QualityDatasets(g);
   t.timeout = f.timeout;
   return t;
 }

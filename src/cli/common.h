@@ -53,6 +53,9 @@ struct HealthFlags {
   bool json = false;
   void Add(Command& cmd);
 };
-health::Targets HealthTargets(const HealthFlags& f, const core::Config& config, lake::Storage* lake);
+health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Storage* lake);
+// The datasets the configuration's [[quality.rule]] tables name (none when
+// the rules do not load: `comptoir quality rules` says why).
+std::vector<std::string> QualityDatasets(const Globals& g);
 
 }  // namespace comptoir::cli

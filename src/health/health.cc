@@ -20,7 +20,9 @@
 #include "comptoir/core/strings.h"
 #include "comptoir/core/time.h"
 #include "comptoir/core/uri.h"
+#include "comptoir/core/progress.h"
 #include "comptoir/importer/jobs.h"
+#include "comptoir/quality/history.h"
 #include "comptoir/source/database.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -290,6 +292,23 @@ Component DatasetProbe(const Targets& t, const Dataset& d) {
   return c;
 }
 
+// The last quality run of a dataset with rules: degraded when it failed.
+Component QualityProbe(const Targets& t, const std::string& dataset) {
+  std::string name = "quality " + dataset;
+  StatusOr<std::vector<quality::RunRecord>> runs = quality::ReadHistory(t.lake, dataset);
+  if (!runs.ok()) return {name, State::kDegraded, fmt::format("cannot read its history: {}", std::string(runs.status().message()))};
+  if (runs->empty()) return {name, State::kOk, "no run with rules yet"};
+  const quality::RunRecord& last = runs->back();
+  if (last.failed()) {
+    return {name, State::kDegraded,
+            fmt::format("last run {} ({}) failed, nothing published: {}", last.run, last.writer, last.failure)};
+  }
+  return {name, State::kOk,
+          fmt::format("last run {} ({}): {} published, {} rejected, {} warned", last.run, last.writer,
+                      core::WithThousands(last.rows_out), core::WithThousands(last.rejected),
+                      core::WithThousands(last.warned))};
+}
+
 }  // namespace
 
 std::string_view StateName(State s) {
@@ -365,6 +384,10 @@ std::vector<Component> Check(const Targets& t) {
     for (const Dataset& d : t.datasets) {
       probes.emplace_back("dataset " + d.path, [t, d] { return DatasetProbe(t, d); });
       targets.push_back(t.lake->Uri() + d.path);
+    }
+    for (const std::string& d : t.quality_datasets) {
+      probes.emplace_back("quality " + d, [t, d] { return QualityProbe(t, d); });
+      targets.push_back(t.lake->Uri() + d);
     }
   }
   struct Shared {

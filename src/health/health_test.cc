@@ -16,6 +16,7 @@
 #include "comptoir/bus/client.h"
 #include "comptoir/core/time.h"
 #include "comptoir/importer/jobs.h"
+#include "comptoir/quality/history.h"
 
 namespace comptoir::health {
 namespace {
@@ -95,6 +96,31 @@ TEST_F(HealthTest, DatasetsFreshnessAndDatabases) {
   EXPECT_EQ(stale["dataset /user/sqoop/sales"].state, State::kDegraded);
   EXPECT_NE(stale["dataset /user/sqoop/sales"].detail.find("(stale: nothing new for more than 3600 s)"),
             std::string::npos);
+}
+
+TEST_F(HealthTest, ADatasetWhoseLastQualityRunFailedIsDegraded) {
+  quality::RunRecord ok;
+  ok.run = "20261206T100000.000Z";
+  ok.dataset = "/user/sqoop/sales";
+  ok.rows_in = 2823, ok.rows_out = 2817, ok.rejected = 6, ok.warned = 1342;
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), "/user/sqoop/sales/_quality/history.jsonl", ok.ToJsonLine() + "\n").ok());
+  Targets t;
+  t.lake = lake_.get();
+  t.quality_datasets = {"/user/sqoop/sales", "/user/sqoop/products"};
+  auto c = Run(t);
+  EXPECT_EQ(c["quality /user/sqoop/sales"].state, State::kOk);
+  EXPECT_EQ(c["quality /user/sqoop/sales"].detail,
+            "last run 20261206T100000.000Z (import): 2,817 published, 6 rejected, 1,342 warned");
+  EXPECT_EQ(c["quality /user/sqoop/products"].detail, "no run with rules yet");
+  quality::RunRecord failed = ok;
+  failed.run = "20261206T110000.000Z";
+  failed.outcome = "failed";
+  failed.failure = "1304 row(s) failed a rule with action fail, the first: PRICEEACH range <= 99.99: 100.00";
+  ASSERT_TRUE(quality::RecordRunOutsideCommit(lake_.get(), "/user/sqoop/sales", failed).ok());
+  c = Run(t);
+  EXPECT_EQ(c["quality /user/sqoop/sales"].state, State::kDegraded);
+  EXPECT_EQ(c["quality /user/sqoop/sales"].detail,
+            "last run 20261206T110000.000Z (import) failed, nothing published: " + failed.failure);
 }
 
 TEST_F(HealthTest, SavedJobsShowTheirLastRunAndADamagedFileSaysWhy) {

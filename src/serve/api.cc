@@ -5,13 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "comptoir/core/strings.h"
 #include "comptoir/core/time.h"
 #include "comptoir/core/units.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/compression.h"
+#include "comptoir/lake/dataset.h"
+#include "comptoir/quality/history.h"
+#include "comptoir/quality/quarantine.h"
 #include "nlohmann/json.hpp"
 
 namespace comptoir::serve {
@@ -244,6 +249,7 @@ void Api::Handle(const Request& r, Response* out) {
       {"/api/v1/live/stream", &Api::LiveStream}, {"/api/v1/logs/search", &Api::LogsSearch},
       {"/api/v1/lake/ls", &Api::LakeLs},         {"/api/v1/lake/head", &Api::LakeHead},
       {"/api/v1/health", &Api::Health},          {"/metrics", &Api::Metrics},
+      {"/api/v1/quality", &Api::Quality},        {"/api/v1/quality/rejects", &Api::QualityRejects},
   };
   auto route = std::find_if(std::begin(kRoutes), std::end(kRoutes), [&](const auto& e) { return e.first == p; });
   if (route != std::end(kRoutes)) {
@@ -652,6 +658,117 @@ void Api::Health(const Request&, Response* out) {
   health_refreshing_ = false;
 }
 
+// The datasets the Quality tab shows: those with rules, and the one asked
+// for when it has a history.
+void Api::Quality(const Request& r, Response* out) {
+  Params p(r, {"runs"});
+  if (!p.error().empty()) return ErrorResponse(out, 400, p.error());
+  std::string error;
+  int64_t keep = p.Int("runs", 30, 1, 1000, &error);
+  if (!error.empty()) return ErrorResponse(out, 400, error);
+  json datasets = json::array();
+  for (const std::string& d : o_.quality_datasets) {
+    size_t skipped = 0;
+    StatusOr<std::vector<quality::RunRecord>> runs = quality::ReadHistory(o_.lake, d, &skipped);
+    json entry = {{"dataset", d}, {"runs", json::array()}, {"skipped_lines", skipped}};
+    if (!runs.ok()) {
+      entry["error"] = std::string(runs.status().message());
+    } else {
+      size_t from = runs->size() > static_cast<size_t>(keep) ? runs->size() - static_cast<size_t>(keep) : 0;
+      for (size_t i = from; i < runs->size(); ++i) {
+        json run = json::parse((*runs)[i].ToJsonLine());
+        const quality::RunRecord& rr = (*runs)[i];
+        run["rejects_dir"] = rr.rejected > 0 && !rr.failed() ? lake::JoinPath(d, quality::RejectsDir(rr.run)) : "";
+        entry["runs"].push_back(std::move(run));
+      }
+    }
+    datasets.push_back(std::move(entry));
+  }
+  out->body = json{{"datasets", std::move(datasets)}}.dump();
+}
+
+// One page of a run's rejects: every column, the three quality columns last.
+void Api::QualityRejects(const Request& r, Response* out) {
+  Params p(r, {"dataset", "run", "offset", "limit"});
+  if (!p.error().empty()) return ErrorResponse(out, 400, p.error());
+  std::optional<std::string> dataset = p.Get("dataset"), run = p.Get("run");
+  if (!dataset || !run) return ErrorResponse(out, 400, "give dataset=<dataset> and run=<run> (from /api/v1/quality)");
+  if (std::find(o_.quality_datasets.begin(), o_.quality_datasets.end(), *dataset) == o_.quality_datasets.end()) {
+    return ErrorResponse(out, 404, fmt::format("{} has no quality rules here", *dataset));
+  }
+  if (run->find('/') != std::string::npos || run->starts_with(".")) return ErrorResponse(out, 400, "bad run id");
+  std::string error;
+  int64_t offset = p.Int("offset", 0, 0, INT64_MAX, &error);
+  int64_t limit = p.Int("limit", 50, 1, 1000, &error);
+  if (!error.empty()) return ErrorResponse(out, 400, error);
+  std::string dir = lake::JoinPath(*dataset, quality::RejectsDir(*run));
+  StatusOr<lake::DatasetSchema> schema = lake::ReadDatasetSchema(o_.lake, dir);
+  if (!schema.ok()) return ErrorResponse(out, StatusFor(schema.status()), std::string(schema.status().message()));
+  json columns = json::array();
+  for (const lake::ColumnSchema& c : schema->columns) columns.push_back(c.name);
+  json rows = json::array();
+  int64_t seen = 0;
+  Status s = lake::ForEachRecord(o_.lake, dir, *schema,
+                                 [&](const lake::FileInfo&, size_t, const std::vector<std::string_view>& f,
+                                     const std::vector<uint8_t>& null) -> Status {
+                                   if (seen++ < offset || static_cast<int64_t>(rows.size()) >= limit) {
+                                     return absl::OkStatus();
+                                   }
+                                   json row = json::array();
+                                   for (size_t i = 0; i < f.size(); ++i) {
+                                     row.push_back(null[i] ? json(nullptr) : json(std::string(f[i])));
+                                   }
+                                   rows.push_back(std::move(row));
+                                   return absl::OkStatus();
+                                 });
+  if (!s.ok()) return ErrorResponse(out, StatusFor(s), std::string(s.message()));
+  out->body = json{{"dataset", *dataset}, {"run", *run},   {"columns", std::move(columns)},
+                   {"total", seen},       {"offset", offset}, {"rows", std::move(rows)}}
+                  .dump();
+}
+
+// Counters over every recorded run of each dataset with rules (the history
+// only grows), and the last run's outcome.
+static void QualityMetrics(lake::Storage* lake, const std::vector<std::string>& datasets, std::string* m) {
+  if (datasets.empty()) return;
+  std::string rows = "# HELP comptoir_quality_rows_total Rows checked by quality rules, by what became of them.\n"
+                     "# TYPE comptoir_quality_rows_total counter\n";
+  std::string runs = "# HELP comptoir_quality_runs_total Ingest runs with quality rules, by outcome.\n"
+                     "# TYPE comptoir_quality_runs_total counter\n";
+  std::string rules = "# HELP comptoir_quality_rule_failures_total Records (or runs) failing each rule.\n"
+                      "# TYPE comptoir_quality_rule_failures_total counter\n";
+  std::string last = "# HELP comptoir_quality_last_run_failed 1 when the dataset's last run was stopped by a fail rule.\n"
+                     "# TYPE comptoir_quality_last_run_failed gauge\n";
+  for (const std::string& d : datasets) {
+    StatusOr<std::vector<quality::RunRecord>> history = quality::ReadHistory(lake, d);
+    if (!history.ok()) continue;
+    uint64_t in = 0, published = 0, rejected = 0, warned = 0, failed_runs = 0;
+    std::map<std::tuple<int, std::string, std::string, std::string, std::string>, uint64_t> per_rule;
+    for (const quality::RunRecord& r : *history) {
+      in += r.rows_in, published += r.rows_out, rejected += r.rejected, warned += r.warned;
+      failed_runs += r.failed() ? 1 : 0;
+      for (const quality::RuleResult& x : r.rules) per_rule[{x.number, x.name, x.check, x.column, x.action}] += x.failed;
+    }
+    rows += fmt::format("comptoir_quality_rows_total{{dataset=\"{0}\",result=\"checked\"}} {1}\n"
+                        "comptoir_quality_rows_total{{dataset=\"{0}\",result=\"published\"}} {2}\n"
+                        "comptoir_quality_rows_total{{dataset=\"{0}\",result=\"rejected\"}} {3}\n"
+                        "comptoir_quality_rows_total{{dataset=\"{0}\",result=\"warned\"}} {4}\n",
+                        d, in, published, rejected, warned);
+    runs += fmt::format("comptoir_quality_runs_total{{dataset=\"{0}\",outcome=\"published\"}} {1}\n"
+                        "comptoir_quality_runs_total{{dataset=\"{0}\",outcome=\"failed\"}} {2}\n",
+                        d, history->size() - failed_runs, failed_runs);
+    for (const auto& [k, n] : per_rule) {
+      const auto& [number, name, check, column, action] = k;
+      rules += fmt::format("comptoir_quality_rule_failures_total{{dataset=\"{}\",rule=\"{}\",check=\"{}\","
+                           "column=\"{}\",action=\"{}\"}} {}\n",
+                           d, number, check, column, action, n);
+    }
+    last += fmt::format("comptoir_quality_last_run_failed{{dataset=\"{}\"}} {}\n", d,
+                        !history->empty() && history->back().failed() ? 1 : 0);
+  }
+  *m += rows + runs + rules + last;
+}
+
 void Api::Metrics(const Request&, Response* out) {
   out->content_type = "text/plain; version=0.0.4";
   std::string& m = out->body;
@@ -681,6 +798,7 @@ void Api::Metrics(const Request&, Response* out) {
           o_.server_stats->slow_clients_dropped.load());
   }
   gauge("comptoir_cache_hits_total", "Sales answers served from the cache.", "counter", cache_hits_.load());
+  QualityMetrics(o_.lake, o_.quality_datasets, &m);
   std::shared_ptr<const analytics::Snapshot> snap = o_.sales->snapshot();
   gauge("comptoir_dataset_rows", "Rows loaded of the sales dataset.", "gauge", snap->rows);
   gauge("comptoir_dataset_version", "Version of the sales dataset (bumps on every change).", "gauge", snap->version);

@@ -13,6 +13,8 @@
 #include "comptoir/core/names.h"
 #include "comptoir/core/time.h"
 #include "comptoir/lake/dataset.h"
+#include "comptoir/quality/history.h"
+#include "comptoir/quality/quarantine.h"
 #include "comptoir/stream/event.h"
 #include "nlohmann/json.hpp"
 
@@ -73,6 +75,7 @@ class ApiTest : public ::testing::Test {
     o.logs = logs_.get();
     o.auth_token = std::move(token);
     o.health = [] { return std::vector<Component>{{"bus", "degraded", "topic transactions not found"}}; };
+    o.quality_datasets = {"/user/sqoop/sales"};
     return std::make_unique<Api>(o);
   }
 
@@ -222,6 +225,68 @@ TEST_F(ApiTest, LakeBrowsingAndHealth) {
   Response live = Get(api.get(), "/api/v1/live/summary");
   EXPECT_EQ(live.status, 503);
   EXPECT_EQ(Body(live)["message"], "no live stream: the bus is not connected yet");
+}
+
+// The Quality tab's data: each dataset's runs, one run's rejects by page,
+// and the counters of /metrics.
+TEST_F(ApiTest, QualityRunsRejectsAndMetrics) {
+  WriteSales();
+  const std::string d(core::kSalesDir);
+  quality::RunRecord ok;
+  ok.run = "20261206T100000.000Z";
+  ok.dataset = d;
+  ok.rows_in = 5, ok.rows_out = 2, ok.rejected = 3;
+  ok.rules = {{1, "bulk", "range", "QUANTITYORDERED", "reject", "QUANTITYORDERED range [1, 40]", 3}};
+  quality::RunRecord failed = ok;
+  failed.run = "20261206T110000.000Z";
+  failed.outcome = "failed";
+  failed.rows_out = 0;
+  failed.failure = "1 row(s) failed a rule with action fail";
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), d + "/_quality/history.jsonl",
+                                      ok.ToJsonLine() + "\n" + failed.ToJsonLine() + "\n")
+                  .ok());
+  lake::DatasetSchema rejects = *quality::RejectsSchema(SalesSchema());
+  const std::string dir = d + "/_rejects/" + ok.run;
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/_schema.json", rejects.ToJson()).ok());
+  std::string part;
+  for (int i = 0; i < 3; ++i) {
+    part += "1020" + std::to_string(i) +
+            ",1,2003-01-06,99,95.70,9474.30,Motorcycles,USA,Shipped,Large,NA,Land of Toys,S10_1678,bulk,"
+            "\"QUANTITYORDERED range [1, 40]: 99\",split 0 row " + std::to_string(i + 1) + "\n";
+  }
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/part-m-00000", part).ok());
+  auto api = MakeApi();
+
+  json q = Body(Get(api.get(), "/api/v1/quality"));
+  ASSERT_EQ(q["datasets"].size(), 1u);
+  const json& runs = q["datasets"][0]["runs"];
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["rejected"], 3);
+  EXPECT_EQ(runs[0]["rejects_dir"], dir);
+  EXPECT_EQ(runs[1]["outcome"], "failed");
+  EXPECT_EQ(runs[1]["rejects_dir"], "");
+  EXPECT_EQ(Body(Get(api.get(), "/api/v1/quality", {{"runs", "1"}}))["datasets"][0]["runs"].size(), 1u);
+
+  json page = Body(Get(api.get(), "/api/v1/quality/rejects",
+                       {{"dataset", d}, {"run", ok.run}, {"offset", "1"}, {"limit", "1"}}));
+  EXPECT_EQ(page["total"], 3);
+  ASSERT_EQ(page["rows"].size(), 1u);
+  EXPECT_EQ(page["rows"][0][0], "10201");
+  EXPECT_EQ(page["rows"][0][14], "QUANTITYORDERED range [1, 40]: 99");
+  EXPECT_EQ(page["columns"].back(), "_source");
+  EXPECT_EQ(Get(api.get(), "/api/v1/quality/rejects", {{"dataset", d}, {"run", "nope"}}).status, 404);
+  EXPECT_EQ(Get(api.get(), "/api/v1/quality/rejects", {{"dataset", "/other"}, {"run", ok.run}}).status, 404);
+  EXPECT_EQ(Get(api.get(), "/api/v1/quality/rejects", {{"dataset", d}, {"run", "../x"}}).status, 400);
+
+  std::string m = Get(api.get(), "/metrics").body;
+  EXPECT_NE(m.find("comptoir_quality_rows_total{dataset=\"/user/sqoop/sales\",result=\"rejected\"} 6\n"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("comptoir_quality_runs_total{dataset=\"/user/sqoop/sales\",outcome=\"failed\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("comptoir_quality_rule_failures_total{dataset=\"/user/sqoop/sales\",rule=\"1\",check=\"range\","
+                   "column=\"QUANTITYORDERED\",action=\"reject\"} 6\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("comptoir_quality_last_run_failed{dataset=\"/user/sqoop/sales\"} 1\n"), std::string::npos);
 }
 
 TEST_F(ApiTest, LogSearchByTextLevelAndTime) {

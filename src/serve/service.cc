@@ -56,6 +56,7 @@ Status Service::Start() {
   ao.auth_token = o_.auth_token;
   ao.server_stats = &server_->stats();
   ao.health = o_.health;
+  ao.quality_datasets = o_.quality_datasets;
   api_ = std::make_unique<Api>(ao);
   Status first = sales_.Refresh();
   if (!first.ok() && !absl::IsNotFound(first)) {

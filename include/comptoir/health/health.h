@@ -13,6 +13,8 @@
 //   job NAME   per saved import job: its last run's result, rows and duration
 //   agents     registered agents (coordination group "agents"): lag, last commit, last error
 //   datasets   freshness: time since new data in the lake's datasets
+//   quality    per dataset with [[quality.rule]]: its last run's outcome
+//              (degraded when a `fail` rule stopped it)
 // The same data feeds `comptoir health`, /api/v1/health and the Health tab.
 #pragma once
 
@@ -53,6 +55,7 @@ struct Targets {
   std::string coord_uri;               // where agents register ("" = none)
   std::string jobs_dir;                // saved import jobs ("" = none)
   std::vector<Dataset> datasets;
+  std::vector<std::string> quality_datasets;  // datasets with quality rules
   std::chrono::milliseconds timeout{3000};
   double min_free_percent = 5;  // lake below this: degraded
 };

@@ -43,6 +43,7 @@ struct ApiOptions {
   HealthProbe health;                   // extra components (bus, agents, ...)
   std::string auth_token;               // "" = no authentication
   const ServerStats* server_stats = nullptr;
+  std::vector<std::string> quality_datasets;  // datasets with quality rules
 };
 
 class Api {
@@ -64,6 +65,8 @@ class Api {
   void LakeLs(const Request& r, Response* out);
   void LakeHead(const Request& r, Response* out);
   void Health(const Request& r, Response* out);
+  void Quality(const Request& r, Response* out);
+  void QualityRejects(const Request& r, Response* out);
   void Metrics(const Request& r, Response* out);
   void Static(const Request& r, Response* out);
 

@@ -45,6 +45,7 @@ struct ServiceOptions {
   std::string group{core::kServeGroup};
   bool archive = false;   // also archive the topic into archive_dir
   std::string coord_uri;  // the archiver's lease
+  std::vector<std::string> quality_datasets;  // datasets with quality rules (the Quality tab)
   HealthProbe health;
 };
 

@@ -12,7 +12,7 @@
 //   COMPTOIR_URL          base URL of `comptoir serve` with the Sales Data Sample imported and a bus
 //                         (required; without it every test is skipped)
 //   COMPTOIR_PRODUCE      shell command that produces one live event (the Live test is skipped without it)
-//   COMPTOIR_SCREENSHOTS  directory for overview.png, live.png, logs.png, health.png, lake.png,
+//   COMPTOIR_SCREENSHOTS  directory for overview.png, live.png, logs.png, health.png, quality.png, lake.png,
 //                         overview-mobile.png (the screenshot test is skipped without it)
 //   COMPTOIR_TOKEN        access token, when the server runs with --auth-token-file
 //   COMPTOIR_CHROMIUM     browser binary (default /usr/bin/chromium)
@@ -44,6 +44,10 @@
 //             logs-tail-badge, logs-meta, logs-results (rows carry data-level), panel-/export-logs
 //   health    health-overall (data-state=ok|degraded|down), health-refresh, health-refreshed,
 //             health-components, health-component (data-name, data-status), health-status
+//   quality   quality-datasets, quality-dataset (data-dataset, data-status), quality-outcome, quality-rows-in,
+//             quality-rows-out, quality-rejected, quality-warned (data-value), quality-failure, quality-rule
+//             (data-number, data-failed), quality-rejects-link (data-run), quality-rejects, quality-reject,
+//             quality-rejects-note, quality-prev, quality-next, quality-refresh, quality-empty
 //   lake      lake-breadcrumbs, lake-entries, lake-entry (data-type=dir|file, data-name),
 //             lake-up, lake-preview, lake-preview-note, panel-/export-lake-list lake-preview
 import { describe, test, before, after } from 'node:test';
@@ -61,7 +65,7 @@ const PRODUCE = process.env.COMPTOIR_PRODUCE ?? '';
 const SHOTS = process.env.COMPTOIR_SCREENSHOTS ?? '';
 const TOKEN = process.env.COMPTOIR_TOKEN ?? '';
 const CHROMIUM = process.env.COMPTOIR_CHROMIUM ?? '/usr/bin/chromium';
-const TABS = ['overview', 'live', 'logs', 'health', 'lake'];
+const TABS = ['overview', 'live', 'logs', 'health', 'quality', 'lake'];
 
 // The dashboard's formats, written independently (Intl) so a formatter bug shows up.
 const moneyFmt = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -197,6 +201,35 @@ describe('dashboard', { skip: BASE ? false : 'COMPTOIR_URL is not set' }, () => 
     assert.ok(rose, `live-events-total stayed at ${before} for 2 s after the produce command (now ${await total.getAttribute('data-value')})`);
     assert.ok(Date.now() - t0 <= 2_200);
     assert.ok((await page.getByTestId('live-latest').locator('tbody tr[data-event-id]').count()) > 0, 'latest transactions has rows');
+  });
+
+  test('quality shows the last run, its rules and its rejects as the API does', { timeout: 60_000 }, async () => {
+    const q = await api('/api/v1/quality');
+    assert.equal(q.datasets.length, 1, 'one dataset with rules');
+    const d = q.datasets[0];
+    const last = d.runs[d.runs.length - 1];
+    assert.ok(last.rejected > 0, 'the run rejected records');
+    await page.goto(`${BASE}/#/quality`);
+    await ready(page, 'quality');
+    const card = page.locator(`[data-testid="quality-dataset"][data-dataset="${d.dataset}"]`);
+    for (const [id, key] of [['quality-rows-in', 'rows_in'], ['quality-rows-out', 'rows_out'], ['quality-rejected', 'rejected'], ['quality-warned', 'warned']]) {
+      assert.equal(await card.getByTestId(id).getAttribute('data-value'), String(last[key]), id);
+      assert.equal((await card.getByTestId(id).textContent()).trim(), intFmt.format(last[key]), id);
+    }
+    const rules = card.getByTestId('quality-rule');
+    assert.equal(await rules.count(), last.rules.length);
+    for (let i = 0; i < last.rules.length; ++i) {
+      assert.equal(await rules.nth(i).getAttribute('data-failed'), String(last.rules[i].failed));
+    }
+    await card.locator(`[data-testid="quality-rejects-link"][data-run="${last.run}"]`).click();
+    const page1 = await api(`/api/v1/quality/rejects?dataset=${encodeURIComponent(d.dataset)}&run=${encodeURIComponent(last.run)}&limit=25`);
+    assert.equal(page1.total, last.rejected);
+    const rows = page.getByTestId('quality-reject');
+    await until(async () => (await rows.count()) === Math.min(25, page1.total), 10_000);
+    assert.equal(await rows.count(), Math.min(25, page1.total));
+    const first = await rows.first().locator('td').allTextContents();
+    assert.deepEqual(first, page1.rows[0].map((v) => (v === null ? 'NULL' : v)));
+    assert.match(await page.getByTestId('quality-rejects-note').textContent(), new RegExp(`records 1–${Math.min(25, page1.total)} of ${page1.total}`));
   });
 
   test('no console errors or warnings on any tab', { timeout: 120_000 }, async () => {

@@ -10,6 +10,7 @@ import { LiveView } from './views/live';
 import { LogsView } from './views/logs';
 import { HealthView } from './views/health';
 import { LakeView } from './views/lake';
+import { QualityView } from './views/quality';
 
 // A request that answers 401 brings up the login dialog, then retries once.
 installLogin();
@@ -45,6 +46,7 @@ const factories: Record<Tab, () => View> = {
   live: () => new LiveView(),
   logs: () => new LogsView(),
   health: () => new HealthView(),
+  quality: () => new QualityView(),
   lake: () => new LakeView(),
 };
 const views = new Map<Tab, View>();

@@ -2,7 +2,7 @@
 // shared and a reload restores it. Lists are comma-separated: productline=Classic%20Cars,Motorcycles.
 import { queryString } from './api';
 
-export const TABS = ['overview', 'live', 'logs', 'health', 'lake'] as const;
+export const TABS = ['overview', 'live', 'logs', 'health', 'quality', 'lake'] as const;
 export type Tab = (typeof TABS)[number];
 export type Params = Record<string, string>;
 

@@ -170,3 +170,48 @@ export interface Health {
   checked_at: string;
   components: Component[];
 }
+
+export interface QualityRule {
+  number: number;
+  name: string;
+  check: string;
+  column: string;
+  action: string;
+  describe: string;
+  failed: number;
+}
+
+export interface QualityRun {
+  run: string;
+  time: string;
+  dataset: string;
+  writer: string;
+  outcome: string;
+  rows_in: number;
+  rows_out: number;
+  rejected: number;
+  warned: number;
+  failure: string;
+  rules: QualityRule[];
+  rejects_dir: string;
+}
+
+export interface QualityDataset {
+  dataset: string;
+  runs: QualityRun[];
+  skipped_lines: number;
+  error?: string;
+}
+
+export interface Quality {
+  datasets: QualityDataset[];
+}
+
+export interface QualityRejects {
+  dataset: string;
+  run: string;
+  columns: string[];
+  total: number;
+  offset: number;
+  rows: (string | null)[][];
+}

@@ -7,6 +7,7 @@
 #include "agent_impl.h"
 #include "comptoir/core/names.h"
 #include "comptoir/core/strings.h"
+#include "comptoir/quality/quarantine.h"
 
 namespace comptoir::agent {
 
@@ -54,6 +55,7 @@ Status Agent::Impl::Turn(bool draining) {
     }
     if (RollDue(s, draining)) {
       Status r = s->intent_pending ? FinishRoll(s) : Roll(s);
+      if (quality::IsQualityFailed(r)) return r;  // not the lake's fault: retrying cannot help
       if (!r.ok()) {
         // The lake is unavailable: keep the spool, retry with backoff
         // (1 s, 2 s, 4 s, then every 8 s: one cheap request).
@@ -85,6 +87,16 @@ Agent::~Agent() {
   }
 }
 
+std::string TemplateDataset(std::string_view target_dir) {
+  std::string_view fixed = target_dir;
+  if (size_t escape = target_dir.find('%'); escape != std::string_view::npos) {
+    fixed = target_dir.substr(0, escape);
+    fixed = fixed.substr(0, fixed.rfind('/') == std::string_view::npos ? 0 : fixed.rfind('/') + 1);
+  }
+  while (fixed.size() > 1 && fixed.back() == '/') fixed.remove_suffix(1);
+  return std::string(fixed.empty() ? "/" : fixed);
+}
+
 StatusOr<std::unique_ptr<Agent>> Agent::Open(lake::Storage* lake, AgentOptions options) {
   if (options.flows.empty()) return absl::InvalidArgumentError("the agent has no flow to run");
   auto impl = std::make_unique<Impl>();
@@ -114,6 +126,23 @@ StatusOr<std::unique_ptr<Agent>> Agent::Open(lake::Storage* lake, AgentOptions o
     RETURN_IF_ERROR(compile(f.multiline_start, "multiline start", &impl->multiline));
     RETURN_IF_ERROR(compile(f.include, "include", &impl->include));
     RETURN_IF_ERROR(compile(f.exclude, "exclude", &impl->exclude));
+    std::optional<quality::RowChecker> checker;
+    if (!f.rules.empty()) {
+      ASSIGN_OR_RETURN(std::string dataset, lake::NormalizePath(TemplateDataset(f.target_dir)));
+      bool any = std::any_of(f.rules.begin(), f.rules.end(), [&](const quality::Rule& r) {
+        StatusOr<std::string> d = lake::NormalizePath(r.dataset);
+        return d.ok() && *d == dataset;
+      });
+      if (any) {
+        std::vector<quality::Rule> rules = f.rules;
+        for (quality::Rule& r : rules) r.dataset = lake::NormalizePath(r.dataset).value_or(r.dataset);
+        StatusOr<quality::RowChecker> c = quality::RowChecker::Create(
+            rules, dataset, {"ts", "level", "host", "path", "message"}, quality::LakeColumnValues(lake));
+        if (!c.ok()) return Annotate(c.status(), StrCat("flow ", f.name, " (log records have the columns ts, level, host, path, message)"));
+        checker = *std::move(c);
+      }
+    }
+    impl->checkers.push_back(std::move(checker));
   }
   impl->o = std::move(options);
   RETURN_IF_ERROR(impl->Recover());

@@ -102,6 +102,7 @@ struct Agent::Impl {
   AgentOptions o;
   std::vector<std::unique_ptr<RE2>> multiline;         // per flow, may be null
   std::vector<std::unique_ptr<RE2>> include, exclude;  // per flow, may be null
+  std::vector<std::optional<quality::RowChecker>> checkers;  // per flow: its quality rules, if any
   std::vector<std::unique_ptr<Source>> sources;
   bool first_start = false;
   AgentStats stats;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "comptoir/quality/rules.h"
 #include "nlohmann/json.hpp"
 
 #include "comptoir/agent/compact.h"
@@ -22,6 +23,13 @@ namespace comptoir::agent {
 namespace {
 
 namespace fs = std::filesystem;
+
+TEST(AgentTemplate, TheDatasetIsTheFixedPart) {
+  EXPECT_EQ(TemplateDataset("/user/flume/logs/%Y-%m-%d"), "/user/flume/logs");
+  EXPECT_EQ(TemplateDataset("/logs/day-%Y/%{host}"), "/logs");
+  EXPECT_EQ(TemplateDataset("/user/flume/all/"), "/user/flume/all");
+  EXPECT_EQ(TemplateDataset("%Y"), "/");
+}
 
 TEST(AgentTemplate, ExpandsTimeAndHost) {
   int64_t t = 1764324245123;  // 2025-11-28T10:04:05.123Z
@@ -277,6 +285,87 @@ TEST_F(AgentTest, JsonRecordsCarryHostPathTimesAndWholeTracebacks) {
   auto second = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(second["level"], "ERROR");
   EXPECT_EQ(second["message"], "payment failed\nTraceback (most recent call last):\nValueError: declined");
+}
+
+// Quality rules on log records: a rejected record (with its traceback) goes
+// to /user/flume/logs/_rejects/<roll>/part-00000 with its source position,
+// published with the roll, exactly once across a crash between the two.
+TEST_F(AgentTest, QualityRulesQuarantineRecordsWithTheirSourcePositionExactlyOnce) {
+  std::string toml = dir_ + "/rules.toml";
+  std::ofstream(toml) << "[[quality.rule]]\nname = \"known levels\"\ndataset = \"/user/flume/logs\"\n"
+                         "column = \"level\"\ncheck = \"allowed\"\nvalues = [\"INFO\", \"WARNING\"]\naction = \"reject\"\n"
+                         "[[quality.rule]]\ndataset = \"/user/flume/logs\"\ncolumn = \"ts\"\ncheck = \"not_null\"\n";
+  auto rules = quality::LoadRules(toml, true);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  o_.flows[0].rules = *rules;
+  const std::string head = "no time on this line\n" + Line(0);
+  const std::string error = "2025-11-28 10:00:01,000 ERROR payment failed\nTraceback (most recent call last):\n"
+                            "ValueError: declined\n";
+  {
+    std::ofstream out(dir_ + "/logs/app.log", std::ios::binary);
+    out << head << error << Line(2);
+  }
+  {
+    // The lake refuses the second rename (the data file, after the rejects): a crash mid-roll.
+    lake::FaultInjectionStorage faulty(lake_.get());
+    faulty.FailAt(lake::FaultOp::kRename, 2, absl::UnavailableError("injected"));
+    auto a = Open(&faulty);
+    Steps(a.get(), 3);
+    EXPECT_FALSE(a->Drain().ok());
+  }
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(a->stats().quality_rejected, 1u);
+  EXPECT_EQ(a->stats().quality_warned, 1u) << "the line without a time: ts is NULL";
+  std::vector<std::string> rejects, data;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ + "/lake")) {
+    if (!e.is_regular_file()) continue;
+    std::string p = e.path().string().substr((dir_ + "/lake").size());
+    EXPECT_FALSE(e.path().filename().string().starts_with(".")) << "a temporary is left: " << p;
+    (p.find("/_rejects/") != std::string::npos ? rejects : data).push_back(p);
+  }
+  ASSERT_EQ(rejects.size(), 1u);
+  ASSERT_EQ(data.size(), 2u) << "the line without a time goes to the day it was read";
+  std::sort(data.begin(), data.end());
+  EXPECT_TRUE(rejects[0].starts_with("/user/flume/logs/_rejects/app.log.")) << rejects[0];
+  EXPECT_TRUE(rejects[0].ends_with("/part-00000")) << rejects[0];
+  EXPECT_TRUE(data[0].starts_with("/user/flume/logs/2025-11-28/")) << data[0];
+  EXPECT_EQ(*lake::ReadFileToString(lake_.get(), data[0]), Line(0) + Line(2));
+  EXPECT_EQ(*lake::ReadFileToString(lake_.get(), data[1]), "no time on this line\n");
+  std::string got = *lake::ReadFileToString(lake_.get(), rejects[0]);
+  std::vector<std::string_view> lines = Split(got, '\n', true);
+  ASSERT_EQ(lines.size(), 1u) << got;
+  auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j["rule"], "known levels");
+  EXPECT_EQ(j["reason"], "level allowed {INFO, WARNING}: \"ERROR\"");
+  EXPECT_EQ(j["source"], fmt::format("{}/logs/app.log:{}", dir_, head.size()));
+  EXPECT_EQ(j["raw"], error.substr(0, error.size() - 1));
+}
+
+TEST_F(AgentTest, AFailRuleStopsTheAgentAndPublishesNothingOfTheRoll) {
+  std::string toml = dir_ + "/rules.toml";
+  std::ofstream(toml) << "[[quality.rule]]\ndataset = \"/user/flume/logs\"\ncolumn = \"message\"\n"
+                         "check = \"length\"\nmax = 20\naction = \"fail\"\n";
+  auto rules = quality::LoadRules(toml, true);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  o_.flows[0].rules = *rules;
+  Append("app.log", 0, 3);
+  {
+    auto a = Open();
+    Status s;
+    for (int i = 0; i < 5 && s.ok(); ++i) s = a->Drain();
+    EXPECT_TRUE(quality::IsQualityFailed(s)) << s;
+    EXPECT_NE(std::string(s.message()).find("failed rule 1 (message length <= 20, action fail)"), std::string::npos)
+        << s;
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/lake/user")) << "nothing published";
+  // The rule is relaxed: the spooled lines are published, once.
+  o_.flows[0].rules.clear();
+  auto a = Open();
+  Steps(a.get());
+  ASSERT_TRUE(a->Drain().ok());
+  EXPECT_EQ(Contents(), (std::multiset<std::string>{Lines(0, 3)}));
 }
 
 TEST_F(AgentTest, CrashesAtAnyPointLeaveEveryLineExactlyOnce) {

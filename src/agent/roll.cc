@@ -13,6 +13,7 @@
 #include "comptoir/core/strings.h"
 #include "comptoir/core/time.h"
 #include "comptoir/lake/publish.h"
+#include "comptoir/quality/quarantine.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -48,9 +49,12 @@ StatusOr<RollIntent> ReadRollIntent(const std::string& path) {
 class RollWriter {
  public:
   RollWriter(lake::Storage* lake, const FlowOptions& flow, const std::string& host, const std::string& source_path,
-             RE2* include, RE2* exclude, AgentStats* stats, std::string name, int64_t attempt)
+             RE2* include, RE2* exclude, AgentStats* stats, std::string name, int64_t attempt,
+             const quality::RowChecker* checker, uint64_t first_offset)
       : lake_(lake), f_(flow), host_(host), source_path_(source_path), include_(include), exclude_(exclude),
-        stats_(*stats), name_(std::move(name)), attempt_(attempt) {}
+        stats_(*stats), name_(std::move(name)), attempt_(attempt), offset_(first_offset) {
+    if (checker != nullptr) checker_.emplace(checker->Fork(/*share_unique_keys=*/false));
+  }
 
   // A spool segment begins: lines without a time take its ingest time.
   void StartSegment(int64_t ingest_ms) {
@@ -61,6 +65,8 @@ class RollWriter {
 
   // One line (its newline included, except maybe at the end of a segment).
   Status Line(std::string_view line) {
+    uint64_t at = offset_;
+    offset_ += line.size();
     int64_t line_time = core::ParseLogTime(line);
     if (f_.use_event_time && line_time >= 0) last_time_ = line_time;  // tracebacks follow the line before
     bool starts = line_time >= 0 || !decided_;
@@ -71,9 +77,15 @@ class RollWriter {
                std::find(f_.levels.begin(), f_.levels.end(), core::LogLineLevel(line)) != f_.levels.end()) &&
               (include_ == nullptr || RE2::PartialMatch(text, *include_)) &&
               (exclude_ == nullptr || !RE2::PartialMatch(text, *exclude_));
+      if (keep_ && checker_) RETURN_IF_ERROR(Check(line, line_time, at));
     }
     if (!keep_) {
       ++stats_.filtered_lines;
+      return absl::OkStatus();
+    }
+    if (reject_.active) {  // the record's lines go to quarantine, not to the dataset
+      if (!reject_.raw.empty()) reject_.raw.push_back('\n');
+      reject_.raw.append(Bare(line));
       return absl::OkStatus();
     }
     RETURN_IF_ERROR(Target(f_.use_event_time ? last_time_ : ingest_ms_));
@@ -97,9 +109,15 @@ class RollWriter {
   }
 
   // Closes and publishes every file (idempotently: one published before a
-  // crash stays as it is).
+  // crash stays as it is): the rejects first, so a crash between the two
+  // leaves the data to the retry, which finds the rejects already there.
   Status Finish() {
     RETURN_IF_ERROR(Emit());
+    RETURN_IF_ERROR(EmitReject());
+    if (rejects_.file) {
+      RETURN_IF_ERROR(rejects_.file->Close());
+      RETURN_IF_ERROR(lake::PublishStagedFile(lake_, rejects_.tmp, rejects_.final_path));
+    }
     for (auto& [dir, out] : outs_) {
       if (!out.file) continue;
       RETURN_IF_ERROR(out.file->Close());
@@ -124,6 +142,68 @@ class RollWriter {
     int64_t ingest_ms = 0;
     bool has_time = false;
   };
+
+  // A record starts: the quality rules decide where it goes.
+  Status Check(std::string_view line, int64_t line_time, uint64_t at) {
+    RETURN_IF_ERROR(EmitReject());
+    std::string_view bare = Bare(line);
+    std::string ts, level;
+    std::string_view message = bare;
+    if (line_time >= 0) {
+      ts = core::FormatIsoMillis(line_time);
+      level = std::string(core::LogLineLevel(bare));
+      message.remove_prefix(std::min(bare.size(), size_t{24} + level.size() + 1));
+    }
+    std::optional<std::string_view> values[] = {
+        line_time >= 0 ? std::optional<std::string_view>(ts) : std::nullopt,
+        line_time >= 0 && !level.empty() ? std::optional<std::string_view>(level) : std::nullopt,
+        std::string_view(host_), std::string_view(source_path_), message};
+    quality::RowChecker::Verdict v = checker_->CheckRecord(values);
+    if (v.passed()) return absl::OkStatus();
+    const quality::Rule& rule = checker_->rules()[static_cast<size_t>(v.rule)];
+    std::string source = fmt::format("{}:{}", source_path_, at);
+    switch (v.action) {
+      case quality::Action::kWarn:
+        ++stats_.quality_warned;
+        return absl::OkStatus();
+      case quality::Action::kFail:
+        return quality::QualityFailedError(fmt::format(
+            "data quality: the record at {} failed {} ({}, action fail): {}; nothing of this roll was published and "
+            "its lines stay in the agent's spool: fix the rule or the data, then start the agent again",
+            source, rule.Label(), rule.Describe(), v.reason));
+      case quality::Action::kReject:
+        break;
+    }
+    ++stats_.quality_rejected;
+    reject_ = {true, rule.Label(), v.reason, std::move(source), ""};  // Line() adds the record's lines
+    return absl::OkStatus();
+  }
+
+  // Writes the pending rejected record to <dataset>/_rejects/<roll>/part-00000.
+  Status EmitReject() {
+    if (!reject_.active) return absl::OkStatus();
+    if (!rejects_.file && !rejects_.exists) {
+      ASSIGN_OR_RETURN(std::string d, lake::NormalizePath(TemplateDataset(f_.target_dir)));
+      std::string dir = lake::JoinPath(d, quality::RejectsDir(name_));
+      rejects_.final_path = lake::JoinPath(dir, "part-00000");
+      rejects_.tmp = lake::JoinPath(dir, fmt::format(".part-00000.{}.tmp", attempt_));
+      ASSIGN_OR_RETURN(rejects_.exists, lake::Exists(lake_, rejects_.final_path));
+      if (!rejects_.exists) {
+        lake::CreateOptions co;
+        co.overwrite = true;
+        ASSIGN_OR_RETURN(rejects_.file, lake_->Create(rejects_.tmp, co));
+      }
+    }
+    if (rejects_.file) {
+      nlohmann::json j = {{"rule", reject_.rule}, {"reason", reject_.reason}, {"source", reject_.source},
+                          {"raw", reject_.raw}};
+      std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out.push_back('\n');
+      RETURN_IF_ERROR(rejects_.file->Append(out));
+    }
+    reject_ = Reject{};
+    return absl::OkStatus();
+  }
 
   static std::string_view Bare(std::string_view line) {
     return line.substr(0, line.size() - (line.ends_with('\n') ? 1 : 0));
@@ -198,6 +278,16 @@ class RollWriter {
   bool keep_ = true, decided_ = false;
   Record rec_;
   uint64_t bytes_ = 0;
+  // Quality: the flow's rules (a fork per roll), the record being
+  // quarantined, and the roll's rejects file.
+  struct Reject {
+    bool active = false;
+    std::string rule, reason, source, raw;
+  };
+  std::optional<quality::RowChecker> checker_;
+  uint64_t offset_ = 0;  // of the next line in its source file
+  Reject reject_;
+  Out rejects_;
 };
 
 // Calls `line` for each line of a spool segment, streamed in 1 MiB chunks: a
@@ -302,8 +392,9 @@ Status Agent::Impl::FinishRoll(Source* s) {
   const FlowOptions& f = o.flows[s->flow];
   std::string name = fmt::format("{}.{}.{}-{}{}{}", s->prefix, s->id, first, last, f.file_suffix,
                                  lake::CodecExtension(f.codec));
+  const std::optional<quality::RowChecker>& checker = checkers[s->flow];
   RollWriter writer(lake, f, o.host, s->path, include[s->flow].get(), exclude[s->flow].get(), &stats, name,
-                    intent.attempt);
+                    intent.attempt, checker ? &*checker : nullptr, first);
   std::vector<const Segment*> segs;
   for (const Segment& g : s->segments) {
     if (g.start >= first && g.end <= last) segs.push_back(&g);

@@ -15,6 +15,7 @@
 #include "comptoir/core/progress.h"
 #include "comptoir/core/signals.h"
 #include "comptoir/core/units.h"
+#include "comptoir/quality/rules.h"
 #include "common.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -124,6 +125,8 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
     return absl::OkStatus();
   }
   agent::AgentOptions& o = config.options;
+  ASSIGN_OR_RETURN(std::vector<quality::Rule> rules, quality::LoadRules(g.config_path, g.config_explicit));
+  for (agent::FlowOptions& flow : o.flows) flow.rules = rules;
   // Big buffers (seal batches, roll chunks) come from mmap and go back to the
   // system when freed, instead of staying in the heap: a small, steady RSS.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
@@ -189,10 +192,14 @@ Status RunAgent(const AgentFlags& f, const Globals& g) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << fmt::format(
       "agent: {} lines ({} bytes) read, {} files ({} bytes) published into {} in {:.2f} s; "
-      "{} rotations, {} truncated, {} partial; spool {} bytes\n",
+      "{} rotations, {} truncated, {} partial; spool {} bytes{}\n",
       core::WithThousands(st.lines), core::WithThousands(st.bytes), st.published_files,
       core::WithThousands(st.published_bytes), lake->Uri(), secs, st.rotations,
-      st.truncated_records, st.partial_records, core::WithThousands(st.spool_bytes));
+      st.truncated_records, st.partial_records, core::WithThousands(st.spool_bytes),
+      st.quality_rejected + st.quality_warned > 0
+          ? fmt::format("; quality: {} records rejected (in <dataset>/_rejects/), {} warned",
+                        core::WithThousands(st.quality_rejected), core::WithThousands(st.quality_warned))
+          : "");
   return s;
 }
 

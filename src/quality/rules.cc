@@ -542,10 +542,15 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
   return c;
 }
 
-RowChecker RowChecker::Fork() const {
+RowChecker RowChecker::Fork(bool share_unique_keys) const {
   RowChecker c;
   c.rules_ = rules_;
   c.compiled_ = compiled_;
+  if (!share_unique_keys) {
+    for (Compiled& k : c.compiled_) {
+      if (k.seen) k.seen = std::make_shared<SeenKeys>();
+    }
+  }
   c.failed_.assign(rules_.size(), 0);
   return c;
 }

@@ -45,6 +45,7 @@
 #include "comptoir/core/status.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
+#include "comptoir/quality/rules.h"
 
 namespace comptoir::agent {
 
@@ -76,7 +77,20 @@ struct FlowOptions {
   // record {"ts","level","host","path","ingest_ts","message"}, a record being
   // a line with its time and the lines without one that follow it.
   bool json_records = false;
+  // Data-quality rules whose dataset is the target directory's fixed part
+  // (/user/flume/logs for /user/flume/logs/%Y-%m-%d), checked on each record
+  // (columns ts, level, host, path, message; ts and level NULL on a line
+  // without a time of its own). Rejected records go to
+  // <dataset>/_rejects/<roll>/part-00000 (JSON lines with rule, reason,
+  // source "path:offset" and the raw record), published before the roll's
+  // data files under names its retries reproduce; a `fail` verdict publishes
+  // nothing of the roll and stops the agent (the lines stay in the spool).
+  std::vector<quality::Rule> rules;
 };
+
+// The dataset a target directory template belongs to: its part before the
+// first escape, without a trailing '/' ("/user/flume/logs").
+std::string TemplateDataset(std::string_view target_dir);
 
 struct AgentOptions {
   std::string state_dir = "./agent-state";
@@ -105,6 +119,8 @@ struct AgentStats {
   uint64_t truncated_records = 0;
   uint64_t partial_records = 0;
   uint64_t filtered_lines = 0;   // dropped by the interceptors
+  uint64_t quality_rejected = 0;  // records quarantined by quality rules
+  uint64_t quality_warned = 0;    // records that failed only `warn` rules
   uint64_t rotations = 0;
   uint64_t spool_bytes = 0;
 };

@@ -124,7 +124,9 @@ class RowChecker {
   // counts, and the keys of `unique` rules shared with this one (so a key
   // repeated across parallel splits is caught; which of the two is the
   // repeat depends on the order the splits read them).
-  RowChecker Fork() const;
+  // `share_unique_keys` false: the fork starts with no keys seen (the
+  // agent checks `unique` within each roll, so memory stays bounded).
+  RowChecker Fork(bool share_unique_keys = true) const;
   // Adds a fork's counts to this checker's.
   void AddCounts(const RowChecker& fork);
 

@@ -20,6 +20,7 @@
 #include "comptoir/core/units.h"
 #include "comptoir/core/time.h"
 #include "comptoir/lake/compression.h"
+#include "comptoir/quality/rules.h"
 #include "comptoir/stream/archiver.h"
 #include "comptoir/stream/event.h"
 #include "comptoir/stream/simulator.h"
@@ -418,6 +419,7 @@ struct ArchiveFlags {
   std::string compress = "none";
   std::string idle_exit;
   std::string coord;
+  std::string dlq_topic;  // "" = <topic>.dlq when rules apply; "none" = no DLQ
 };
 
 Status RunArchive(const ArchiveFlags& f, const Globals& g) {
@@ -433,6 +435,8 @@ Status RunArchive(const ArchiveFlags& f, const Globals& g) {
   if (o.codec == lake::Codec::kGzip) {
     return absl::InvalidArgumentError("--compress: the archive is written as zstd or none");
   }
+  ASSIGN_OR_RETURN(o.rules, quality::LoadRules(g.config_path, g.config_explicit));
+  o.dlq_topic = f.dlq_topic.empty() ? f.topic + ".dlq" : f.dlq_topic == "none" ? "" : f.dlq_topic;
   std::chrono::milliseconds idle{0};
   if (!f.idle_exit.empty()) {
     ASSIGN_OR_RETURN(idle, core::ParseDuration(f.idle_exit));
@@ -452,9 +456,14 @@ Status RunArchive(const ArchiveFlags& f, const Globals& g) {
   const stream::ArchiverStats& st = archiver->stats();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << fmt::format(
-      "Archived {} events in {} files ({} bytes) into {}{} in {:.2f} s; lag {}\n",
+      "Archived {} events in {} files ({} bytes) into {}{} in {:.2f} s; lag {}{}\n",
       core::WithThousands(st.events), st.files, core::WithThousands(st.bytes), lake->Uri(),
-      o.target_dir, secs, st.lag);
+      o.target_dir, secs, st.lag,
+      st.rejected + st.warned > 0
+          ? fmt::format("; quality: {} events rejected (in {}/_rejects/{}), {} warned",
+                        core::WithThousands(st.rejected), o.target_dir,
+                        o.dlq_topic.empty() ? "" : ", and to topic " + o.dlq_topic, core::WithThousands(st.warned))
+          : "");
   return s;
 }
 
@@ -523,6 +532,9 @@ void DefineArchive(Command& cmd) {
              "Coordination URI for the one-active-archiver lease (default: config coord.uri, else local:// in "
              "~/.comptoir/coord)");
   cmd.Option("--idle-exit", &a->idle_exit, "Publish and exit once no event arrived for this long (e.g. 5s)");
+  cmd.Option("--dlq-topic", &a->dlq_topic,
+             "With [[quality.rule]] for the target: events the rules reject also go to this topic (default "
+             "<topic>.dlq; none: only to <target>/_rejects/)");
   const Globals* g = &cmd.globals();
   cmd.Action([a, g] { return RunArchive(*a, *g); });
 }

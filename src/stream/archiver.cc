@@ -5,9 +5,14 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <set>
+#include <tuple>
 
+#include "comptoir/core/decimal.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/core/time.h"
 #include "comptoir/lake/publish.h"
+#include "comptoir/quality/quarantine.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -51,6 +56,9 @@ std::optional<ArchiveFile> ParseArchiveFileName(std::string_view name) {
 
 struct Archiver::OpenFile {
   std::string temp_path;
+  std::string rejects_temp;                       // its quarantined events, staged
+  std::unique_ptr<lake::WritableFile> rejects;    // created at the first reject
+  uint64_t rejected = 0;
   std::string day;
   std::unique_ptr<lake::WritableFile> out;
   int64_t first = 0;
@@ -70,6 +78,22 @@ StatusOr<std::unique_ptr<Archiver>> Archiver::Open(lake::Storage* lake, Archiver
     return absl::InvalidArgumentError("the roll size and interval must be positive");
   }
   auto a = std::unique_ptr<Archiver>(new Archiver(lake, std::move(options)));
+  std::vector<quality::Rule> rules;
+  for (quality::Rule r : a->o_.rules) {
+    StatusOr<std::string> d = lake::NormalizePath(r.dataset);
+    if (!d.ok() || *d != a->o_.target_dir) continue;
+    r.dataset = *d;
+    rules.push_back(std::move(r));
+  }
+  if (!rules.empty()) {
+    std::vector<std::string> columns(kEventColumns.begin(), kEventColumns.end());
+    ASSIGN_OR_RETURN(a->checker_, quality::RowChecker::Create(rules, a->o_.target_dir, columns,
+                                                              quality::LakeColumnValues(lake)));
+    a->parser_ = std::make_unique<EventParser>();
+    if (!a->o_.dlq_topic.empty()) {
+      ASSIGN_OR_RETURN(a->dlq_, bus::OpenProducer(a->o_.bus_uri, a->o_.dlq_topic, 1, a->o_.bus));
+    }
+  }
   RETURN_IF_ERROR(a->Recover());
   bus::ConsumerOptions co;
   co.group = a->o_.group;
@@ -89,15 +113,27 @@ Status Archiver::Recover() {
   if (has_temp) RETURN_IF_ERROR(lake_->Delete(temp, /*recursive=*/true));
   RETURN_IF_ERROR(lake_->MakeDirs(target));
   ASSIGN_OR_RETURN(std::vector<lake::FileInfo> days, lake_->List(target));
+  std::set<std::tuple<int, int64_t, int64_t>> published;
   for (const lake::FileInfo& d : days) {
     if (!d.is_dir || !d.name.starts_with("dt=")) continue;
     ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, lake_->List(d.path));
     for (const lake::FileInfo& f : files) {
       std::optional<ArchiveFile> a = ParseArchiveFileName(f.name);
       if (!a) continue;
+      published.insert({a->partition, a->first, a->last});
       int64_t& next = resume_[a->partition];
       next = std::max(next, a->last + 1);
     }
+  }
+  // Rejects are published just before their file: those whose file is not
+  // there belong to a roll a crash interrupted, whose events are read again.
+  StatusOr<std::vector<lake::FileInfo>> quarantined = lake_->List(lake::JoinPath(target, "_rejects"));
+  if (!quarantined.ok() && !absl::IsNotFound(quarantined.status())) return quarantined.status();
+  for (const lake::FileInfo& q : quarantined.ok() ? *quarantined : std::vector<lake::FileInfo>()) {
+    std::optional<ArchiveFile> a = ParseArchiveFileName(q.name + ".jsonl");
+    if (!a || published.contains({a->partition, a->first, a->last})) continue;
+    RETURN_IF_ERROR(lake_->Delete(q.path, /*recursive=*/true));
+    ++stats_.rolled_back_rejects;
   }
   stats_.recovered = resume_.size();
   // The group may be ahead of the lake (files removed by hand): never archive twice.
@@ -127,6 +163,12 @@ Status Archiver::Append(const bus::Record& r) {
     ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, lake_->Create(f->temp_path, co));
     f->out = lake::NewCompressingFile(std::move(raw), o_.codec);
   }
+  f->last = r.offset;
+  ++f->events;
+  if (checker_) {
+    ASSIGN_OR_RETURN(bool keep, Check(r, f.get()));
+    if (!keep) return absl::OkStatus();
+  }
   const std::string& v = r.value;
   if (std::memchr(v.data(), '\n', v.size()) != nullptr ||
       std::memchr(v.data(), '\r', v.size()) != nullptr) {
@@ -138,9 +180,54 @@ Status Archiver::Append(const bus::Record& r) {
     RETURN_IF_ERROR(f->out->Append(v));
     RETURN_IF_ERROR(f->out->Append("\n"));
   }
-  f->last = r.offset;
-  ++f->events;
   return absl::OkStatus();
+}
+
+StatusOr<bool> Archiver::Check(const bus::Record& r, OpenFile* f) {
+  Event e;
+  Status parsed = parser_->Parse(r.value, r.timestamp_ms, &e);
+  std::string rule, reason;
+  if (!parsed.ok()) {
+    rule = "parse";
+    reason = std::string(parsed.message());
+  } else {
+    std::string ts = core::FormatIsoMillis(e.ts_ms), order = std::to_string(e.order_number),
+                line = std::to_string(e.order_line), qty = std::to_string(e.quantity), price, amount;
+    core::AppendFixed(&price, e.price_each_cents, 2);
+    core::AppendFixed(&amount, e.amount_cents, 2);
+    std::array<std::optional<std::string_view>, kEventColumns.size()> values = {
+        e.event_id, ts, order, line, e.customer, e.country, e.territory, e.product_code, e.product_line,
+        qty, price, amount, e.status, e.deal_size};
+    quality::RowChecker::Verdict v = checker_->CheckRecord(values);
+    if (v.passed()) return true;
+    const quality::Rule& failed = checker_->rules()[static_cast<size_t>(v.rule)];
+    if (v.action == quality::Action::kWarn) {
+      ++stats_.warned;
+      return true;
+    }
+    if (v.action == quality::Action::kFail) {
+      return quality::QualityFailedError(fmt::format(
+          "data quality: the event at partition {} offset {} failed {} ({}, action fail): {}; its file was not "
+          "published and the group's offsets stay before it: fix the rule or the data, then start again",
+          r.partition, r.offset, failed.Label(), failed.Describe(), v.reason));
+    }
+    rule = failed.Label();
+    reason = v.reason;
+  }
+  if (!f->rejects) {
+    f->rejects_temp = lake::JoinPath(lake::JoinPath(o_.target_dir, kTemporary),
+                                     fmt::format("rejects-{}-{}.jsonl", r.partition, f->first));
+    lake::CreateOptions co;
+    co.overwrite = true;
+    ASSIGN_OR_RETURN(f->rejects, lake_->Create(f->rejects_temp, co));
+  }
+  nlohmann::json j = {{"rule", rule}, {"reason", reason}, {"source", fmt::format("{}:{}", r.partition, r.offset)},
+                      {"raw", r.value}};
+  RETURN_IF_ERROR(f->rejects->Append(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
+  if (dlq_) RETURN_IF_ERROR(dlq_->Send(r.key, r.value, r.timestamp_ms));
+  ++f->rejected;
+  ++stats_.rejected;
+  return false;
 }
 
 Status Archiver::Publish(int partition) {
@@ -149,13 +236,21 @@ Status Archiver::Publish(int partition) {
   OpenFile& f = *it->second;
   uint64_t bytes = f.out->Size();
   RETURN_IF_ERROR(f.out->Close());
+  if (f.rejects) {  // first: a crash before the file below makes the next start remove them
+    RETURN_IF_ERROR(f.rejects->Close());
+    if (dlq_) RETURN_IF_ERROR(dlq_->Flush());
+    RETURN_IF_ERROR(lake::PublishStagedFile(
+        lake_, f.rejects_temp,
+        lake::JoinPath(lake::JoinPath(o_.target_dir, "_rejects"),
+                       fmt::format("part-{}-{}-{}/part-00000.jsonl", partition, f.first, f.last))));
+  }
   std::string final_path = lake::JoinPath(
       lake::JoinPath(o_.target_dir, f.day),
       fmt::format("part-{}-{}-{}.jsonl{}", partition, f.first, f.last, lake::CodecExtension(o_.codec)));
   RETURN_IF_ERROR(lake::PublishStagedFile(lake_, f.temp_path, final_path));
   // Only now is the group allowed past these records.
   RETURN_IF_ERROR(consumer_->CommitOffsets({{partition, f.last + 1}}));
-  stats_.events += f.events;
+  stats_.events += f.events - f.rejected;
   stats_.bytes += bytes;
   ++stats_.files;
   it->second.reset();  // the entry stays: callers may hold a reference to it

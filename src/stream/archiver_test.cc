@@ -6,8 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "comptoir/lake/fault_injection.h"
+#include "comptoir/quality/rules.h"
+#include "comptoir/stream/event.h"
+#include "nlohmann/json.hpp"
 
 namespace comptoir::stream {
 namespace {
@@ -180,6 +184,99 @@ TEST_F(ArchiverTest, AFailedRenameIsAnErrorAndTheRetryIsExact) {
   Drain(a.get());
   ASSERT_TRUE(a->Close().ok());
   ExpectExactlyOnce(500);
+}
+
+// Quality rules on events: rejected events (and values that are not events)
+// go to <target>/_rejects/part-P-F-L/ with their partition:offset and to the
+// DLQ topic; a crash between the rejects and their file is rolled back at
+// start-up, so every event is in the dataset or in quarantine exactly once.
+TEST_F(ArchiverTest, QualityRulesQuarantineEventsExactlyOnceAndFeedTheDlq) {
+  std::string toml = dir_ + "/rules.toml";
+  std::filesystem::create_directories(dir_);
+  std::ofstream(toml) << "[[quality.rule]]\ndataset = \"/user/kafka/transactions\"\ncolumn = \"status\"\n"
+                         "check = \"allowed\"\nvalues = [\"Shipped\", \"Cancelled\"]\naction = \"reject\"\n"
+                         "[[quality.rule]]\ndataset = \"/user/kafka/transactions\"\ncolumn = \"amount\"\n"
+                         "check = \"range\"\nmin = 0\n";
+  auto rules = quality::LoadRules(toml, true);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  o_.rules = *rules;
+  o_.dlq_topic = "transactions.dlq";
+  o_.roll_bytes = 8192;
+  std::set<std::string> want_rejected, want_kept;
+  {
+    auto p = bus::OpenProducer(bus_, "transactions", 3).value();
+    for (int i = 0; i < 200; ++i) {
+      Event e;
+      e.event_id = StrCat("ev-", i);
+      e.ts_ms = kBase + i * 1000;
+      e.order_number = 10100 + i;
+      e.order_line = 1;
+      e.customer = "Land of Toys";
+      e.country = "USA";
+      e.territory = "NA";
+      e.product_code = "S10_1678";
+      e.product_line = "Motorcycles";
+      e.quantity = 3;
+      e.price_each_cents = 1000;
+      e.amount_cents = i % 25 == 1 ? -3000 : 3000;
+      e.status = i % 10 == 0 ? "Lost" : "Shipped";
+      std::string v = ToJson(e);
+      ASSERT_TRUE(p->Send(StrCat("k", i % 7), v, e.ts_ms).ok());
+      (i % 10 == 0 ? want_rejected : want_kept).insert(v);
+    }
+    for (int i = 0; i < 3; ++i) {
+      std::string v = StrCat("not an event ", i);
+      ASSERT_TRUE(p->Send("x", v, kBase).ok());
+      want_rejected.insert(v);
+    }
+    ASSERT_TRUE(p->Flush().ok());
+  }
+  {
+    // The second rename fails: the first file's rejects are out, the file is not.
+    lake::FaultInjectionStorage faulty(lake_.get());
+    faulty.FailAt(lake::FaultOp::kRename, 2, absl::UnavailableError("injected rename failure"));
+    auto a = Archiver::Open(&faulty, o_).value();
+    Status s;
+    for (int i = 0; i < 20 && s.ok(); ++i) s = a->Step(std::chrono::milliseconds(20));
+    if (s.ok()) s = a->Close();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  }
+  auto a = Archiver::Open(lake_.get(), o_).value();
+  EXPECT_EQ(a->stats().rolled_back_rejects, 1u);
+  Drain(a.get());
+  ASSERT_TRUE(a->Close().ok());
+  std::multiset<std::string> kept;
+  for (const auto& [name, lines] : Published()) kept.insert(lines.begin(), lines.end());
+  EXPECT_EQ(kept, std::multiset<std::string>(want_kept.begin(), want_kept.end()));
+  std::multiset<std::string> rejected, sources;
+  std::vector<lake::FileInfo> runs = lake_->List("/user/kafka/transactions/_rejects").value();
+  for (const auto& d : runs) {
+    EXPECT_TRUE(ParseArchiveFileName(d.name + ".jsonl").has_value()) << d.name;
+    std::string text = *lake::ReadFileToString(lake_.get(), d.path + "/part-00000.jsonl");
+    for (std::string_view l : Split(text, '\n', true)) {
+      auto j = nlohmann::json::parse(l);
+      rejected.insert(j["raw"].get<std::string>());
+      sources.insert(j["source"].get<std::string>());
+      if (j["rule"] == "parse") {
+        EXPECT_TRUE(j["raw"].get<std::string>().starts_with("not an event")) << l;
+      } else {
+        EXPECT_EQ(j["reason"], "status allowed {Shipped, Cancelled}: \"Lost\"") << l;
+      }
+    }
+  }
+  EXPECT_EQ(rejected, std::multiset<std::string>(want_rejected.begin(), want_rejected.end())) << "each once";
+  EXPECT_EQ(std::set<std::string>(sources.begin(), sources.end()).size(), sources.size());
+  EXPECT_EQ(a->stats().warned, 8u) << "negative amounts: events 1, 26, 51, ..., 176";
+  // The DLQ: every rejected event, at least once.
+  bus::ConsumerOptions co;
+  auto c = bus::OpenConsumer(bus_, "transactions.dlq", co).value();
+  std::set<std::string> dlq;
+  for (int i = 0; i < 20; ++i) {
+    StatusOr<std::span<const bus::Record>> batch = c->PollView(1000, std::chrono::milliseconds(20));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (const bus::Record& r : *batch) dlq.insert(r.value);
+  }
+  EXPECT_EQ(dlq, want_rejected);
 }
 
 TEST_F(ArchiverTest, ZstdFilesAndMultiLineValuesKeepOneRecordPerLine) {

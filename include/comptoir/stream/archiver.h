@@ -16,9 +16,22 @@
 //
 // A value containing a line break would break the one-line framing; it is
 // written as {"malformed":true,"partition":P,"offset":O,"value":"<escaped>"}.
+//
+// Data quality: with [[quality.rule]] tables for the target (columns: the
+// event's fields, see kEventColumns), each event is parsed and checked. A
+// rejected event (or one that does not parse: rule "parse") goes to
+// <target>/_rejects/part-P-F-L/part-00000.jsonl as {"rule","reason","source":
+// "P:offset","raw"} and, when a DLQ topic is given, to that topic (at least
+// once: a retry after a crash may send it again). The rejects of a file are
+// published just before it; on start-up, rejects whose file was never
+// published are removed (their events are read again), so every event ends
+// up exactly once in the dataset or in quarantine. A `fail` verdict stops
+// the archiver (quality::IsQualityFailed) before the file is published.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +42,8 @@
 #include "comptoir/core/names.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
+#include "comptoir/quality/rules.h"
+#include "comptoir/stream/event.h"
 
 namespace comptoir::stream {
 
@@ -41,7 +56,14 @@ struct ArchiverOptions {
   uint64_t roll_bytes = 128ull << 20;  // uncompressed bytes per file
   std::chrono::milliseconds roll_interval{std::chrono::minutes(5)};  // age of a file's first record
   lake::Codec codec = lake::Codec::kNone;  // kZstd: .jsonl.zst
+  std::vector<quality::Rule> rules;        // those of target_dir apply
+  std::string dlq_topic;                   // rejected events also go there ("" = nowhere)
 };
+
+// The columns quality rules name on events, in this order.
+inline constexpr std::array<std::string_view, 14> kEventColumns = {
+    "event_id", "ts",          "order_number", "order_line", "customer", "country", "territory",
+    "product_code", "product_line", "quantity", "price_each", "amount", "status", "deal_size"};
 
 struct ArchiverStats {
   uint64_t events = 0;      // records written into published files by this run
@@ -49,6 +71,9 @@ struct ArchiverStats {
   uint64_t bytes = 0;       // uncompressed bytes published by this run
   uint64_t recovered = 0;   // partitions whose position came from the file names
   int64_t lag = 0;          // records not yet archived, at the last check
+  uint64_t rejected = 0;    // events quarantined by quality rules
+  uint64_t warned = 0;      // events that failed only `warn` rules
+  uint64_t rolled_back_rejects = 0;  // rejects of files never published, removed at start-up
 };
 
 // A published file's name, parsed.
@@ -89,6 +114,8 @@ class Archiver {
   Status Recover();
   Status Append(const bus::Record& r);
   Status Publish(int partition);
+  // The quality verdict on one event: false when it goes to quarantine.
+  StatusOr<bool> Check(const bus::Record& r, OpenFile* f);
 
   lake::Storage* lake_;
   ArchiverOptions o_;
@@ -97,6 +124,9 @@ class Archiver {
   std::map<int, int64_t> resume_;  // partition -> next offset, from the lake and the group
   ArchiverStats stats_;
   std::chrono::steady_clock::time_point last_data_;
+  std::optional<quality::RowChecker> checker_;
+  std::unique_ptr<EventParser> parser_;
+  std::unique_ptr<bus::Producer> dlq_;
 };
 
 }  // namespace comptoir::stream

@@ -117,6 +117,17 @@ check   = "row_count"
 min     = 2000
 max     = 100000
 action  = "fail"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+check   = "source_count"
+action  = "fail"
+
+[[quality.rule]]
+dataset = "/user/sqoop/sales"
+column  = "POSTALCODE"
+check   = "null_fraction"
+max     = 0.05
 )";
 
 class QualityImport : public ::testing::Test {
@@ -220,7 +231,8 @@ TEST_F(QualityImport, RealSalesDataSampleWithAStewardsRulesThenFailThenReplay) {
   EXPECT_EQ(rules, (std::vector<std::string>{"product SALES warn 1304", "allowed STATUS reject 0",
                                              "references PRODUCTCODE reject 0", "range QUANTITYORDERED reject 6",
                                              "unique ORDERNUMBER+ORDERLINENUMBER fail 0", "not_null POSTALCODE warn 76",
-                                             "row_count  fail 0"}));
+                                             "row_count  fail 0", "source_count  fail 0",
+                                             "null_fraction POSTALCODE warn 0"}));
 
   // A `fail` rule publishes nothing and keeps the dataset as it was.
   std::map<std::string, std::string> before = Tree(sales);

@@ -19,10 +19,13 @@ StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   } else if (t.ends_with('h')) {
     mult = 3600000;
     t.remove_suffix(1);
+  } else if (t.ends_with('d')) {
+    mult = 86400000;
+    t.remove_suffix(1);
   }
   int64_t n = 0;
   if (!ParseInt(t, &n) || n < 0) {
-    return absl::InvalidArgumentError(StrCat("duration \"", text, "\": use e.g. 500ms, 30s, 5m, 1h"));
+    return absl::InvalidArgumentError(StrCat("duration \"", text, "\": use e.g. 500ms, 30s, 5m, 1h, 2d"));
   }
   return std::chrono::milliseconds(n * mult);
 }

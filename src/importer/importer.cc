@@ -848,8 +848,67 @@ Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& p
 
 // The run's record: per-record rules' counts, then the dataset rules
 // (row_count) checked on the rows it would publish.
+// Why a dataset rule fails for this run ("" when it holds). `r` has the
+// run's counts.
+std::string DatasetRuleFailure(const quality::Rule& rule, const quality::RunRecord& r, const ImportPlan& plan,
+                               const quality::RowChecker& checker, lake::Storage* lake) {
+  auto fraction = [](uint64_t part, uint64_t whole) { return whole == 0 ? 0.0 : static_cast<double>(part) / whole; };
+  double limit = rule.max ? std::stod(*rule.max) : 0;
+  switch (rule.check) {
+    case quality::Check::kRowCount: {
+      uint64_t lo = 0, hi = UINT64_MAX;
+      if (rule.min) ParseInt(*rule.min, &lo);
+      if (rule.max) ParseInt(*rule.max, &hi);
+      return r.rows_out < lo || r.rows_out > hi ? StrCat("the run has ", r.rows_out, " rows") : "";
+    }
+    case quality::Check::kSourceCount:
+      if (!plan.source_rows) return "";  // the source's count was not taken (an estimate was used)
+      return r.rows_in != *plan.source_rows
+                 ? StrCat(r.rows_in, " rows read, the source's COUNT(*) was ", *plan.source_rows)
+                 : "";
+    case quality::Check::kChange: {
+      StatusOr<std::vector<quality::RunRecord>> history = quality::ReadHistory(lake, plan.target);
+      std::vector<uint64_t> sizes;
+      if (history.ok()) {
+        for (auto it = history->rbegin(); it != history->rend() && static_cast<int>(sizes.size()) < rule.runs; ++it) {
+          if (!it->failed()) sizes.push_back(it->rows_out);
+        }
+      }
+      if (sizes.empty()) return "";  // the first run: nothing to compare with
+      std::sort(sizes.begin(), sizes.end());
+      double median = sizes.size() % 2 ? static_cast<double>(sizes[sizes.size() / 2])
+                                        : (static_cast<double>(sizes[sizes.size() / 2 - 1]) + sizes[sizes.size() / 2]) / 2;
+      double change = median == 0 ? (r.rows_out == 0 ? 0 : 1e9) : std::abs(r.rows_out - median) / median;
+      return change > limit ? fmt::format("{} rows, {:+.1f}% from the median {} of the last {} run(s)", r.rows_out,
+                                          (r.rows_out - median) / std::max(median, 1.0) * 100, median, sizes.size())
+                            : "";
+    }
+    case quality::Check::kNullFraction: {
+      auto m = checker.column_metrics().find(rule.number);
+      uint64_t nulls = m == checker.column_metrics().end() ? 0 : m->second.nulls;
+      double f = fraction(nulls, r.rows_in);
+      return f > limit ? fmt::format("{} NULLs in {} rows ({:.2f}%)", nulls, r.rows_in, f * 100) : "";
+    }
+    case quality::Check::kRejectFraction: {
+      double f = fraction(r.rejected, r.rows_in);
+      return f > limit ? fmt::format("{} rejected of {} rows ({:.2f}%)", r.rejected, r.rows_in, f * 100) : "";
+    }
+    case quality::Check::kFreshness: {
+      auto m = checker.column_metrics().find(rule.number);
+      std::string newest = m == checker.column_metrics().end() ? "" : m->second.max;
+      if (newest.empty()) return "no value at all";
+      int64_t ms = core::ParseIsoTime(newest);
+      if (ms < 0) return StrCat("the newest value \"", newest, "\" is not a datetime");
+      return core::UnixMillis() - ms > rule.max_age_ms ? StrCat("the newest value is ", newest, ", ", core::FormatAgo(ms))
+                                                        : "";
+    }
+    default:
+      return "";
+  }
+}
+
 quality::RunRecord QualityRecord(const std::vector<quality::Rule>& rules, const ImportPlan& plan, Quality* q,
-                                 uint64_t rows_out) {
+                                 uint64_t rows_out, lake::Storage* lake) {
   quality::RunRecord r;
   r.run = q->run;
   r.time = core::FormatIsoMillis(core::UnixMillis());
@@ -867,15 +926,16 @@ quality::RunRecord QualityRecord(const std::vector<quality::Rule>& rules, const 
   }
   for (const quality::Rule& rule : rules) {
     if (rule.per_record()) continue;
-    quality::RuleResult res{rule.number, rule.Label(), std::string(quality::CheckName(rule.check)), "",
-                            std::string(quality::ActionName(rule.action)), rule.Describe(), 0};
-    uint64_t lo = 0, hi = UINT64_MAX;
-    if (rule.min) ParseInt(*rule.min, &lo);
-    if (rule.max) ParseInt(*rule.max, &hi);
-    if (rows_out < lo || rows_out > hi) {
+    quality::RuleResult res{rule.number, rule.Label(), std::string(quality::CheckName(rule.check)),
+                            Join(rule.columns, "+"), std::string(quality::ActionName(rule.action)), rule.Describe(), 0};
+    std::string why = DatasetRuleFailure(rule, r, plan, *q->checker, lake);
+    if (!why.empty()) {
       res.failed = 1;
+      res.describe = StrCat(rule.Describe(), ": ", why);
       if (rule.action == quality::Action::kFail) {
-        failures.push_back(StrCat(rule.Label(), " (", rule.Describe(), "): the run has ", rows_out, " rows"));
+        failures.push_back(StrCat(rule.Label(), " (", rule.Describe(), "): ", why));
+      } else {
+        spdlog::warn("data quality: {} ({}): {}", rule.Label(), rule.Describe(), why);
       }
     }
     r.rules.push_back(std::move(res));
@@ -1020,7 +1080,7 @@ StatusOr<ImportResult> RunImport(const ImportOptions& o, lake::Storage* lake) {
                                       shared));
   }
   if (shared.quality.checker) {
-    result.quality = QualityRecord(rules, plan, &shared.quality, result.rows);
+    result.quality = QualityRecord(rules, plan, &shared.quality, result.rows, lake);
     RETURN_IF_ERROR(PublishQuality(*result.quality, &shared.quality, lake, pub.get()));
   }
   schema.last_import_rows = result.rows;

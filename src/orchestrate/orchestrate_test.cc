@@ -187,7 +187,7 @@ TEST_F(PlanTest, MistakesNameTheFileLineAndComponent) {
       {"[components.a]\nrun = \"agent --source $PLAN_TEST_UNSET_VARIABLE\"\n",
        "it names an environment variable that is not set"},
       {"[components.a]\nrun = \"job --exec s\"\nevery = \"5 minutes\"\n",
-       ":3: component \"a\": every = \"5 minutes\": duration \"5 minutes\": use e.g. 500ms, 30s, 5m, 1h"},
+       ":3: component \"a\": every = \"5 minutes\": duration \"5 minutes\": use e.g. 500ms, 30s, 5m, 1h, 2d"},
       {"[components.a]\nrun = \"job --exec s\"\nevery = \"5m\"\ncron = \"* * * * *\"\n", "give `every` or `cron`, not both"},
       {"[components.a]\nrun = \"serve\"\nrestart = \"sometimes\"\n",
        "restart = \"sometimes\": expected on-failure, always or never"},

@@ -10,19 +10,21 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <set>
 
 #include "comptoir/core/strings.h"
+#include "comptoir/core/units.h"
 #include "fmt/format.h"
 #include "toml++/toml.h"
 
 namespace comptoir::quality {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Check>, 9> kChecks = {{
+constexpr std::array<std::pair<std::string_view, Check>, 14> kChecks = {{
     {"not_null", Check::kNotNull},
     {"range", Check::kRange},
     {"allowed", Check::kAllowed},
@@ -32,6 +34,11 @@ constexpr std::array<std::pair<std::string_view, Check>, 9> kChecks = {{
     {"references", Check::kReferences},
     {"row_count", Check::kRowCount},
     {"product", Check::kProduct},
+    {"source_count", Check::kSourceCount},
+    {"change", Check::kChange},
+    {"null_fraction", Check::kNullFraction},
+    {"reject_fraction", Check::kRejectFraction},
+    {"freshness", Check::kFreshness},
 }};
 constexpr std::array<std::pair<std::string_view, Action>, 3> kActions = {{
     {"warn", Action::kWarn},
@@ -58,6 +65,11 @@ std::set<std::string_view> KeysOf(Check c) {
     case Check::kReferences: return {"column", "ref_dataset", "ref_column"};
     case Check::kRowCount: return {"min", "max"};
     case Check::kProduct: return {"column", "factors", "tolerance"};
+    case Check::kSourceCount: return {};
+    case Check::kChange: return {"max", "runs"};
+    case Check::kNullFraction: return {"column", "max"};
+    case Check::kRejectFraction: return {"max"};
+    case Check::kFreshness: return {"column", "max_age"};
   }
   return {};
 }
@@ -128,7 +140,10 @@ class RuleReader {
   }
 
   Status Columns(Rule* r) const {
-    if (r->check == Check::kRowCount) return absl::OkStatus();
+    if (r->check == Check::kRowCount || r->check == Check::kSourceCount || r->check == Check::kChange ||
+        r->check == Check::kRejectFraction) {
+      return absl::OkStatus();
+    }
     const toml::node* one = t_.get("column");
     const toml::node* many = t_.get("columns");
     if (one != nullptr && many != nullptr) return Error("columns", "give `column` or `columns`, not both");
@@ -219,6 +234,30 @@ class RuleReader {
         }
         return absl::OkStatus();
       }
+      case Check::kChange:
+      case Check::kNullFraction:
+      case Check::kRejectFraction: {
+        ASSIGN_OR_RETURN(r->max, Bound("max", false));
+        if (!r->max) return Error("max", "`max` is missing: a fraction, e.g. 0.5 for 50%");
+        if (*CompareDecimal(*r->max, "0") < 0 || (r->check != Check::kChange && *CompareDecimal(*r->max, "1") > 0)) {
+          return Error("max", StrCat("`max` = ", *r->max, " is not a fraction (0 to 1", r->check == Check::kChange ? ", or more" : "", ")"));
+        }
+        if (const toml::node* n = t_.get("runs")) {
+          std::optional<int64_t> v = n->value_exact<int64_t>();
+          if (!v || *v < 1 || *v > 1000) return Error("runs", "`runs` must be a whole number from 1 to 1000");
+          r->runs = static_cast<int>(*v);
+        }
+        return absl::OkStatus();
+      }
+      case Check::kFreshness: {
+        ASSIGN_OR_RETURN(std::string age, RequiredString("max_age"));
+        StatusOr<std::chrono::milliseconds> d = core::ParseDuration(age);
+        if (!d.ok() || d->count() <= 0) return Error("max_age", StrCat("`max_age` = \"", age, "\" is not a duration such as \"36h\" or \"2d\""));
+        r->max_age_ms = d->count();
+        r->max = age;
+        return absl::OkStatus();
+      }
+      case Check::kSourceCount:
       case Check::kNotNull:
       case Check::kUnique: return absl::OkStatus();
     }
@@ -396,6 +435,17 @@ std::string Rule::Describe() const {
       out = StrCat(columns.empty() ? "" : columns.front(), " = ", Join(factors, " × "));
       if (tolerance) StrAppend(&out, " ± ", *tolerance);
       break;
+    case Check::kChange:
+      StrAppend(&out, " within ", *max, " of the median of ", runs, " runs");
+      break;
+    case Check::kNullFraction:
+    case Check::kRejectFraction:
+      StrAppend(&out, " <= ", *max);
+      break;
+    case Check::kFreshness:
+      StrAppend(&out, " newest within ", *max);
+      break;
+    case Check::kSourceCount:
     case Check::kNotNull:
     case Check::kUnique: break;
   }
@@ -498,7 +548,19 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
                                         const ColumnValues& column_values) {
   RowChecker c;
   for (const Rule& r : rules) {
-    if (r.dataset != dataset || !r.per_record()) continue;
+    if (r.dataset != dataset) continue;
+    if (r.check == Check::kNullFraction || r.check == Check::kFreshness) {
+      auto it = std::find_if(columns.begin(), columns.end(),
+                             [&](const std::string& col) { return EqualsIgnoreCase(col, r.columns.front()); });
+      if (it == columns.end()) {
+        return absl::InvalidArgumentError(StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset,
+                                                 " has no column ", r.columns.front(), " (its columns: ",
+                                                 Join(columns, ", "), ")"));
+      }
+      c.tracked_.emplace_back(r.number, static_cast<size_t>(it - columns.begin()));
+      c.metrics_[r.number];
+    }
+    if (!r.per_record()) continue;
     Compiled k;
     for (const std::string& name : r.columns) {
       auto it = std::find_if(columns.begin(), columns.end(),
@@ -546,6 +608,8 @@ RowChecker RowChecker::Fork(bool share_unique_keys) const {
   RowChecker c;
   c.rules_ = rules_;
   c.compiled_ = compiled_;
+  c.tracked_ = tracked_;
+  for (const auto& [number, col] : tracked_) c.metrics_[number];
   if (!share_unique_keys) {
     for (Compiled& k : c.compiled_) {
       if (k.seen) k.seen = std::make_shared<SeenKeys>();
@@ -557,10 +621,24 @@ RowChecker RowChecker::Fork(bool share_unique_keys) const {
 
 void RowChecker::AddCounts(const RowChecker& fork) {
   for (size_t i = 0; i < failed_.size() && i < fork.failed_.size(); ++i) failed_[i] += fork.failed_[i];
+  for (const auto& [number, m] : fork.metrics_) {
+    ColumnMetrics& mine = metrics_[number];
+    mine.nulls += m.nulls;
+    if (m.max > mine.max) mine.max = m.max;
+  }
 }
 
 RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::string_view>> values) {
   Verdict v;
+  for (const auto& [number, col] : tracked_) {
+    ColumnMetrics& m = metrics_[number];
+    const std::optional<std::string_view>& value = values[col];
+    if (!value) {
+      ++m.nulls;
+    } else if (*value > std::string_view(m.max)) {
+      m.max.assign(*value);
+    }
+  }
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];
     const Compiled& k = compiled_[i];
@@ -632,7 +710,12 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         if (complete) why = ProductMismatch(*value, std::span<const std::string_view>(factors.data(), n), r.tolerance);
         break;
       }
-      case Check::kRowCount: break;
+      case Check::kRowCount:
+      case Check::kSourceCount:
+      case Check::kChange:
+      case Check::kNullFraction:
+      case Check::kRejectFraction:
+      case Check::kFreshness: break;
     }
     if (why.empty()) continue;
     ++failed_[i];

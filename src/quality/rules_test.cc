@@ -101,7 +101,7 @@ TEST(QualityRules, EveryMistakeNamesTheLineTheRuleAndTheKey) {
   } cases[] = {
       {head + "column = \"A\"\ncheck = \"rnage\"\n",
        ":4: quality rule 1: check \"rnage\" is not one of not_null, range, allowed, length, regex, unique, "
-       "references, row_count, product"},
+       "references, row_count, product, source_count, change, null_fraction, reject_fraction, freshness"},
       {head + "column = \"A\"\ncheck = \"not_null\"\naction = \"drop\"\n",
        ":5: quality rule 1: action must be one of warn, reject, fail"},
       {"[[quality.rule]]\ncolumn = \"A\"\ncheck = \"not_null\"\n", ":1: quality rule 1: `dataset` is missing"},
@@ -255,6 +255,50 @@ action = "reject"
   auto bad = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"S\"\ncheck = \"product\"\nfactors = [\"A\"]\n"));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.status().message()).find("`factors` must name at least two columns"), std::string::npos);
+}
+
+TEST(QualityRules, DatasetRulesAndTheMetricsTheyNeed) {
+  auto rules = LoadRules(WriteToml(R"(
+[[quality.rule]]
+dataset = "/s"
+check = "change"
+max = 0.5
+runs = 7
+[[quality.rule]]
+dataset = "/s"
+column = "zip"
+check = "null_fraction"
+max = 0.1
+[[quality.rule]]
+dataset = "/s"
+column = "at"
+check = "freshness"
+max_age = "2d"
+[[quality.rule]]
+dataset = "/s"
+check = "reject_fraction"
+max = 0.01
+[[quality.rule]]
+dataset = "/s"
+check = "source_count"
+)"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)[0].Describe(), "change within 0.5 of the median of 7 runs");
+  EXPECT_EQ((*rules)[2].max_age_ms, 2 * 86400000);
+  for (const Rule& r : *rules) EXPECT_FALSE(r.per_record()) << r.Describe();
+  auto c = RowChecker::Create(*rules, "/s", {"zip", "at"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  RowChecker f = c->Fork();
+  EXPECT_TRUE(f.CheckRecord(Record{std::nullopt, "2026-12-01T00:00:00"}).passed());
+  EXPECT_TRUE(f.CheckRecord(Record{"44000", "2026-12-05T10:00:00"}).passed());
+  EXPECT_TRUE(c->CheckRecord(Record{std::nullopt, "2026-11-01T00:00:00"}).passed());
+  c->AddCounts(f);
+  EXPECT_EQ(c->column_metrics().at(2).nulls, 2u);
+  EXPECT_EQ(c->column_metrics().at(3).max, "2026-12-05T10:00:00");
+  auto bad = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncheck = \"null_fraction\"\ncolumn = \"a\"\nmax = 2\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("`max` = 2 is not a fraction (0 to 1)"), std::string::npos)
+      << bad.status();
 }
 
 TEST(QualityRowChecker, ForksOnThreadsShareUniqueKeysAndSumTheirCounts) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +38,11 @@ enum class Check {
   kReferences,  // the value exists in `ref_column` of the dataset `ref_dataset`
   kRowCount,    // dataset rule: the run's rows between min and max
   kProduct,     // the value equals the product of the `factors` columns (within `tolerance`), exactly
+  kSourceCount,     // dataset rule: the rows read equal the source's COUNT(*)
+  kChange,          // dataset rule: the rows published within `max` (a fraction) of the median of the last `runs`
+  kNullFraction,    // dataset rule: NULLs in `column` at most `max` (a fraction) of the rows read
+  kRejectFraction,  // dataset rule: rejected rows at most `max` (a fraction) of the rows read
+  kFreshness,       // dataset rule: the newest `column` value (a datetime) at most `max_age` old
 };
 enum class Action { kWarn, kReject, kFail };
 
@@ -57,9 +63,11 @@ struct Rule {
   std::string ref_dataset, ref_column;  // references
   std::vector<std::string> factors;     // product: the columns multiplied
   std::optional<std::string> tolerance; // product: the largest difference allowed (default 0)
+  int runs = 14;                        // change: how many earlier runs the median covers
+  int64_t max_age_ms = 0;               // freshness
 
   // Checked on each record (else once per run, at commit).
-  bool per_record() const { return check != Check::kRowCount; }
+  bool per_record() const { return check < Check::kRowCount || check == Check::kProduct; }
   // "QUANTITYORDERED range [1, 50]", for listings and reasons.
   std::string Describe() const;
   // Its name, else "rule N".
@@ -118,6 +126,14 @@ class RowChecker {
   Verdict CheckRecord(std::span<const std::optional<std::string_view>> values);
 
   const std::vector<Rule>& rules() const { return rules_; }
+  // What the dataset rules `null_fraction` and `freshness` need, gathered
+  // while the records pass: per such rule (by its number), the NULLs seen and
+  // the greatest value (text order: ISO 8601 datetimes sort by time).
+  struct ColumnMetrics {
+    uint64_t nulls = 0;
+    std::string max;
+  };
+  const std::map<int, ColumnMetrics>& column_metrics() const { return metrics_; }
   const std::vector<uint64_t>& failed() const { return failed_; }  // per rule
 
   // A checker for another thread of the same run: the same rules, its own
@@ -140,6 +156,8 @@ class RowChecker {
   std::vector<Rule> rules_;
   std::vector<uint64_t> failed_;
   std::vector<Compiled> compiled_;
+  std::vector<std::pair<int, size_t>> tracked_;  // (rule number, column index) of null_fraction / freshness
+  std::map<int, ColumnMetrics> metrics_;
 };
 
 }  // namespace comptoir::quality

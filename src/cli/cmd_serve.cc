@@ -5,6 +5,7 @@
 #include "comptoir/bus/client.h"
 #include "comptoir/coord/coordinator.h"
 #include "comptoir/core/signals.h"
+#include "comptoir/quality/rules.h"
 #include "comptoir/serve/service.h"
 #include "fmt/format.h"
 
@@ -59,6 +60,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   o.archive = f.archive;
   o.coord_uri = coord::ConfiguredCoordinationUri(g.config, f.coord);
   o.quality_datasets = QualityDatasets(g);
+  ASSIGN_OR_RETURN(o.quality_rules, quality::LoadRules(g.config_path, g.config_explicit));
   // The Health tab: the platform's probes, from these flags and the configuration.
   HealthFlags hf;
   hf.bus = f.no_live ? "none" : bus_uri;

@@ -98,6 +98,8 @@ bool Service::ArchiverLoop(const std::function<bool()>& stop) {
   ao.topic = o_.topic;
   ao.target_dir = o_.archive_dir;
   ao.roll_interval = std::chrono::seconds(10);
+  ao.rules = o_.quality_rules;
+  ao.dlq_topic = o_.topic + ".dlq";
   StatusOr<std::unique_ptr<coord::Coordinator>> coordination = coord::OpenCoordinator(o_.coord_uri);
   if (!coordination.ok()) {
     archiver_status_ = coordination.status();

@@ -27,6 +27,7 @@
 #include "comptoir/bus/client.h"
 #include "comptoir/core/names.h"
 #include "comptoir/lake/storage.h"
+#include "comptoir/quality/rules.h"
 #include "comptoir/serve/api.h"
 #include "comptoir/serve/http.h"
 
@@ -46,6 +47,7 @@ struct ServiceOptions {
   bool archive = false;   // also archive the topic into archive_dir
   std::string coord_uri;  // the archiver's lease
   std::vector<std::string> quality_datasets;  // datasets with quality rules (the Quality tab)
+  std::vector<quality::Rule> quality_rules;   // the in-process archiver checks its events with them
   HealthProbe health;
 };
 

@@ -851,7 +851,7 @@ Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& p
 // Why a dataset rule fails for this run ("" when it holds). `r` has the
 // run's counts.
 std::string DatasetRuleFailure(const quality::Rule& rule, const quality::RunRecord& r, const ImportPlan& plan,
-                               const quality::RowChecker& checker, lake::Storage* lake) {
+                               const quality::RowChecker& checker, lake::Storage* lake, std::optional<double>* value) {
   auto fraction = [](uint64_t part, uint64_t whole) { return whole == 0 ? 0.0 : static_cast<double>(part) / whole; };
   double limit = rule.max ? std::stod(*rule.max) : 0;
   switch (rule.check) {
@@ -888,6 +888,37 @@ std::string DatasetRuleFailure(const quality::Rule& rule, const quality::RunReco
       uint64_t nulls = m == checker.column_metrics().end() ? 0 : m->second.nulls;
       double f = fraction(nulls, r.rows_in);
       return f > limit ? fmt::format("{} NULLs in {} rows ({:.2f}%)", nulls, r.rows_in, f * 100) : "";
+    }
+    case quality::Check::kDuplicateFraction: {
+      auto m = checker.column_metrics().find(rule.number);
+      uint64_t repeats = m == checker.column_metrics().end() ? 0 : m->second.repeats;
+      double f = fraction(repeats, r.rows_in);
+      return f > limit ? fmt::format("{} rows repeat an earlier key of {} rows ({:.2f}%)", repeats, r.rows_in, f * 100)
+                       : "";
+    }
+    case quality::Check::kDrift: {
+      auto m = checker.column_metrics().find(rule.number);
+      if (m == checker.column_metrics().end() || m->second.numbers == 0) return "";  // no number to measure
+      double mean = m->second.sum / static_cast<double>(m->second.numbers);
+      *value = mean;
+      StatusOr<std::vector<quality::RunRecord>> history = quality::ReadHistory(lake, plan.target);
+      std::vector<double> means;
+      if (history.ok()) {
+        for (auto it = history->rbegin(); it != history->rend() && static_cast<int>(means.size()) < rule.runs; ++it) {
+          if (it->failed()) continue;
+          for (const quality::RuleResult& x : it->rules) {
+            if (x.number == rule.number && x.check == "drift" && x.value) means.push_back(*x.value);
+          }
+        }
+      }
+      if (means.empty()) return "";  // the first run sets the baseline
+      std::sort(means.begin(), means.end());
+      double median = means.size() % 2 ? means[means.size() / 2] : (means[means.size() / 2 - 1] + means[means.size() / 2]) / 2;
+      double change = median == 0 ? (mean == 0 ? 0 : 1e9) : std::abs(mean - median) / std::abs(median);
+      return change > limit ? fmt::format("mean {:.4g}, {:+.1f}% from the median {:.4g} of the last {} run(s)", mean,
+                                          (mean - median) / (median == 0 ? 1 : std::abs(median)) * 100, median,
+                                          means.size())
+                            : "";
     }
     case quality::Check::kRejectFraction: {
       double f = fraction(r.rejected, r.rows_in);
@@ -927,8 +958,8 @@ quality::RunRecord QualityRecord(const std::vector<quality::Rule>& rules, const 
   for (const quality::Rule& rule : rules) {
     if (rule.per_record()) continue;
     quality::RuleResult res{rule.number, rule.Label(), std::string(quality::CheckName(rule.check)),
-                            Join(rule.columns, "+"), std::string(quality::ActionName(rule.action)), rule.Describe(), 0};
-    std::string why = DatasetRuleFailure(rule, r, plan, *q->checker, lake);
+                            Join(rule.columns, "+"), std::string(quality::ActionName(rule.action)), rule.Describe(), 0, std::nullopt};
+    std::string why = DatasetRuleFailure(rule, r, plan, *q->checker, lake, &res.value);
     if (!why.empty()) {
       res.failed = 1;
       res.describe = StrCat(rule.Describe(), ": ", why);

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "comptoir/core/signals.h"
 #include "comptoir/lake/avro.h"
 #include "comptoir/lake/dataset.h"
+#include "comptoir/quality/history.h"
 #include "comptoir/lake/fault_injection.h"
 #include "comptoir/seed/sales.h"
 #include "nlohmann/json.hpp"
@@ -164,6 +166,58 @@ TEST_F(SqliteImportTest, AvroDatetimesAreLocalTimestampsAndAppendsKeepTheDataset
   in_file = nlohmann::json::parse(*lake::AvroFileSchema(*appended));
   EXPECT_EQ(in_file["fields"][date]["type"][1]["logicalType"], "timestamp-micros");
   EXPECT_TRUE(lake::ReadDatasetSchema(lake_.get(), "/user/sqoop/sales")->AvroDatetimesAsInstants());
+}
+
+// Dataset rules measured across runs: the mean of a numeric column against
+// the median of the earlier runs (drift), and rows repeating a key.
+TEST_F(SqliteImportTest, DriftAndDuplicateFractionAcrossRuns) {
+  std::string toml = (dir_ / "rules.toml").string();
+  std::ofstream(toml) << "[[quality.rule]]\ndataset = \"/user/sqoop/sales\"\ncolumn = \"QUANTITYORDERED\"\n"
+                         "check = \"drift\"\nmax = 0.2\n"
+                         "[[quality.rule]]\ndataset = \"/user/sqoop/sales\"\ncolumn = \"ORDERNUMBER\"\n"
+                         "check = \"duplicate_fraction\"\nmax = 0.1\n";
+  ImportOptions o = Options();
+  o.rules = *quality::LoadRules(toml, true);
+  o.num_mappers = 2;
+  // What the rules should find, from SQLite itself.
+  double mean = 0;
+  int64_t rows = 0, orders = 0;
+  {
+    source::ConnectOptions co;
+    co.url = url_;
+    auto conn = *source::Connect(co);
+    ASSERT_TRUE(conn->Query("SELECT AVG(QUANTITYORDERED), COUNT(*), COUNT(DISTINCT ORDERNUMBER) FROM sales",
+                            [&](const source::Row& r) {
+                              mean = std::stod(std::string(*r.values[0]));
+                              rows = std::stoll(std::string(*r.values[1]));
+                              orders = std::stoll(std::string(*r.values[2]));
+                              return absl::OkStatus();
+                            })
+                    .ok());
+  }
+  auto first = RunImport(o, lake_.get());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->quality.has_value());
+  const quality::RuleResult& drift = first->quality->rules[0];
+  EXPECT_EQ(drift.failed, 0u) << "the first run sets the baseline";
+  ASSERT_TRUE(drift.value.has_value());
+  EXPECT_NEAR(*drift.value, mean, 1e-9);
+  const quality::RuleResult& dup = first->quality->rules[1];
+  ASSERT_GT(rows - orders, rows / 10) << "the generator writes orders of several lines";
+  EXPECT_EQ(dup.failed, 1u);
+  EXPECT_NE(dup.describe.find(std::to_string(rows - orders) + " rows repeat an earlier key"), std::string::npos)
+      << dup.describe;
+  // Only the small quantities: the mean moves far from the first run's.
+  o.delete_target_dir = true;
+  o.where = "QUANTITYORDERED < 25";
+  auto second = RunImport(o, lake_.get());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->quality->rules[0].failed, 1u) << second->quality->rules[0].describe;
+  EXPECT_NE(second->quality->rules[0].describe.find("from the median"), std::string::npos)
+      << second->quality->rules[0].describe;
+  auto history = quality::ReadHistory(lake_.get(), "/user/sqoop/sales");
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_TRUE(history->at(0).rules[0].value.has_value()) << "the mean is kept for the next runs";
 }
 
 TEST_F(SqliteImportTest, ColumnsWhereAndQuery) {

@@ -29,13 +29,10 @@ StatusOr<std::string> CurrentHistory(lake::Storage* lake, const std::string& dat
 std::string RunRecord::ToJsonLine() const {
   json rs = json::array();
   for (const RuleResult& r : rules) {
-    rs.push_back({{"number", r.number},
-                  {"name", r.name},
-                  {"check", r.check},
-                  {"column", r.column},
-                  {"action", r.action},
-                  {"describe", r.describe},
-                  {"failed", r.failed}});
+    json x = {{"number", r.number}, {"name", r.name},         {"check", r.check}, {"column", r.column},
+              {"action", r.action}, {"describe", r.describe}, {"failed", r.failed}};
+    if (r.value) x["value"] = *r.value;
+    rs.push_back(std::move(x));
   }
   json j = {{"run", run},           {"time", time},       {"dataset", dataset},   {"writer", writer},
             {"outcome", outcome},   {"rows_in", rows_in}, {"rows_out", rows_out}, {"rejected", rejected},
@@ -69,6 +66,7 @@ StatusOr<RunRecord> RunRecord::FromJsonLine(std::string_view line) {
       rr.action = x.value("action", "");
       rr.describe = x.value("describe", "");
       rr.failed = x.value("failed", uint64_t{0});
+      if (x.contains("value") && x["value"].is_number()) rr.value = x["value"].get<double>();
       r.rules.push_back(std::move(rr));
     }
   } catch (const json::exception& e) {
@@ -82,7 +80,7 @@ std::vector<RuleResult> ResultsOf(const RowChecker& checker) {
   for (size_t i = 0; i < checker.rules().size(); ++i) {
     const Rule& r = checker.rules()[i];
     out.push_back({r.number, r.Label(), std::string(CheckName(r.check)), Join(r.columns, "+"),
-                   std::string(ActionName(r.action)), r.Describe(), checker.failed()[i]});
+                   std::string(ActionName(r.action)), r.Describe(), checker.failed()[i], std::nullopt});
   }
   return out;
 }

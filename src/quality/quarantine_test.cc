@@ -123,7 +123,7 @@ TEST(QualityHistory, RunsAppendAndSurviveDamagedLinesAndAnInterruptedSwap) {
   r.rows_in = 10;
   r.rows_out = 9;
   r.rejected = 1;
-  r.rules = {{2, "rule 2", "range", "SALES", "reject", "SALES range >= 0", 1}};
+  r.rules = {{2, "rule 2", "range", "SALES", "reject", "SALES range >= 0", 1, std::nullopt}};
   ASSERT_TRUE(lake::WriteStringToFile(lake.get(), "/s/_quality/history.jsonl", *HistoryWith(lake.get(), "/s", r)).ok());
   // A torn line, then a failed run recorded outside any commit.
   auto text = *lake::ReadFileToString(lake.get(), "/s/_quality/history.jsonl");

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -24,7 +25,7 @@
 namespace comptoir::quality {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Check>, 14> kChecks = {{
+constexpr std::array<std::pair<std::string_view, Check>, 16> kChecks = {{
     {"not_null", Check::kNotNull},
     {"range", Check::kRange},
     {"allowed", Check::kAllowed},
@@ -39,6 +40,8 @@ constexpr std::array<std::pair<std::string_view, Check>, 14> kChecks = {{
     {"null_fraction", Check::kNullFraction},
     {"reject_fraction", Check::kRejectFraction},
     {"freshness", Check::kFreshness},
+    {"duplicate_fraction", Check::kDuplicateFraction},
+    {"drift", Check::kDrift},
 }};
 constexpr std::array<std::pair<std::string_view, Action>, 3> kActions = {{
     {"warn", Action::kWarn},
@@ -70,6 +73,8 @@ std::set<std::string_view> KeysOf(Check c) {
     case Check::kNullFraction: return {"column", "max"};
     case Check::kRejectFraction: return {"max"};
     case Check::kFreshness: return {"column", "max_age"};
+    case Check::kDuplicateFraction: return {"column", "columns", "max"};
+    case Check::kDrift: return {"column", "max", "runs"};
   }
   return {};
 }
@@ -235,12 +240,15 @@ class RuleReader {
         return absl::OkStatus();
       }
       case Check::kChange:
+      case Check::kDrift:
+      case Check::kDuplicateFraction:
       case Check::kNullFraction:
       case Check::kRejectFraction: {
         ASSIGN_OR_RETURN(r->max, Bound("max", false));
         if (!r->max) return Error("max", "`max` is missing: a fraction, e.g. 0.5 for 50%");
-        if (*CompareDecimal(*r->max, "0") < 0 || (r->check != Check::kChange && *CompareDecimal(*r->max, "1") > 0)) {
-          return Error("max", StrCat("`max` = ", *r->max, " is not a fraction (0 to 1", r->check == Check::kChange ? ", or more" : "", ")"));
+        bool unbounded = r->check == Check::kChange || r->check == Check::kDrift;
+        if (*CompareDecimal(*r->max, "0") < 0 || (!unbounded && *CompareDecimal(*r->max, "1") > 0)) {
+          return Error("max", StrCat("`max` = ", *r->max, " is not a fraction (0 to 1", unbounded ? ", or more" : "", ")"));
         }
         if (const toml::node* n = t_.get("runs")) {
           std::optional<int64_t> v = n->value_exact<int64_t>();
@@ -436,7 +444,11 @@ std::string Rule::Describe() const {
       if (tolerance) StrAppend(&out, " ± ", *tolerance);
       break;
     case Check::kChange:
-      StrAppend(&out, " within ", *max, " of the median of ", runs, " runs");
+    case Check::kDrift:
+      StrAppend(&out, check == Check::kDrift ? " mean" : "", " within ", *max, " of the median of ", runs, " runs");
+      break;
+    case Check::kDuplicateFraction:
+      StrAppend(&out, " <= ", *max);
       break;
     case Check::kNullFraction:
     case Check::kRejectFraction:
@@ -530,6 +542,29 @@ struct SeenKeys {
   }
 };
 
+// A key's fingerprint: each part with its length, so ("a|b", "c") and ("a",
+// "b|c") differ; nullopt for a key with a NULL (not compared, as SQL's UNIQUE).
+std::optional<absl::uint128> KeyOf(std::span<const std::optional<std::string_view>> values,
+                                   const std::vector<size_t>& cols) {
+  uint64_t h1 = 0x9e3779b97f4a7c15ULL, h2 = 0xc2b2ae3d27d4eb4fULL;
+  for (size_t col : cols) {
+    const std::optional<std::string_view>& part = values[col];
+    if (!part) return std::nullopt;
+    absl::string_view p(part->data(), part->size());
+    h1 = absl::HashOf(h1, p);
+    h2 = absl::HashOf(p, h2, part->size());
+  }
+  return absl::MakeUint128(h1, h2);
+}
+
+// A dataset rule that gathers while the records pass.
+struct RowChecker::Tracked {
+  int number = 0;
+  Check check = Check::kNullFraction;
+  std::vector<size_t> cols;
+  std::shared_ptr<SeenKeys> seen;  // duplicate_fraction
+};
+
 // Copied by Fork(): everything but the seen keys is read-only once built.
 struct RowChecker::Compiled {
   std::vector<size_t> columns;                                      // indexes into the record
@@ -549,15 +584,23 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
   RowChecker c;
   for (const Rule& r : rules) {
     if (r.dataset != dataset) continue;
-    if (r.check == Check::kNullFraction || r.check == Check::kFreshness) {
-      auto it = std::find_if(columns.begin(), columns.end(),
-                             [&](const std::string& col) { return EqualsIgnoreCase(col, r.columns.front()); });
-      if (it == columns.end()) {
-        return absl::InvalidArgumentError(StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset,
-                                                 " has no column ", r.columns.front(), " (its columns: ",
-                                                 Join(columns, ", "), ")"));
+    if (r.check == Check::kNullFraction || r.check == Check::kFreshness || r.check == Check::kDuplicateFraction ||
+        r.check == Check::kDrift) {
+      auto t = std::make_shared<Tracked>();
+      t->number = r.number;
+      t->check = r.check;
+      for (const std::string& name : r.columns) {
+        auto it = std::find_if(columns.begin(), columns.end(),
+                               [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
+        if (it == columns.end()) {
+          return absl::InvalidArgumentError(StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ",
+                                                   dataset, " has no column ", name, " (its columns: ",
+                                                   Join(columns, ", "), ")"));
+        }
+        t->cols.push_back(static_cast<size_t>(it - columns.begin()));
       }
-      c.tracked_.emplace_back(r.number, static_cast<size_t>(it - columns.begin()));
+      if (r.check == Check::kDuplicateFraction) t->seen = std::make_shared<SeenKeys>();
+      c.tracked_.push_back(std::move(t));
       c.metrics_[r.number];
     }
     if (!r.per_record()) continue;
@@ -608,8 +651,8 @@ RowChecker RowChecker::Fork(bool share_unique_keys) const {
   RowChecker c;
   c.rules_ = rules_;
   c.compiled_ = compiled_;
-  c.tracked_ = tracked_;
-  for (const auto& [number, col] : tracked_) c.metrics_[number];
+  c.tracked_ = tracked_;  // shared: the duplicate keys are the run's, like unique's
+  for (const auto& t : tracked_) c.metrics_[t->number];
   if (!share_unique_keys) {
     for (Compiled& k : c.compiled_) {
       if (k.seen) k.seen = std::make_shared<SeenKeys>();
@@ -625,16 +668,30 @@ void RowChecker::AddCounts(const RowChecker& fork) {
     ColumnMetrics& mine = metrics_[number];
     mine.nulls += m.nulls;
     if (m.max > mine.max) mine.max = m.max;
+    mine.repeats += m.repeats;
+    mine.sum += m.sum;
+    mine.numbers += m.numbers;
   }
 }
 
 RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::string_view>> values) {
   Verdict v;
-  for (const auto& [number, col] : tracked_) {
-    ColumnMetrics& m = metrics_[number];
-    const std::optional<std::string_view>& value = values[col];
+  for (const auto& t : tracked_) {
+    ColumnMetrics& m = metrics_[t->number];
+    if (t->check == Check::kDuplicateFraction) {
+      std::optional<absl::uint128> key = KeyOf(values, t->cols);
+      if (key && !t->seen->Insert(*key)) ++m.repeats;
+      continue;
+    }
+    const std::optional<std::string_view>& value = values[t->cols.front()];
     if (!value) {
       ++m.nulls;
+      continue;
+    }
+    if (t->check == Check::kDrift) {
+      double x = 0;
+      auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), x);
+      if (ec == std::errc() && end == value->data() + value->size()) m.sum += x, ++m.numbers;
     } else if (*value > std::string_view(m.max)) {
       m.max.assign(*value);
     }
@@ -676,21 +733,8 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         if (value && !RE2::FullMatch(*value, *k.re)) why = StrCat("\"", *value, "\"");
         break;
       case Check::kUnique: {
-        // Each part with its length, so ("a|b", "c") and ("a", "b|c") differ;
-        // a key with a NULL is not compared (as SQL's UNIQUE).
-        uint64_t h1 = 0x9e3779b97f4a7c15ULL, h2 = 0xc2b2ae3d27d4eb4fULL;
-        bool has_null = false;
-        for (size_t col : k.columns) {
-          const std::optional<std::string_view>& part = values[col];
-          if (!part) {
-            has_null = true;
-            break;
-          }
-          absl::string_view p(part->data(), part->size());
-          h1 = absl::HashOf(h1, p);
-          h2 = absl::HashOf(p, h2, part->size());
-        }
-        if (!has_null && !k.seen->Insert(absl::MakeUint128(h1, h2))) {
+        std::optional<absl::uint128> key = KeyOf(values, k.columns);
+        if (key && !k.seen->Insert(*key)) {
           std::string shown;
           for (size_t col : k.columns) StrAppend(&shown, shown.empty() ? "" : ", ", *values[col]);
           why = StrCat("repeats ", shown);
@@ -715,7 +759,9 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
       case Check::kChange:
       case Check::kNullFraction:
       case Check::kRejectFraction:
-      case Check::kFreshness: break;
+      case Check::kFreshness:
+      case Check::kDuplicateFraction:
+      case Check::kDrift: break;
     }
     if (why.empty()) continue;
     ++failed_[i];

@@ -101,7 +101,8 @@ TEST(QualityRules, EveryMistakeNamesTheLineTheRuleAndTheKey) {
   } cases[] = {
       {head + "column = \"A\"\ncheck = \"rnage\"\n",
        ":4: quality rule 1: check \"rnage\" is not one of not_null, range, allowed, length, regex, unique, "
-       "references, row_count, product, source_count, change, null_fraction, reject_fraction, freshness"},
+       "references, row_count, product, source_count, change, null_fraction, reject_fraction, freshness, "
+       "duplicate_fraction, drift"},
       {head + "column = \"A\"\ncheck = \"not_null\"\naction = \"drop\"\n",
        ":5: quality rule 1: action must be one of warn, reject, fail"},
       {"[[quality.rule]]\ncolumn = \"A\"\ncheck = \"not_null\"\n", ":1: quality rule 1: `dataset` is missing"},
@@ -286,6 +287,18 @@ check = "source_count"
   EXPECT_EQ((*rules)[0].Describe(), "change within 0.5 of the median of 7 runs");
   EXPECT_EQ((*rules)[2].max_age_ms, 2 * 86400000);
   for (const Rule& r : *rules) EXPECT_FALSE(r.per_record()) << r.Describe();
+  auto more = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"n\"\ncheck = \"drift\"\nmax = 0.3\n"
+                                  "[[quality.rule]]\ndataset = \"/s\"\ncolumns = [\"k\", \"n\"]\n"
+                                  "check = \"duplicate_fraction\"\nmax = 0.5\n"));
+  ASSERT_TRUE(more.ok()) << more.status();
+  auto d = RowChecker::Create(*more, "/s", {"k", "n"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  for (auto [k, n] : std::vector<std::pair<const char*, const char*>>{{"a", "1"}, {"a", "1"}, {"b", "2.5"}, {"a", "x"}}) {
+    EXPECT_TRUE(d->CheckRecord(Record{k, n}).passed());
+  }
+  EXPECT_EQ(d->column_metrics().at(1).numbers, 3u) << "\"x\" is not a number";
+  EXPECT_DOUBLE_EQ(d->column_metrics().at(1).sum, 4.5);
+  EXPECT_EQ(d->column_metrics().at(2).repeats, 1u);
   auto c = RowChecker::Create(*rules, "/s", {"zip", "at"});
   ASSERT_TRUE(c.ok()) << c.status();
   RowChecker f = c->Fork();

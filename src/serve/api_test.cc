@@ -236,7 +236,7 @@ TEST_F(ApiTest, QualityRunsRejectsAndMetrics) {
   ok.run = "20261206T100000.000Z";
   ok.dataset = d;
   ok.rows_in = 5, ok.rows_out = 2, ok.rejected = 3;
-  ok.rules = {{1, "bulk", "range", "QUANTITYORDERED", "reject", "QUANTITYORDERED range [1, 40]", 3}};
+  ok.rules = {{1, "bulk", "range", "QUANTITYORDERED", "reject", "QUANTITYORDERED range [1, 40]", 3, std::nullopt}};
   quality::RunRecord failed = ok;
   failed.run = "20261206T110000.000Z";
   failed.outcome = "failed";

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@ struct RuleResult {
   std::string name;  // Rule::Label()
   std::string check, column, action, describe;
   uint64_t failed = 0;
+  std::optional<double> value;  // the measure a dataset rule compares across runs (drift: the column's mean)
 };
 
 struct RunRecord {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,8 @@ enum class Check {
   kNullFraction,    // dataset rule: NULLs in `column` at most `max` (a fraction) of the rows read
   kRejectFraction,  // dataset rule: rejected rows at most `max` (a fraction) of the rows read
   kFreshness,       // dataset rule: the newest `column` value (a datetime) at most `max_age` old
+  kDuplicateFraction,  // dataset rule: rows repeating an earlier key (`column`/`columns`) at most `max` of the rows
+  kDrift,              // dataset rule: the mean of a numeric `column` within `max` (a fraction) of its median over the last `runs`
 };
 enum class Action { kWarn, kReject, kFail };
 
@@ -126,12 +129,17 @@ class RowChecker {
   Verdict CheckRecord(std::span<const std::optional<std::string_view>> values);
 
   const std::vector<Rule>& rules() const { return rules_; }
-  // What the dataset rules `null_fraction` and `freshness` need, gathered
+  // What the dataset rules `null_fraction`, `freshness`, `duplicate_fraction`
+  // and `drift` need, gathered
   // while the records pass: per such rule (by its number), the NULLs seen and
-  // the greatest value (text order: ISO 8601 datetimes sort by time).
+  // the greatest value (text order: ISO 8601 datetimes sort by time), the
+  // repeated keys (duplicate_fraction) and the numeric sum (drift).
   struct ColumnMetrics {
     uint64_t nulls = 0;
     std::string max;
+    uint64_t repeats = 0;  // duplicate_fraction
+    double sum = 0;        // drift: the numeric values' sum and count
+    uint64_t numbers = 0;
   };
   const std::map<int, ColumnMetrics>& column_metrics() const { return metrics_; }
   const std::vector<uint64_t>& failed() const { return failed_; }  // per rule
@@ -156,7 +164,8 @@ class RowChecker {
   std::vector<Rule> rules_;
   std::vector<uint64_t> failed_;
   std::vector<Compiled> compiled_;
-  std::vector<std::pair<int, size_t>> tracked_;  // (rule number, column index) of null_fraction / freshness
+  struct Tracked;  // a dataset rule's columns and state
+  std::vector<std::shared_ptr<Tracked>> tracked_;
   std::map<int, ColumnMetrics> metrics_;
 };
 

@@ -39,10 +39,17 @@ class ArchiverKill : public ::testing::TestWithParam<std::string> {
     lake_ = dir_ + "/lake";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Run(bool rules);
   std::string dir_, bus_, topic_, lake_;
 };
 
-TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) {
+TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) { Run(false); }
+
+// The same with a quality rule: every event is in the dataset or in
+// quarantine (<target>/_rejects/part-P-F-L/), exactly once.
+TEST_P(ArchiverKill, WithQualityRulesEveryEventIsInTheDatasetOrInQuarantineExactlyOnce) { Run(true); }
+
+void ArchiverKill::Run(bool rules) {
   constexpr int kEvents = 200000;
   ASSERT_EQ(RunCli({"bus", "--bus", bus_, "create", topic_, "--partitions", "3"}).exit_code, 0);
   int producer = testing::StartCli({"produce", "-q", "--bus", bus_, "--topic", topic_, "--count",
@@ -50,7 +57,13 @@ TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) {
                                    dir_ + "/produce.log");
   ASSERT_GT(producer, 0);
   std::vector<std::string> archive = {"archive", "--bus", bus_, "--topic", topic_, "--lake", lake_,
-                                      "--roll-interval", "300ms", "--roll-size", "256KiB"};
+                                      "--roll-interval", "300ms", "--roll-size", "256KiB", "--dlq-topic", "none"};
+  if (rules) {
+    std::string config = dir_ + "/comptoir.toml";
+    std::ofstream(config) << "[[quality.rule]]\ndataset = \"/user/kafka/transactions\"\ncolumn = \"quantity\"\n"
+                             "check = \"range\"\nmax = 40\naction = \"reject\"\n";
+    archive.insert(archive.begin(), {"--config", config});
+  }
   std::mt19937 rng(42);
   int lo = GetParam() == "log" ? 300 : 1200;
   std::uniform_int_distribution<int> ms(lo, lo + 700);
@@ -81,9 +94,26 @@ TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) {
   size_t lines = 0;
   std::map<int, std::vector<stream::ArchiveFile>> ranges;
   stream::EventParser parser;
+  size_t rejected = 0;
+  std::error_code ec;
+  for (const auto& run : std::filesystem::directory_iterator(root + "/_rejects", ec)) {
+    auto range = stream::ParseArchiveFileName(run.path().filename().string() + ".jsonl");
+    ASSERT_TRUE(range.has_value()) << run.path();
+    std::ifstream in(run.path() / "part-00000.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      auto e = parser.Parse(j["raw"].get<std::string>(), 0);
+      ASSERT_TRUE(e.ok()) << line;
+      EXPECT_GT(e->quantity, 40) << line;
+      ids.insert(e->event_id);
+      ++lines;
+      ++rejected;
+    }
+  }
   for (const auto& day : std::filesystem::directory_iterator(root)) {
     std::string day_name = day.path().filename().string();
-    if (day_name == "_temporary") continue;
+    if (day_name == "_temporary" || day_name == "_rejects") continue;
     ASSERT_TRUE(day_name.starts_with("dt=")) << day_name;
     for (const auto& f : std::filesystem::directory_iterator(day.path())) {
       auto range = stream::ParseArchiveFileName(f.path().filename().string());
@@ -99,10 +129,15 @@ TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) {
         ++lines;
         ++in_file;
       }
-      EXPECT_EQ(in_file, range->last - range->first + 1) << f.path();
+      if (!rules) {
+        EXPECT_EQ(in_file, range->last - range->first + 1) << f.path();
+      }
     }
   }
   EXPECT_EQ(lines, static_cast<size_t>(kEvents)) << "duplicates or losses";
+  if (rules) {
+    EXPECT_GT(rejected, 0u) << "the rule rejected nothing: it tests nothing";
+  }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
   int64_t total = 0;
   for (auto& [p, rs] : ranges) {

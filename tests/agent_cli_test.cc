@@ -18,6 +18,7 @@
 #include "cli_runner.h"
 #include "comptoir/core/strings.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 
 namespace comptoir {
 namespace {
@@ -30,8 +31,9 @@ using testing::Slurp;
 
 // Published files of a lake, read through `comptoir lake` (file:// and HDFS alike):
 // source id -> first byte -> (end byte, content).
+// Files under <root>/_rejects/ (quality quarantine) go to `rejects` instead.
 std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> Published(
-    const std::string& lake, const std::string& root) {
+    const std::string& lake, const std::string& root, std::vector<std::string>* rejects = nullptr) {
   std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> by_id;
   CliResult ls = RunCli({"lake", "--lake", lake, "ls", "-R", root});
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
@@ -40,6 +42,11 @@ std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> Publ
     std::string path(l.substr(l.find('/')));
     std::string name = path.substr(path.rfind('/') + 1);
     EXPECT_FALSE(name.starts_with(".")) << "temporary left: " << path;
+    if (path.find("/_rejects/") != std::string::npos) {
+      EXPECT_NE(rejects, nullptr) << "rejects without rules: " << path;
+      if (rejects != nullptr) rejects->push_back(RunCli({"lake", "--lake", lake, "cat", path}).out);
+      continue;
+    }
     std::vector<std::string_view> parts = Split(name, '.', false);
     std::string_view range = parts.back();
     uint64_t start = std::stoull(std::string(range.substr(0, range.find('-'))));
@@ -53,9 +60,21 @@ std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> Publ
   return by_id;
 }
 
-class AgentKill : public ::testing::TestWithParam<std::string> {};
+class AgentKill : public ::testing::TestWithParam<std::string> {
+ protected:
+  void Run(bool rules);
+};
 
-TEST_P(AgentKill, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) {
+TEST_P(AgentKill, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) { Run(false); }
+
+// The same with a quality rule rejecting a tenth of the lines: every line is
+// in the dataset or in quarantine, exactly once.
+TEST_P(AgentKill, WithQualityRulesEveryLineIsInTheDatasetOrInQuarantineExactlyOnce) {
+  if (GetParam() == "hdfs") GTEST_SKIP() << "the rules' path is the same on every lake; file:// covers it";
+  Run(true);
+}
+
+void AgentKill::Run(bool rules) {
   std::string dir = testing::TempDir("agent-kill");
   fs::create_directories(dir + "/logs");
   std::string lake = dir + "/lake";
@@ -97,6 +116,12 @@ TEST_P(AgentKill, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) {
   std::vector<std::string> args = {"agent", "-q", "--source", dir + "/logs/*.log", "--lake",
                                    lake, "--target-dir", root + "/%Y-%m-%d", "--state-dir",
                                    dir + "/state", "--roll-size", "512KiB", "--roll-interval", "300ms"};
+  if (rules) {  // amounts whose whole part ends in 9 are rejected
+    std::ofstream(dir + "/comptoir.toml") << "[[quality.rule]]\ndataset = \"" << root << "\"\ncolumn = \"message\"\n"
+                                          << "check = \"regex\"\npattern = 'sale order=\\d+ amount=\\d*[0-8]\\.\\d\\d'\n"
+                                          << "action = \"reject\"\n";
+    args.insert(args.begin(), {"--config", dir + "/comptoir.toml"});
+  }
   std::mt19937 rng(20);
   // At least 20 kills, and an agent running (between kills) for as long as the
   // writer writes: a file rotated away while no agent runs is never seen.
@@ -123,7 +148,8 @@ TEST_P(AgentKill, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) {
   ASSERT_EQ(sources.size(), 8u);
   // Lake: per source generation, the files in offset order, contiguous.
   std::multiset<std::string> published;
-  for (const auto& [id, files] : Published(lake, root)) {
+  std::vector<std::string> rejects;
+  for (const auto& [id, files] : Published(lake, root, rules ? &rejects : nullptr)) {
     std::string data;
     uint64_t next = 0;
     for (const auto& [start, f] : files) {
@@ -138,9 +164,31 @@ TEST_P(AgentKill, TwentyKillNinesWhileAWriterRotatesLeaveEveryLineExactlyOnce) {
     for (const auto& x : m) out += std::to_string(x.size()) + " ";
     return out;
   };
-  EXPECT_EQ(published.size(), sources.size());
-  EXPECT_TRUE(published == sources) << "the lake differs from the files: sources "
-                                    << sizes(sources) << "; published " << sizes(published);
+  if (rules) {
+    // Every source line once: in a published file or, as a reject's raw record, in quarantine.
+    std::multiset<std::string> want, got;
+    for (const std::string& f : sources) {
+      for (std::string_view l : Split(f, '\n', true)) want.emplace(l);
+    }
+    for (const std::string& f : published) {
+      for (std::string_view l : Split(f, '\n', true)) got.emplace(l);
+    }
+    size_t quarantined = 0;
+    for (const std::string& f : rejects) {
+      for (std::string_view l : Split(f, '\n', true)) {
+        auto j = nlohmann::json::parse(l);
+        got.insert(j["raw"].get<std::string>());
+        ++quarantined;
+      }
+    }
+    EXPECT_GT(quarantined, static_cast<size_t>(kLines / 20)) << "about a tenth of the lines";
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "lines lost or duplicated between the dataset and quarantine";
+  } else {
+    EXPECT_EQ(published.size(), sources.size());
+    EXPECT_TRUE(published == sources) << "the lake differs from the files: sources "
+                                      << sizes(sources) << "; published " << sizes(published);
+  }
   CliResult status = RunCli({"agent", "status", "--state-dir", dir + "/state", "--json"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   if (GetParam() == "hdfs") RunCli({"lake", "--lake", lake, "rm", "-r", root});

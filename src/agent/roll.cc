@@ -187,6 +187,10 @@ class RollWriter {
       std::string dir = lake::JoinPath(d, quality::RejectsDir(name_));
       rejects_.final_path = lake::JoinPath(dir, "part-00000");
       rejects_.tmp = lake::JoinPath(dir, fmt::format(".part-00000.{}.tmp", attempt_));
+      for (int64_t earlier = 1; earlier < attempt_; ++earlier) {  // an earlier attempt's leftovers
+        Status gone = lake_->Delete(lake::JoinPath(dir, fmt::format(".part-00000.{}.tmp", earlier)), false);
+        if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
+      }
       ASSIGN_OR_RETURN(rejects_.exists, lake::Exists(lake_, rejects_.final_path));
       if (!rejects_.exists) {
         lake::CreateOptions co;

@@ -578,6 +578,23 @@ RowChecker::RowChecker(RowChecker&&) noexcept = default;
 RowChecker& RowChecker::operator=(RowChecker&&) noexcept = default;
 RowChecker::~RowChecker() = default;
 
+// The record positions of `names` (case-insensitive); InvalidArgument names
+// the rule and the columns the dataset has.
+static StatusOr<std::vector<size_t>> ColumnIndexes(const Rule& r, const std::vector<std::string>& names,
+                                            std::string_view dataset, const std::vector<std::string>& columns) {
+  std::vector<size_t> out;
+  for (const std::string& name : names) {
+    auto it = std::find_if(columns.begin(), columns.end(),
+                           [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
+    if (it == columns.end()) {
+      return absl::InvalidArgumentError(StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset,
+                                               " has no column ", name, " (its columns: ", Join(columns, ", "), ")"));
+    }
+    out.push_back(static_cast<size_t>(it - columns.begin()));
+  }
+  return out;
+}
+
 StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string_view dataset,
                                         const std::vector<std::string>& columns,
                                         const ColumnValues& column_values) {
@@ -589,42 +606,16 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
       auto t = std::make_shared<Tracked>();
       t->number = r.number;
       t->check = r.check;
-      for (const std::string& name : r.columns) {
-        auto it = std::find_if(columns.begin(), columns.end(),
-                               [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
-        if (it == columns.end()) {
-          return absl::InvalidArgumentError(StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ",
-                                                   dataset, " has no column ", name, " (its columns: ",
-                                                   Join(columns, ", "), ")"));
-        }
-        t->cols.push_back(static_cast<size_t>(it - columns.begin()));
-      }
+      ASSIGN_OR_RETURN(t->cols, ColumnIndexes(r, r.columns, dataset, columns));
       if (r.check == Check::kDuplicateFraction) t->seen = std::make_shared<SeenKeys>();
       c.tracked_.push_back(std::move(t));
       c.metrics_[r.number];
     }
     if (!r.per_record()) continue;
     Compiled k;
-    for (const std::string& name : r.columns) {
-      auto it = std::find_if(columns.begin(), columns.end(),
-                             [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
-      if (it == columns.end()) {
-        return absl::InvalidArgumentError(
-            StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset, " has no column ", name,
-                   " (its columns: ", Join(columns, ", "), ")"));
-      }
-      k.columns.push_back(static_cast<size_t>(it - columns.begin()));
-    }
-    for (const std::string& name : r.factors) {
-      auto it = std::find_if(columns.begin(), columns.end(),
-                             [&](const std::string& col) { return EqualsIgnoreCase(col, name); });
-      if (it == columns.end()) {
-        return absl::InvalidArgumentError(
-            StrCat("quality rule ", r.number, " (line ", r.line, "): dataset ", dataset, " has no column ", name,
-                   " (its columns: ", Join(columns, ", "), ")"));
-      }
-      k.columns.push_back(static_cast<size_t>(it - columns.begin()));
-    }
+    ASSIGN_OR_RETURN(k.columns, ColumnIndexes(r, r.columns, dataset, columns));
+    ASSIGN_OR_RETURN(std::vector<size_t> factors, ColumnIndexes(r, r.factors, dataset, columns));
+    k.columns.insert(k.columns.end(), factors.begin(), factors.end());
     if (r.check == Check::kRegex) k.re = std::make_shared<const RE2>(r.pattern, RE2::Quiet);
     if (r.check == Check::kAllowed) {
       k.set = std::make_shared<const std::set<std::string, std::less<>>>(r.values.begin(), r.values.end());

@@ -163,11 +163,13 @@ Status Archiver::Append(const bus::Record& r) {
     ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, lake_->Create(f->temp_path, co));
     f->out = lake::NewCompressingFile(std::move(raw), o_.codec);
   }
-  f->last = r.offset;
-  ++f->events;
   if (checker_) {
     ASSIGN_OR_RETURN(bool keep, Check(r, f.get()));
-    if (!keep) return absl::OkStatus();
+    if (!keep) {  // in the rejects file: the file's range covers it
+      f->last = r.offset;
+      ++f->events;
+      return absl::OkStatus();
+    }
   }
   const std::string& v = r.value;
   if (std::memchr(v.data(), '\n', v.size()) != nullptr ||
@@ -180,6 +182,9 @@ Status Archiver::Append(const bus::Record& r) {
     RETURN_IF_ERROR(f->out->Append(v));
     RETURN_IF_ERROR(f->out->Append("\n"));
   }
+  // Only once it is written: a failed write must not widen the file's range.
+  f->last = r.offset;
+  ++f->events;
   return absl::OkStatus();
 }
 

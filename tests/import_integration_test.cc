@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "mariadb_fixture.h"
 #include "comptoir/core/decimal.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/storage.h"
@@ -262,30 +263,13 @@ INSTANTIATE_TEST_SUITE_P(Sources, Backend, ::testing::Values("sqlite", "mariadb"
 
 // --- MariaDB-only scenarios -------------------------------------------------
 
-class MariaDb : public ::testing::Test {
+class MariaDb : public testing::MariaDbTest {
  protected:
-  void SetUp() override {
-    url_ = testing::ServiceEnv("COMPTOIR_TEST_MYSQL_URI");
-    if (url_.empty()) GTEST_SKIP() << "no MariaDB server (run `make test`)";
-    dir_ = testing::TempDir("it-maria");
-    lake_ = dir_ + "/lake";
-    uri_ = *core::ParseUri(url_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-  std::string Url(const std::string& db) {
-    return "mysql://" + uri_.user + "@127.0.0.1:" + std::to_string(*uri_.port()) + "/" + db;
-  }
-  std::string url_, dir_, lake_;
-  core::Uri uri_;
+  MariaDb() : MariaDbTest("it-maria") {}
 };
 
 TEST_F(MariaDb, ClassicModelsImportAllTablesAsText) {
-  std::string load = "mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) +
-                     " -u" + uri_.user + " < " +
-                     testing::ShellQuote(testing::SharedData() + "/classicmodels.sql");
-  ASSERT_EQ(std::system(load.c_str()), 0);
+  LoadClassicModels("classicmodels");
   CliResult r = RunCli({"import-all-tables", "--connect", Url("classicmodels"), "--lake", lake_,
                         "--warehouse-dir", "/wh", "-m", "2", "--validate"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -333,13 +317,7 @@ int64_t AvroRecords(const std::string& path) {
 }
 
 TEST_F(MariaDb, ClassicModelsImportAllTablesAsAvro) {
-  std::string load = "mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) +
-                     " -u" + uri_.user + " -e 'CREATE DATABASE IF NOT EXISTS cm_avro' && sed " +
-                     "'s/`classicmodels`/`cm_avro`/g' " +
-                     testing::ShellQuote(testing::SharedData() + "/classicmodels.sql") +
-                     " | mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) +
-                     " -u" + uri_.user;
-  ASSERT_EQ(std::system(load.c_str()), 0);
+  LoadClassicModels("cm_avro");
   CliResult r = RunCli({"import-all-tables", "--connect", Url("cm_avro"), "--lake", lake_,
                         "--warehouse-dir", "/avro", "-m", "2", "--as-avrodatafile", "-z"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

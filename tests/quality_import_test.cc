@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "mariadb_fixture.h"
 #include "comptoir/core/decimal.h"
 #include "comptoir/core/uri.h"
 #include "comptoir/lake/storage.h"
@@ -130,21 +131,9 @@ check   = "null_fraction"
 max     = 0.05
 )";
 
-class QualityImport : public ::testing::Test {
+class QualityImport : public testing::MariaDbTest {
  protected:
-  void SetUp() override {
-    url_ = testing::ServiceEnv("COMPTOIR_TEST_MYSQL_URI");
-    if (url_.empty()) GTEST_SKIP() << "no MariaDB server (run `make test`)";
-    dir_ = testing::TempDir("quality-import");
-    lake_ = dir_ + "/lake";
-    uri_ = *core::ParseUri(url_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-  std::string Url(const std::string& db) {
-    return "mysql://" + uri_.user + "@127.0.0.1:" + std::to_string(*uri_.port()) + "/" + db;
-  }
+  QualityImport() : MariaDbTest("quality-import") {}
   // comptoir.toml with the lake and `rules`; returns its path.
   std::string Config(std::string rules, const std::string& max = "70", const std::string& extra = "") {
     rules.replace(rules.find("%MAX%"), 5, max);
@@ -155,10 +144,7 @@ class QualityImport : public ::testing::Test {
   // The classicmodels products in MariaDB and in the lake (the dimension
   // PRODUCTCODE references), and the Sales Data Sample as table `table`.
   void LoadSources(const std::string& table) {
-    std::string mariadb = "mariadb --no-defaults -h127.0.0.1 -P" + std::to_string(*uri_.port()) + " -u" + uri_.user;
-    std::string load = mariadb + " -e 'CREATE DATABASE IF NOT EXISTS cm_quality' && sed 's/`classicmodels`/`cm_quality`/g' " +
-                       testing::ShellQuote(testing::SharedData() + "/classicmodels.sql") + " | " + mariadb;
-    ASSERT_EQ(std::system(load.c_str()), 0);
+    LoadClassicModels("cm_quality");
     CliResult p = RunCli({"-q", "import", "--connect", Url("cm_quality"), "--table", "products", "--lake", lake_,
                           "--target-dir", "/user/sqoop/products", "-m", "1"});
     ASSERT_EQ(p.exit_code, 0) << p.err;
@@ -171,8 +157,6 @@ class QualityImport : public ::testing::Test {
             "-m", "4"};
   }
 
-  std::string url_, dir_, lake_;
-  core::Uri uri_;
 };
 
 // The sample really violates two things a steward would check: PRICEEACH is

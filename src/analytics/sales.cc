@@ -1,4 +1,5 @@
 #include "comptoir/analytics/sales.h"
+#include "comptoir/analytics/sales_view.h"
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
@@ -35,10 +36,14 @@ using core::FormatDay;
 
 // The columns the engine reads, by their names in the sales table.
 enum Col { cOrder, cLine, cDate, cQty, cPrice, cSales, cProductLine, cCountry, cStatus, cDealSize,
-           cTerritory, cCustomer, cProductCode, kCols };
+           cTerritory, cCustomer, cProductCode, cLines, cOrders, kCols };
 constexpr std::array<std::string_view, kCols> kColNames = {
     "ORDERNUMBER", "ORDERLINENUMBER", "ORDERDATE", "QUANTITYORDERED", "PRICEEACH", "SALES", "PRODUCTLINE",
-    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "PRODUCTCODE"};
+    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "PRODUCTCODE", "LINES", "ORDERS"};
+// A sales view's names where they differ (sales_view.h).
+constexpr std::array<std::string_view, kCols> kViewColNames = {
+    "ORDER_GROUP", "", "ORDERDATE", "QUANTITY", "", "SALES", "PRODUCTLINE",
+    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "", "LINES", "ORDERS"};
 constexpr int kStringColBase = cProductLine;  // cProductLine + StringDim
 
 struct Layout {
@@ -47,6 +52,7 @@ struct Layout {
   int fields = 0;
   lake::Codec codec = lake::Codec::kNone;
   bool avro = false;
+  bool view = false;  // a sales view's records
 };
 
 StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
@@ -57,11 +63,18 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
     ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(l.schema.codec));
   }
   l.fields = static_cast<int>(l.schema.columns.size());
-  for (int c = 0; c < kCols; ++c) l.index[static_cast<size_t>(c)] = l.schema.ColumnIndex(kColNames[static_cast<size_t>(c)]);
-  for (Col required : {cOrder, cDate, cSales}) {
-    if (l.index[required] < 0) {
-      return absl::FailedPreconditionError(
-          StrCat(dir, ": the dataset has no ", kColNames[required], " column; serve needs the sales table"));
+  l.view = l.schema.ColumnIndex("ORDER_GROUP") >= 0;
+  const auto& names = l.view ? kViewColNames : kColNames;
+  for (int c = 0; c < kCols; ++c) {
+    std::string_view name = names[static_cast<size_t>(c)];
+    l.index[static_cast<size_t>(c)] = name.empty() ? -1 : l.schema.ColumnIndex(name);
+  }
+  std::vector<Col> required = {cOrder, cDate, cSales};
+  if (l.view) required.insert(required.end(), {cQty, cLines, cOrders});
+  for (Col c : required) {
+    if (l.index[c] < 0) {
+      return absl::FailedPreconditionError(StrCat(dir, ": the dataset has no ", names[c], " column; serve needs ",
+                                                  l.view ? "a sales view (views build)" : "the sales table"));
     }
   }
   return l;
@@ -81,6 +94,7 @@ void SortByOrder(Chunk* k) {
   std::stable_sort(perm.begin(), perm.end(),
                    [&](uint32_t a, uint32_t b) { return k->order_number[a] < k->order_number[b]; });
   auto apply = [&](auto& v) {
+    if (v.empty()) return;  // a view has no line numbers or prices
     auto copy = v;
     for (size_t i = 0; i < perm.size(); ++i) v[i] = copy[perm[i]];
   };
@@ -91,6 +105,8 @@ void SortByOrder(Chunk* k) {
   apply(k->price_cents);
   apply(k->sales_cents);
   for (auto& c : k->codes) apply(c);
+  apply(k->lines);
+  apply(k->orders);
 }
 
 // Which dimensions are the same on every row of an order (in the sample data:
@@ -160,6 +176,16 @@ class ChunkBuilder {
     Chunk& k = p_.chunk;
     int64_t order = 0, price = 0, sales = 0;
     int32_t line_no = 0, qty = 0, day = 0;
+    if (l_.view) {
+      uint32_t lines = 0, orders = 0;
+      RETURN_IF_ERROR(integer(cLines, &lines));
+      RETURN_IF_ERROR(integer(cOrders, &orders));
+      if (lines == 0 || orders == 0) {
+        return absl::DataLossError(fmt::format("{}:{}: a view record with {} lines of {} orders", file_, line, lines, orders));
+      }
+      k.lines.push_back(lines);
+      k.orders.push_back(orders);
+    }
     RETURN_IF_ERROR(integer(cOrder, &order));
     RETURN_IF_ERROR(integer(cLine, &line_no));
     RETURN_IF_ERROR(integer(cQty, &qty));
@@ -169,9 +195,8 @@ class ChunkBuilder {
       return absl::DataLossError(fmt::format("{}:{}: ORDERDATE is not a date: '{}'", file_, line, field(cDate)));
     }
     k.order_number.push_back(order);
-    k.order_line.push_back(line_no);
     k.quantity.push_back(qty);
-    k.price_cents.push_back(price);
+    if (!l_.view) k.order_line.push_back(line_no), k.price_cents.push_back(price);
     k.sales_cents.push_back(sales);
     k.day.push_back(day);
     for (int d = 0; d < kStringDims; ++d) {
@@ -204,6 +229,7 @@ class ChunkBuilder {
     k.order_number.reserve(rows), k.order_line.reserve(rows), k.day.reserve(rows), k.quantity.reserve(rows);
     k.price_cents.reserve(rows), k.sales_cents.reserve(rows);
     for (auto& c : k.codes) c.reserve(rows);
+    if (l_.view) k.lines.reserve(rows), k.orders.reserve(rows);
   }
   size_t rows() const { return p_.chunk.rows(); }
 
@@ -402,9 +428,12 @@ std::vector<Range> Ranges(const Snapshot& s) {
   return out;
 }
 
-void CountOrder(Acc* a, std::vector<uint64_t>* bits, uint32_t order, bool contiguous, size_t orders) {
+// `weight`: the orders a view record's group holds (1 for raw rows; always 1
+// when orders are not contiguous, which the loader checks).
+void CountOrder(Acc* a, std::vector<uint64_t>* bits, uint32_t order, uint32_t weight, bool contiguous,
+                size_t orders) {
   if (contiguous) {
-    if (a->last_order != order) a->last_order = order, ++a->orders;
+    if (a->last_order != order) a->last_order = order, a->orders += weight;
     return;
   }
   if (bits->empty()) bits->assign((orders + 63) / 64, 0);
@@ -446,8 +475,8 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
     std::vector<uint32_t> sel;
     sel.reserve(kBlock);
     struct Run {
-      uint32_t first, rows;
-      int64_t sales, qty;
+      uint32_t first;
+      int64_t rows, sales, qty;
     };
     std::vector<Run> runs;
     runs.reserve(kBlock);
@@ -458,6 +487,11 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
       const int32_t* qty = k.quantity.data();
       const uint32_t* order = k.order_id.data();
       const int32_t* day = k.day.data();
+      // A view's records stand for several lines and orders (raw rows: 1).
+      const uint32_t* lines = k.lines.empty() ? nullptr : k.lines.data();
+      const uint32_t* group_orders = k.orders.empty() ? nullptr : k.orders.data();
+      auto lw = [lines](uint32_t i) -> int64_t { return lines ? lines[i] : 1; };
+      auto ow = [group_orders](uint32_t i) -> uint32_t { return group_orders ? group_orders[i] : 1; };
       for (size_t b = g.begin; b < g.end; b += kBlock) {
         size_t e = std::min(g.end, b + kBlock);
         sel.clear();
@@ -468,8 +502,8 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
         Acc& a = r.total;
         const uint32_t* customer = k.codes[kCustomer].data();
         for (uint32_t i : sel) {
-          a.sales += sales[i], ++a.rows, a.qty += qty[i];
-          CountOrder(&a, &part_total_bits[t], order[i], contiguous, s.orders);
+          a.sales += sales[i], a.rows += lw(i), a.qty += qty[i];
+          CountOrder(&a, &part_total_bits[t], order[i], ow(i), contiguous, s.orders);
           r.customers[customer[i]] = 1;
         }
         // The selected rows of each order, added up once for the group-bys
@@ -477,32 +511,28 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
         runs.clear();
         for (uint32_t i : sel) {
           if (runs.empty() || order[runs.back().first] != order[i]) {
-            runs.push_back({i, 1, sales[i], qty[i]});
+            runs.push_back({i, lw(i), sales[i], qty[i]});
           } else {
             Run& run = runs.back();
-            ++run.rows, run.sales += sales[i], run.qty += qty[i];
+            run.rows += lw(i), run.sales += sales[i], run.qty += qty[i];
           }
         }
         for (size_t p = 0; p < plans.size(); ++p) {
           const Plan& plan = plans[p];
           Acc* accs = r.groups[p].data();
-          auto count_order = [&](Acc& x, uint32_t slot, uint32_t o) {
-            if (contiguous) {
-              if (x.last_order != o) x.last_order = o, ++x.orders;
-            } else {
-              CountOrder(&x, &r.order_bits[p][slot], o, false, s.orders);
-            }
+          auto count_order = [&](Acc& x, uint32_t slot, uint32_t i) {
+            CountOrder(&x, contiguous ? nullptr : &r.order_bits[p][slot], order[i], ow(i), contiguous, s.orders);
           };
           auto update = [&](uint32_t i, uint32_t slot) {
             Acc& x = accs[slot];
-            x.sales += sales[i], ++x.rows, x.qty += qty[i];
+            x.sales += sales[i], x.rows += lw(i), x.qty += qty[i];
             if (plan.minmax) x.min = std::min(x.min, sales[i]), x.max = std::max(x.max, sales[i]);
-            count_order(x, slot, order[i]);
+            count_order(x, slot, i);
           };
           auto add_run = [&](const Run& run, uint32_t slot) {
             Acc& x = accs[slot];
             x.sales += run.sales, x.rows += run.rows, x.qty += run.qty;
-            count_order(x, slot, order[run.first]);
+            count_order(x, slot, run.first);
           };
           bool per_order = !plan.minmax && (plan.dim >= 0 ? k.order_constant[static_cast<size_t>(plan.dim)]
                                                           : k.day_order_constant);
@@ -587,7 +617,7 @@ std::vector<Group> Groups(const Snapshot& s, const Plan& p, const std::vector<Ac
     g.key = p.dim >= 0 ? s.dicts[static_cast<size_t>(p.dim)][sl] : p.buckets.key[sl];
     if (p.dim < 0) g.start = p.buckets.start[sl];
     g.sales_cents = a.sales, g.rows = a.rows, g.orders = a.orders, g.quantity = a.qty;
-    if (p.minmax) g.min_cents = a.min, g.max_cents = a.max;
+    if (p.minmax && s.view.engine.empty()) g.min_cents = a.min, g.max_cents = a.max;  // a view has no lines
     out.push_back(std::move(g));
   }
   if (p.dim < 0) {
@@ -661,7 +691,7 @@ void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(con
   RowCursor whole;
   RowCursor& at = cursor ? *cursor : whole;
   Compiled c = Compile(s, f);
-  if (c.empty) at.chunk = s.chunks.size();
+  if (c.empty || !s.view.engine.empty()) at.chunk = s.chunks.size();  // a view has no rows
   for (; at.chunk < s.chunks.size(); ++at.chunk, at.row = 0) {
     const Chunk& k = *s.chunks[at.chunk];
     while (at.row < k.rows()) {
@@ -672,18 +702,22 @@ void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(con
   at.done = true;
 }
 
-StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit) {
+namespace {
+
+using RowOrder = std::function<bool(const RowView&, const RowView&)>;
+
+// The order of a `sort` parameter; InvalidArgument names a bad column.
+StatusOr<RowOrder> ParseRowOrder(std::string_view sort) {
   bool desc = sort.starts_with('-');
   std::string_view col = desc ? sort.substr(1) : sort;
-  using Cmp = std::function<bool(const RowView&, const RowView&)>;
-  auto by = [](auto field) -> Cmp {
+  auto by = [](auto field) -> RowOrder {
     return [field](const RowView& a, const RowView& b) {
       auto x = field(a), y = field(b);
       if (x != y) return x < y;
       return std::tie(a.order_number, a.order_line) < std::tie(b.order_number, b.order_line);
     };
   };
-  Cmp less;
+  RowOrder less;
   if (col == "ordernumber") less = by([](const RowView& r) { return std::tie(r.order_number, r.order_line); });
   else if (col == "orderdate") less = by([](const RowView& r) { return r.day; });
   else if (col == "customer") less = by([](const RowView& r) { return r.customer; });
@@ -701,13 +735,16 @@ StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sor
                                              "productline, productcode, quantity, priceeach, sales, status, dealsize, "
                                              "country, territory)"));
   }
-  Cmp before = desc ? Cmp([less](const RowView& a, const RowView& b) { return less(b, a); }) : less;
-  // A bounded heap of the first offset + limit rows in the requested order.
-  size_t keep = offset + limit;
-  std::priority_queue<RowView, std::vector<RowView>, Cmp> heap(before);
-  RowsPage page;
-  ForEachRow(s, f, [&](const RowView& r) {
-    ++page.total;
+  return desc ? RowOrder([less](const RowView& a, const RowView& b) { return less(b, a); }) : less;
+}
+
+// The first `keep` rows in `before` order, of those `scan` offers.
+std::vector<RowView> FirstRows(const RowOrder& before, size_t keep,
+                               const std::function<void(const std::function<bool(const RowView&)>&)>& scan,
+                               int64_t* total) {
+  std::priority_queue<RowView, std::vector<RowView>, RowOrder> heap(before);
+  scan([&](const RowView& r) {
+    ++*total;
     if (heap.size() < keep) {
       heap.push(r);
     } else if (keep > 0 && before(r, heap.top())) {
@@ -719,13 +756,104 @@ StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sor
   std::vector<RowView> all;
   while (!heap.empty()) all.push_back(heap.top()), heap.pop();
   std::reverse(all.begin(), all.end());
+  return all;
+}
+
+}  // namespace
+
+StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit) {
+  if (!s.view.engine.empty()) {
+    return absl::FailedPreconditionError(StrCat("the snapshot is the view ", s.path, ", which holds no order lines"));
+  }
+  ASSIGN_OR_RETURN(RowOrder before, ParseRowOrder(sort));
+  RowsPage page;
+  std::vector<RowView> all = FirstRows(before, offset + limit, [&](const auto& cb) { ForEachRow(s, f, cb); }, &page.total);
   for (size_t i = offset; i < all.size(); ++i) page.rows.push_back(all[i]);
+  return page;
+}
+
+namespace {
+
+// A dataset's visible part files.
+StatusOr<std::vector<lake::FileInfo>> VisibleParts(lake::Storage* lake, const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> listed, lake->List(dir));
+  std::vector<lake::FileInfo> parts;
+  for (lake::FileInfo& f : listed) {
+    if (!f.is_dir && !lake::IsHiddenName(f.name)) parts.push_back(std::move(f));
+  }
+  return parts;
+}
+
+// One part as a snapshot of its own (its own dictionaries).
+StatusOr<std::shared_ptr<const Snapshot>> LoadPart(lake::Storage* lake, const Layout& layout, const std::string& dir,
+                                                   const lake::FileInfo& part) {
+  ASSIGN_OR_RETURN(Parsed p, ParsePart(lake, layout, part));
+  auto snap = std::make_shared<Snapshot>();
+  snap->path = dir;
+  snap->dicts = std::move(p.dict);
+  snap->rows = p.chunk.rows();
+  snap->source_rows = static_cast<int64_t>(snap->rows);
+  snap->chunks.push_back(std::make_shared<const Chunk>(std::move(p.chunk)));
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace
+
+StatusOr<PartRows> PartRows::Open(lake::Storage* lake, std::string dir) {
+  PartRows r;
+  r.lake_ = lake;
+  ASSIGN_OR_RETURN(r.parts_, VisibleParts(lake, dir));
+  r.dir_ = std::move(dir);
+  return r;
+}
+
+Status PartRows::ForEach(const Filter& f, const std::function<bool(const RowView&)>& row) {
+  std::optional<Layout> layout;
+  while (true) {
+    if (current_ == nullptr || cursor_.done) {
+      if (next_ >= parts_.size()) return absl::OkStatus();
+      if (!layout) {
+        ASSIGN_OR_RETURN(layout, ReadLayout(lake_, dir_));
+      }
+      ASSIGN_OR_RETURN(current_, LoadPart(lake_, *layout, dir_, parts_[next_++]));
+      cursor_ = {};
+    }
+    bool stopped = false;
+    ForEachRow(*current_, f, [&](const RowView& r) { return (stopped = !row(r)) == false; }, &cursor_);
+    if (stopped) return absl::OkStatus();
+  }
+}
+
+StatusOr<RowsPage> RowsFromParts(lake::Storage* lake, const std::string& dir, const Filter& f, std::string_view sort,
+                                 size_t offset, size_t limit) {
+  ASSIGN_OR_RETURN(RowOrder before, ParseRowOrder(sort));
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> parts, VisibleParts(lake, dir));
+  ASSIGN_OR_RETURN(Layout layout, ReadLayout(lake, dir));
+  RowsPage page;
+  page.strings = std::make_shared<std::deque<std::string>>();
+  const size_t keep = offset + limit;
+  std::vector<RowView> best;  // strings in page.strings
+  auto own = [&](std::string_view v) { return std::string_view(page.strings->emplace_back(v)); };
+  for (const lake::FileInfo& part : parts) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, LoadPart(lake, layout, dir, part));
+    for (RowView r : FirstRows(before, keep, [&](const auto& cb) { ForEachRow(*snap, f, cb); }, &page.total)) {
+      for (std::string_view* v : {&r.customer, &r.product_line, &r.product_code, &r.status, &r.deal_size, &r.country,
+                                  &r.territory}) {
+        *v = own(*v);
+      }
+      best.push_back(r);
+    }
+    std::sort(best.begin(), best.end(), before);
+    if (best.size() > keep) best.resize(keep);
+  }
+  for (size_t i = offset; i < best.size(); ++i) page.rows.push_back(best[i]);
   return page;
 }
 
 // --- The dataset ----------------------------------------------------------------------------
 
 struct SalesDataset::State {
+  std::string dir;  // loaded from
   std::optional<Layout> layout;
   std::map<std::string, std::pair<uint64_t, int64_t>> files;  // name -> (size, mtime)
   std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> codes;
@@ -733,8 +861,8 @@ struct SalesDataset::State {
   uint64_t version = 0;
 };
 
-SalesDataset::SalesDataset(lake::Storage* lake, std::string path)
-    : lake_(lake), path_(std::move(path)), state_(std::make_unique<State>()),
+SalesDataset::SalesDataset(lake::Storage* lake, std::string path, SalesFrom from, std::string views_dir)
+    : lake_(lake), path_(std::move(path)), from_(from), views_dir_(std::move(views_dir)), state_(std::make_unique<State>()),
       current_(std::make_shared<Snapshot>()) {
   auto s = std::make_shared<Snapshot>();
   s->path = path_;
@@ -773,8 +901,45 @@ StatusOr<std::vector<Parsed>> ParseParts(lake::Storage* lake, const Layout& layo
 
 }  // namespace
 
+StatusOr<SalesFrom> ParseSalesFrom(std::string_view text) {
+  if (text == "auto") return SalesFrom::kAuto;
+  if (text == "views") return SalesFrom::kViews;
+  if (text == "rows") return SalesFrom::kRows;
+  return absl::InvalidArgumentError(StrCat("--sales-from '", text, "' is not one of auto, views, rows"));
+}
+
+StatusOr<SalesDataset::Choice> SalesDataset::Choose() {
+  Choice c{path_, {}, ""};
+  if (from_ == SalesFrom::kRows || views_dir_.empty()) return c;
+  StatusOr<ViewManifest> m = ReadViewManifest(lake_, views_dir_);
+  if (!m.ok()) {
+    if (from_ == SalesFrom::kViews) {
+      if (absl::IsNotFound(m.status())) {
+        return absl::NotFoundError(StrCat("no sales view at ", views_dir_, " yet; build it with `comptoir views build`"));
+      }
+      return m.status();
+    }
+    c.rows_reason = absl::IsNotFound(m.status()) ? StrCat("no view at ", views_dir_) : std::string(m.status().message());
+    return c;
+  }
+  std::string stale = ViewStaleness(lake_, path_, *m);
+  if (!stale.empty() && from_ == SalesFrom::kAuto) {
+    c.rows_reason = stale;
+    return c;
+  }
+  c.dir = views_dir_;
+  c.view = {views_dir_, m->engine, m->built_at_ms, stale};
+  return c;
+}
+
 Status SalesDataset::Refresh() {
-  StatusOr<std::vector<lake::FileInfo>> listed = lake_->List(path_);
+  ASSIGN_OR_RETURN(Choice c, Choose());
+  return Load(c);
+}
+
+Status SalesDataset::Load(const Choice& choice) {
+  const std::string& dir = choice.dir;
+  StatusOr<std::vector<lake::FileInfo>> listed = lake_->List(dir);
   if (!listed.ok()) return listed.status();
   std::vector<lake::FileInfo> parts;
   bool has_success = false;
@@ -782,10 +947,10 @@ Status SalesDataset::Refresh() {
     if (f.name == "_SUCCESS") has_success = true;
     if (!f.is_dir && !lake::IsHiddenName(f.name)) parts.push_back(f);
   }
-  if (!has_success && parts.empty()) return absl::NotFoundError(StrCat(path_, ": no dataset here yet"));
+  if (!has_success && parts.empty()) return absl::NotFoundError(StrCat(dir, ": no dataset here yet"));
   State& st = *state_;
   // A vanished or changed file: reload everything.
-  bool reload = !st.layout.has_value();
+  bool reload = !st.layout.has_value() || st.dir != dir;
   std::map<std::string, const lake::FileInfo*> now;
   for (const auto& f : parts) now[f.name] = &f;
   for (const auto& [name, sig] : st.files) {
@@ -796,18 +961,23 @@ Status SalesDataset::Refresh() {
   for (const auto& f : parts) {
     if (reload || !st.files.contains(f.name)) todo.push_back(&f);
   }
-  if (!reload && todo.empty()) return absl::OkStatus();
+  std::shared_ptr<const Snapshot> old = snapshot();
+  const bool same_origin = old->view.engine == choice.view.engine && old->view.built_at_ms == choice.view.built_at_ms &&
+                           old->view.stale == choice.view.stale && old->rows_reason == choice.rows_reason;
+  if (!reload && todo.empty() && same_origin) return absl::OkStatus();
   if (reload) {
-    ASSIGN_OR_RETURN(Layout layout, ReadLayout(lake_, path_));
+    ASSIGN_OR_RETURN(Layout layout, ReadLayout(lake_, dir));
     st = State{};
     st.layout = layout;
+    st.dir = dir;
   }
   ASSIGN_OR_RETURN(std::vector<Parsed> parsed, ParseParts(lake_, *st.layout, todo));
   // Merge into a new snapshot: global dictionaries and order ids.
   auto snap = std::make_shared<Snapshot>();
-  std::shared_ptr<const Snapshot> old = snapshot();
   if (!reload) *snap = *old;
-  snap->path = path_;
+  snap->path = dir;
+  snap->view = choice.view;
+  snap->rows_reason = choice.rows_reason;
   snap->version = ++st.version;
   for (size_t i = 0; i < todo.size(); ++i) {
     Parsed& p = parsed[i];
@@ -829,7 +999,13 @@ Status SalesDataset::Refresh() {
     k.order_id.resize(k.rows());
     for (size_t r = 0; r < k.rows(); ++r) {
       auto [it, added] = st.order_ids.emplace(k.order_number[r], static_cast<uint32_t>(st.order_ids.size()));
-      if (!added && it->second < known) snap->orders_contiguous = false;  // an order continued from another part
+      if (!added && it->second < known) {  // an order continued from another part
+        if (st.layout->view) {
+          return absl::DataLossError(StrCat(dir, ": the view's group ", k.order_number[r],
+                                            " spans two parts; rebuild it with `comptoir views build`"));
+        }
+        snap->orders_contiguous = false;
+      }
       k.order_id[r] = it->second;
     }
     if (k.rows() > 0) {
@@ -838,6 +1014,8 @@ Status SalesDataset::Refresh() {
       if (snap->rows == 0 || *hi > snap->max_day) snap->max_day = *hi;
     }
     snap->rows += k.rows();
+    snap->source_rows += k.lines.empty() ? static_cast<int64_t>(k.rows())
+                                         : std::accumulate(k.lines.begin(), k.lines.end(), int64_t{0});
     st.files[todo[i]->name] = {todo[i]->size, todo[i]->mtime_ms};
     snap->chunks.push_back(std::make_shared<const Chunk>(std::move(k)));
   }

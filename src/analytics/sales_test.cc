@@ -3,6 +3,8 @@
 // loaded by SalesDataset, and every answer is compared with SQL.
 #include "comptoir/core/time.h"
 #include "comptoir/analytics/sales.h"
+#include "comptoir/analytics/sales_view.h"
+#include "comptoir/views/views.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -164,8 +166,9 @@ void ExpectSummary(Sql& sql, const Snapshot& snap, const Filter& f) {
   ExpectGroups(sql, where, "CUSTOMERNAME", s.top_customers, "top_customers", false, 10);
 }
 
-// The summary without a filter, then `n` random filters, each against SQL.
-void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
+// No filter, then `n` random filters (dates, lists, customer substrings,
+// a value that matches nothing), each given to `check` until one fails.
+void ForRandomFilters(const Snapshot& snap, int n, const std::function<void(const Filter&)>& check) {
   std::mt19937 rng(42);
   auto pick = [&](int d, int max) {
     std::vector<std::string> out;
@@ -174,7 +177,7 @@ void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
     for (int i = 0; i < count; ++i) out.push_back(dict[rng() % dict.size()]);
     return out;
   };
-  ExpectSummary(sql, snap, Filter{});
+  check(Filter{});
   for (int i = 0; i < n; ++i) {
     Filter f;
     if (rng() % 2) f.from_day = snap.min_day + static_cast<int32_t>(rng() % 400);
@@ -184,12 +187,17 @@ void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
     }
     if (rng() % 5 == 0) f.customer = snap.dicts[kCustomer][rng() % snap.dicts[kCustomer].size()].substr(0, 3);
     if (rng() % 17 == 0) f.in[kStatus] = {"No such status"};
-    ExpectSummary(sql, snap, f);
+    check(f);
     if (::testing::Test::HasFailure()) {
       ADD_FAILURE() << "filter #" << i << ": " << Where(f);
       return;
     }
   }
+}
+
+// The summary without a filter, then `n` random filters, each against SQL.
+void ExpectRandomSummaries(Sql& sql, const Snapshot& snap, int n) {
+  ForRandomFilters(snap, n, [&](const Filter& f) { ExpectSummary(sql, snap, f); });
 }
 
 // Seeded rows changed by an SQL statement, imported into a fresh lake; the
@@ -259,6 +267,184 @@ TEST(SalesMixedOrders, LinesOfOneOrderWithDifferentStatusesAndDatesEqualSqlite) 
   }
   Sql sql(d.dir + "/erp.db");
   ExpectRandomSummaries(sql, *snap, 40);
+}
+
+// The sales view of the dataset at `lake`, built and published by the
+// embedded engine (views build), loaded as serve loads it.
+std::shared_ptr<const Snapshot> BuildAndLoadView(lake::Storage* lake, views::BuildResult* built = nullptr) {
+  views::BuildOptions o;
+  o.quiet = true;
+  auto r = views::BuildSalesView(lake, o);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return nullptr;
+  if (built) *built = *r;
+  SalesDataset ds(lake, "/user/sqoop/sales", SalesFrom::kViews, std::string(views::kSalesViewDir));
+  Status loaded = ds.Refresh();
+  EXPECT_TRUE(loaded.ok()) << loaded;
+  return ds.snapshot();
+}
+
+// Every time bucket of a view equals the rows' (sales, rows, orders).
+void ExpectSameBuckets(const Snapshot& rows, const Snapshot& view, const Filter& f) {
+  for (GroupKey k : {GroupKey::kDay, GroupKey::kWeek, GroupKey::kMonth, GroupKey::kQuarter, GroupKey::kYear,
+                     GroupKey::kProductLine, GroupKey::kCustomer}) {
+    std::vector<Group> a = GroupBy(rows, f, k), b = GroupBy(view, f, k);
+    ASSERT_EQ(a.size(), b.size()) << static_cast<int>(k);
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(std::tie(a[i].key, a[i].start, a[i].sales_cents, a[i].rows, a[i].orders, a[i].quantity),
+                std::tie(b[i].key, b[i].start, b[i].sales_cents, b[i].rows, b[i].orders, b[i].quantity))
+          << "group " << static_cast<int>(k) << " " << a[i].key;
+    }
+  }
+}
+
+TEST_F(SalesEngine, TheSalesViewAnswersTwoHundredRandomFiltersLikeTheRows) {
+  auto lake = lake::NewLocalStorage(*dir_ + "/lake");
+  SalesDataset raw(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(raw.Refresh().ok());
+  auto rows = raw.snapshot();
+  views::BuildResult built;
+  auto view = BuildAndLoadView(lake.get(), &built);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->view.engine, "embedded");
+  EXPECT_EQ(view->source_rows, 100000);
+  EXPECT_EQ(built.manifest.source_rows, 100000);
+  EXPECT_EQ(built.manifest.orders, static_cast<int64_t>(rows->orders));
+  EXPECT_EQ(built.manifest.records, static_cast<int64_t>(view->rows));
+  EXPECT_LT(view->rows, rows->rows) << "the view is smaller than the rows";
+  // Every field of the summary, view against rows (which the test above
+  // checks against SQLite), and against SQLite itself on a few.
+  auto same_groups = [](const std::vector<Group>& a, const std::vector<Group>& b, const char* what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(std::tie(a[i].key, a[i].sales_cents, a[i].rows, a[i].orders, a[i].quantity),
+                std::tie(b[i].key, b[i].sales_cents, b[i].rows, b[i].orders, b[i].quantity))
+          << what << " " << a[i].key;
+    }
+  };
+  ForRandomFilters(*rows, 200, [&](const Filter& f) {
+    Summary a = Summarize(*rows, f), b = Summarize(*view, f);
+    EXPECT_EQ(std::tie(a.rows, a.orders, a.customers, a.quantity, a.sales_cents),
+              std::tie(b.rows, b.orders, b.customers, b.quantity, b.sales_cents));
+    same_groups(a.by_productline, b.by_productline, "by_productline");
+    same_groups(a.by_status, b.by_status, "by_status");
+    same_groups(a.by_dealsize, b.by_dealsize, "by_dealsize");
+    same_groups(a.by_country, b.by_country, "by_country");
+    same_groups(a.by_territory, b.by_territory, "by_territory");
+    same_groups(a.by_year, b.by_year, "by_year");
+    same_groups(a.by_month, b.by_month, "by_month");
+    same_groups(a.top_customers, b.top_customers, "top_customers");
+  });
+  Sql sql(*dir_ + "/erp.db");
+  ExpectRandomSummaries(sql, *view, 15);
+  // Time buckets and groups, view against rows, on random filters too.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 50 && !HasFailure(); ++i) {
+    Filter f;
+    if (rng() % 2) f.from_day = rows->min_day + static_cast<int32_t>(rng() % 400);
+    if (rng() % 2) f.in[kProductLine] = {rows->dicts[kProductLine][rng() % rows->dicts[kProductLine].size()]};
+    if (rng() % 2) f.in[kDealSize] = {rows->dicts[kDealSize][rng() % rows->dicts[kDealSize].size()]};
+    if (rng() % 3 == 0) f.customer = rows->dicts[kCustomer][rng() % rows->dicts[kCustomer].size()].substr(0, 2);
+    ExpectSameBuckets(*rows, *view, f);
+  }
+}
+
+// Orders whose lines disagree on status and date keep groups of their own:
+// still exact.
+TEST(SalesMixedOrders, TheViewOfOrdersWithDifferentStatusesAndDatesEqualsSqlite) {
+  ChangedDataset d("mixed-view", 20000,
+                   "UPDATE sales SET STATUS = 'Disputed', ORDERDATE = date(ORDERDATE, '+40 days') "
+                   "WHERE ORDERLINENUMBER = 2 AND ORDERNUMBER % 3 = 0");
+  ASSERT_TRUE(d.ds.Refresh().ok());
+  views::BuildResult built;
+  auto view = BuildAndLoadView(d.lake.get(), &built);
+  ASSERT_TRUE(view);
+  Sql sql(d.dir + "/erp.db");
+  auto split = sql.Query("SELECT COUNT(DISTINCT ORDERNUMBER) FROM sales WHERE ORDERLINENUMBER = 2 AND ORDERNUMBER % 3 = 0 "
+                         "AND ORDERNUMBER IN (SELECT ORDERNUMBER FROM sales GROUP BY ORDERNUMBER HAVING COUNT(*) > 1)");
+  EXPECT_EQ(std::to_string(built.manifest.split_orders), split[0][0]);
+  EXPECT_GT(built.manifest.split_orders, 0);
+  ExpectRandomSummaries(sql, *view, 25);
+  ExpectSameBuckets(*d.ds.snapshot(), *view, Filter{});
+}
+
+// Orders of one customer on one day with the same cells share a group (one
+// record per cell counts all of them): distinct orders stay exact.
+TEST(SalesMergedOrders, OrderGroupsCountEveryOrderOnceEqualSqlite) {
+  ChangedDataset d("merged-view", 20000,
+                   "UPDATE sales SET ORDERDATE = date(ORDERDATE, 'start of year'), DEALSIZE = 'Medium', "
+                   "PRODUCTLINE = CASE WHEN ORDERNUMBER % 3 = 0 THEN 'Classic Cars' ELSE 'Ships' END");
+  views::BuildResult built;
+  auto view = BuildAndLoadView(d.lake.get(), &built);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(built.manifest.split_orders, 0);
+  EXPECT_LT(built.manifest.groups * 2, built.manifest.orders) << "most orders share a group";
+  Sql sql(d.dir + "/erp.db");
+  EXPECT_EQ(std::to_string(built.manifest.orders), sql.Query("SELECT COUNT(DISTINCT ORDERNUMBER) FROM sales")[0][0]);
+  ExpectRandomSummaries(sql, *view, 25);
+  ASSERT_TRUE(d.ds.Refresh().ok());
+  ExpectSameBuckets(*d.ds.snapshot(), *view, Filter{});
+}
+
+TEST_F(SalesEngine, AViewIsRebuiltOnlyWhenItsInputChangedAndServedOnlyWhenCurrent) {
+  std::string copy = *dir_ + "/lake-view";
+  fs::remove_all(copy);
+  fs::copy(*dir_ + "/lake", copy, fs::copy_options::recursive);
+  auto lake = lake::NewLocalStorage(copy);
+  views::BuildOptions o;
+  o.quiet = true;
+  auto first = views::BuildSalesView(lake.get(), o);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->skipped);
+  auto again = views::BuildSalesView(lake.get(), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->skipped);
+  EXPECT_EQ(again->manifest.built_at_ms, first->manifest.built_at_ms);
+  SalesDataset ds(lake.get(), "/user/sqoop/sales", SalesFrom::kAuto, std::string(views::kSalesViewDir));
+  ASSERT_TRUE(ds.Refresh().ok());
+  EXPECT_EQ(ds.snapshot()->view.engine, "embedded");
+  EXPECT_EQ(ViewStaleness(lake.get(), "/user/sqoop/sales", std::string(views::kSalesViewDir)), "");
+  // The dataset changes (a part removed): auto falls back to the rows, views still serves the old view.
+  fs::remove(copy + "/user/sqoop/sales/part-m-00002");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto snap = ds.snapshot();
+  EXPECT_TRUE(snap->view.engine.empty());
+  EXPECT_EQ(snap->path, "/user/sqoop/sales");
+  EXPECT_NE(snap->rows_reason.find("from an older /user/sqoop/sales"), std::string::npos) << snap->rows_reason;
+  SalesDataset pinned(lake.get(), "/user/sqoop/sales", SalesFrom::kViews, std::string(views::kSalesViewDir));
+  ASSERT_TRUE(pinned.Refresh().ok());
+  EXPECT_NE(pinned.snapshot()->view.stale.find("older"), std::string::npos);
+  EXPECT_EQ(pinned.snapshot()->source_rows, 100000);
+  auto rebuilt = views::BuildSalesView(lake.get(), o);
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_FALSE(rebuilt->skipped);
+  ASSERT_TRUE(ds.Refresh().ok());
+  EXPECT_EQ(ds.snapshot()->view.engine, "embedded");
+  EXPECT_EQ(ds.snapshot()->source_rows, static_cast<int64_t>(snap->rows));
+  EXPECT_EQ(Summarize(*ds.snapshot(), Filter{}).sales_cents, Summarize(*snap, Filter{}).sales_cents);
+  // No view where --sales-from views asks for one: a clear error.
+  SalesDataset none(lake.get(), "/user/sqoop/sales", SalesFrom::kViews, "/user/comptoir/views/none");
+  EXPECT_EQ(none.Refresh().message(),
+            "no sales view at /user/comptoir/views/none yet; build it with `comptoir views build`");
+  // The orders table from the raw parts equals the rows'.
+  Filter f;
+  f.in[kProductLine] = {"Ships"};
+  auto a = Rows(*snap, f, "-sales", 5, 20);
+  auto b = RowsFromParts(lake.get(), "/user/sqoop/sales", f, "-sales", 5, 20);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->total, b->total);
+  ASSERT_EQ(a->rows.size(), b->rows.size());
+  for (size_t i = 0; i < a->rows.size(); ++i) {
+    EXPECT_EQ(std::tie(a->rows[i].order_number, a->rows[i].order_line, a->rows[i].customer, a->rows[i].sales_cents),
+              std::tie(b->rows[i].order_number, b->rows[i].order_line, b->rows[i].customer, b->rows[i].sales_cents));
+  }
+  // Missing input: the build says so.
+  views::BuildOptions missing = o;
+  missing.source = "/user/sqoop/nothing";
+  EXPECT_EQ(views::BuildSalesView(lake.get(), missing).status().message(),
+            fmt::format("the input /user/sqoop/nothing is missing in file://{}: import it first (comptoir import "
+                        "--table sales --target-dir /user/sqoop/nothing)", copy));
+  fs::remove_all(copy);
 }
 
 TEST_F(SalesEngine, TimeBucketsRowsAndPagingEqualSqlite) {

@@ -19,6 +19,8 @@ struct ServeFlags {
   std::string topic{core::kTopic};
   std::string group{core::kServeGroup};
   std::string sales{core::kSalesDir};
+  std::string sales_from = "auto";
+  std::string views_dir = "/user/comptoir/views/sales";
   std::string logs{core::kLogsDir};
   std::string archive_dir{core::kTransactionsDir};
   std::string auth_token_file;
@@ -51,6 +53,8 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   o.server.rate_limit_loopback = f.rate_limit_loopback;
   o.lake = lake.get();
   o.sales_dir = f.sales;
+  ASSIGN_OR_RETURN(o.sales_from, analytics::ParseSalesFrom(f.sales_from));
+  o.views_dir = f.views_dir;
   o.logs_dir = f.logs;
   o.archive_dir = f.archive_dir;
   o.bus_uri = f.no_live ? "" : bus_uri;
@@ -66,6 +70,7 @@ Status RunServe(const ServeFlags& f, const Globals& g) {
   hf.bus = f.no_live ? "none" : bus_uri;
   hf.topic = f.topic;
   hf.datasets = {f.sales, f.archive_dir, f.logs};
+  hf.views_dir = f.views_dir;
   hf.coord = f.coord;
   hf.jobs_dir = f.jobs_dir;
   health::Targets targets = HealthTargets(hf, g, lake.get());
@@ -93,6 +98,10 @@ void DefineServe(Command& cmd) {
   cmd.Option("--topic", &f->topic, "Topic of the live events (default transactions)");
   cmd.Option("--group", &f->group, "Consumer group of the live view (default comptoir-serve)");
   cmd.Option("--sales", &f->sales, "Lake directory of the sales dataset (default /user/sqoop/sales)");
+  cmd.Option("--sales-from", &f->sales_from,
+             "Where the Sales tab's numbers come from: auto (default: the sales view when it was built from the "
+             "dataset's current parts, else the rows), views (the view only) or rows (the rows only)");
+  cmd.Option("--views-dir", &f->views_dir, "The sales view (default /user/comptoir/views/sales; `views build`)");
   cmd.Option("--logs", &f->logs, "Lake directory of the agent's logs (default /user/flume/logs)");
   cmd.Option("--archive-dir", &f->archive_dir,
              "Lake directory of the archived stream (default /user/kafka/transactions)");

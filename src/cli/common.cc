@@ -75,6 +75,7 @@ void HealthFlags::Add(Command& cmd) {
              "Saved import jobs whose last run to report (default: config import.jobs_dir, else ~/.comptoir/jobs; "
              "none: skip)");
   cmd.Option("--dataset", &datasets, "Lake datasets whose freshness to report (repeatable)");
+  cmd.Option("--views-dir", &views_dir, "The sales view checked against the first dataset (default /user/comptoir/views/sales; none: not checked)");
   cmd.Duration("--stale-after", &stale_after, "A dataset without new data for this long is degraded (default: never)");
   cmd.Duration("--timeout", &timeout, "Per probe (default 3s)");
 }
@@ -112,6 +113,7 @@ health::Targets HealthTargets(const HealthFlags& f, const Globals& g, lake::Stor
   auto stale = std::chrono::duration_cast<std::chrono::seconds>(f.stale_after);
   for (const std::string& d : f.datasets) t.datasets.push_back({d, stale});
   t.quality_datasets = QualityDatasets(g);
+  if (f.views_dir != "none" && !f.datasets.empty()) t.views.emplace_back(f.views_dir, f.datasets.front());
   t.timeout = f.timeout;
   return t;
 }

@@ -27,6 +27,7 @@ std::vector<CommandDef> HealthCommands();
 std::vector<CommandDef> UpCommands();
 std::vector<CommandDef> ConfigCommands();
 std::vector<CommandDef> QualityCommands();
+std::vector<CommandDef> ViewsCommands();
 
 // Sqoop's connection flags, shared by seed, import and import-all-tables.
 struct ConnectionFlags {
@@ -48,6 +49,7 @@ struct HealthFlags {
   std::vector<std::string> databases;
   std::vector<std::string> datasets = {std::string(core::kSalesDir), std::string(core::kTransactionsDir),
                                        std::string(core::kLogsDir)};
+  std::string views_dir = "/user/comptoir/views/sales";  // checked against datasets[0]; "none" = not
   std::chrono::milliseconds stale_after{0};
   std::chrono::milliseconds timeout{3000};
   bool json = false;

@@ -8,7 +8,8 @@ const std::vector<CommandDef>& AllCommands() {
   static const std::vector<CommandDef>* all = [] {
     auto* out = new std::vector<CommandDef>();
     for (auto* group : {&SeedCommands, &ImportCommands, &LakeCommands, &StreamCommands, &AgentCommands,
-                        &ServeCommands, &HealthCommands, &DemoCommands, &UpCommands, &QualityCommands, &ConfigCommands}) {
+                        &ServeCommands, &HealthCommands, &DemoCommands, &UpCommands, &QualityCommands, &ViewsCommands,
+                        &ConfigCommands}) {
       for (CommandDef& def : (*group)()) out->push_back(std::move(def));
     }
     return out;

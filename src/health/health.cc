@@ -1,4 +1,6 @@
 #include "comptoir/health/health.h"
+#include "comptoir/analytics/sales_view.h"
+#include "comptoir/core/http.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -39,27 +41,7 @@ using nlohmann::json;
 
 std::string Gb(double bytes) { return fmt::format("{:.1f} GB", bytes / 1e9); }
 
-size_t Collect(char* d, size_t s, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(d, s * n);
-  return s * n;
-}
-
-StatusOr<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
-  std::string body;
-  CURL* c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) return absl::UnavailableError(fmt::format("{}: {}", url, curl_easy_strerror(rc)));
-  if (status != 200) return absl::UnavailableError(fmt::format("{}: HTTP {}", url, status));
-  return body;
-}
+using core::HttpGet;
 
 Component LakeProbe(const Targets& t) {
   Component c{"lake", State::kOk, t.lake->Uri()};
@@ -309,6 +291,20 @@ Component QualityProbe(const Targets& t, const std::string& dataset) {
                       core::WithThousands(last.warned))};
 }
 
+// A batch view: degraded when its dataset changed after it was built.
+Component ViewProbe(const Targets& t, const std::string& dir, const std::string& dataset) {
+  std::string name = "view " + dir;
+  StatusOr<analytics::ViewManifest> m = analytics::ReadViewManifest(t.lake, dir);
+  if (absl::IsNotFound(m.status())) return {name, State::kOk, fmt::format("none built; {} is answered from its rows", dataset)};
+  if (!m.ok()) return {name, State::kDegraded, std::string(m.status().message())};
+  std::string stale = analytics::ViewStaleness(t.lake, dataset, *m);
+  if (!stale.empty()) return {name, State::kDegraded, stale};
+  return {name, State::kOk,
+          fmt::format("current: built {} by {} from the {} rows of {} ({} records)", core::FormatIsoSeconds(m->built_at_ms),
+                      m->engine, core::WithThousands(static_cast<uint64_t>(m->source_rows)), dataset,
+                      core::WithThousands(static_cast<uint64_t>(m->records)))};
+}
+
 }  // namespace
 
 std::string_view StateName(State s) {
@@ -388,6 +384,10 @@ std::vector<Component> Check(const Targets& t) {
     for (const std::string& d : t.quality_datasets) {
       probes.emplace_back("quality " + d, [t, d] { return QualityProbe(t, d); });
       targets.push_back(t.lake->Uri() + d);
+    }
+    for (const auto& [dir, dataset] : t.views) {
+      probes.emplace_back("view " + dir, [t, dir, dataset] { return ViewProbe(t, dir, dataset); });
+      targets.push_back(t.lake->Uri() + dir);
     }
   }
   struct Shared {

@@ -271,6 +271,26 @@ void Api::Handle(const Request& r, Response* out) {
 
 namespace {
 
+// Where the numbers came from: the dataset's rows or its sales view.
+json DatasetJson(const analytics::Snapshot& snap) {
+  json j = {{"path", snap.path},
+            {"version", snap.version},
+            {"rows", snap.source_rows},
+            {"records", snap.rows},
+            {"files", snap.chunks.size()},
+            {"from", snap.view.engine.empty() ? "rows" : "views"}};
+  if (!snap.view.engine.empty()) {
+    j["view"] = {{"dir", snap.view.dir},
+                 {"engine", snap.view.engine},
+                 {"built_at", core::FormatIsoSeconds(snap.view.built_at_ms)},
+                 {"current", snap.view.stale.empty()}};
+    if (!snap.view.stale.empty()) j["view"]["stale"] = snap.view.stale;
+  } else if (!snap.rows_reason.empty()) {
+    j["why_rows"] = snap.rows_reason;
+  }
+  return j;
+}
+
 json SummaryJson(const analytics::Snapshot& snap, const analytics::Filter& f) {
   analytics::Summary s = analytics::Summarize(snap, f);
   return {{"rows", s.rows},
@@ -318,14 +338,27 @@ StatusOr<json> TimeseriesJson(const Params& p, const analytics::Snapshot& snap, 
   return json{{"bucket", bucket}, {"points", GroupsJson(analytics::GroupBy(snap, f, k), true)}};
 }
 
-StatusOr<json> RowsJson(const Params& p, const analytics::Snapshot& snap, const analytics::Filter& f) {
+// The raw rows behind a snapshot loaded from a sales view: read part by part.
+struct RawRows {
+  lake::Storage* lake = nullptr;
+  std::string dir;
+};
+
+StatusOr<json> RowsJson(const Params& p, const analytics::Snapshot& snap, const analytics::Filter& f,
+                        const RawRows& raw) {
   std::string error;
   int64_t limit = p.Int("limit", 50, 1, 1000, &error);
   int64_t offset = p.Int("offset", 0, 0, 100000, &error);
   if (!error.empty()) return absl::InvalidArgumentError(error);
-  StatusOr<analytics::RowsPage> page = analytics::Rows(snap, f, p.Get("sort").value_or("-orderdate"),
-                                                        static_cast<size_t>(offset), static_cast<size_t>(limit));
-  if (!page.ok()) return absl::InvalidArgumentError(StrCat("parameter 'sort': ", page.status().message()));
+  std::string sort = p.Get("sort").value_or("-orderdate");
+  StatusOr<analytics::RowsPage> page =
+      snap.view.engine.empty()
+          ? analytics::Rows(snap, f, sort, static_cast<size_t>(offset), static_cast<size_t>(limit))
+          : analytics::RowsFromParts(raw.lake, raw.dir, f, sort, static_cast<size_t>(offset), static_cast<size_t>(limit));
+  if (absl::IsInvalidArgument(page.status())) {
+    return absl::InvalidArgumentError(StrCat("parameter 'sort': ", page.status().message()));
+  }
+  if (!page.ok()) return page.status();
   json rows = json::array();
   for (const auto& row : page->rows) rows.push_back(RowJson(row));
   return json{{"total", page->total}, {"offset", offset}, {"limit", limit}, {"rows", std::move(rows)}};
@@ -333,7 +366,8 @@ StatusOr<json> RowsJson(const Params& p, const analytics::Snapshot& snap, const 
 
 // export.csv: every filtered row, streamed in pieces of about 256 KiB as the
 // client reads.
-void ExportCsv(std::shared_ptr<const analytics::Snapshot> snap, const analytics::Filter& f, Response* out) {
+void ExportCsv(std::shared_ptr<const analytics::Snapshot> snap, const analytics::Filter& f, const RawRows& raw,
+               Response* out) {
   out->content_type = "text/csv; charset=utf-8";
   out->headers.emplace_back("Content-Disposition", "attachment; filename=\"sales.csv\"");
   out->body = "ordernumber,orderlinenumber,orderdate,customer,productline,productcode,quantity,priceeach,sales,"
@@ -342,26 +376,38 @@ void ExportCsv(std::shared_ptr<const analytics::Snapshot> snap, const analytics:
     std::shared_ptr<const analytics::Snapshot> snap;
     analytics::Filter filter;
     analytics::RowCursor cursor;
+    std::optional<analytics::PartRows> parts;  // a view's snapshot: the raw parts instead
   };
-  auto x = std::make_shared<Export>(Export{std::move(snap), f, {}});
+  auto x = std::make_shared<Export>(Export{std::move(snap), f, {}, std::nullopt});
+  if (!x->snap->view.engine.empty()) {
+    StatusOr<analytics::PartRows> parts = analytics::PartRows::Open(raw.lake, raw.dir);
+    if (!parts.ok()) return ErrorResponse(out, 503, std::string(parts.status().message()));
+    x->parts = *std::move(parts);
+  }
   out->produce = [x](std::string* piece) {
-    analytics::ForEachRow(
-        *x->snap, x->filter,
-        [piece](const analytics::RowView& row) {
-          *piece += fmt::format("{},{},{},", row.order_number, row.order_line, core::FormatDay(row.day));
-          for (std::string_view v : {row.customer, row.product_line, row.product_code}) {
-            CsvField(piece, v);
-            piece->push_back(',');
-          }
-          *piece += fmt::format("{},{},{}", row.quantity, MoneyText(row.price_cents), MoneyText(row.sales_cents));
-          for (std::string_view v : {row.status, row.deal_size, row.country, row.territory}) {
-            piece->push_back(',');
-            CsvField(piece, v);
-          }
-          *piece += "\r\n";
-          return piece->size() < (256u << 10);
-        },
-        &x->cursor);
+    auto row_csv = [piece](const analytics::RowView& row) {
+      *piece += fmt::format("{},{},{},", row.order_number, row.order_line, core::FormatDay(row.day));
+      for (std::string_view v : {row.customer, row.product_line, row.product_code}) {
+        CsvField(piece, v);
+        piece->push_back(',');
+      }
+      *piece += fmt::format("{},{},{}", row.quantity, MoneyText(row.price_cents), MoneyText(row.sales_cents));
+      for (std::string_view v : {row.status, row.deal_size, row.country, row.territory}) {
+        piece->push_back(',');
+        CsvField(piece, v);
+      }
+      *piece += "\r\n";
+      return piece->size() < (256u << 10);
+    };
+    if (x->parts) {
+      Status s = x->parts->ForEach(x->filter, row_csv);
+      if (!s.ok()) {  // the status line is gone: end the file with the error
+        *piece += StrCat("\r\n# export stopped: ", s.message(), "\r\n");
+        return false;
+      }
+      return !x->parts->done();
+    }
+    analytics::ForEachRow(*x->snap, x->filter, row_csv, &x->cursor);
     return !x->cursor.done;
   };
 }
@@ -372,20 +418,24 @@ struct SalesRoute {
   std::string_view name;
   std::vector<std::string_view> params;  // besides the filters
   bool filters = true;
-  std::function<StatusOr<json>(const Params&, const analytics::Snapshot&, const analytics::Filter&)> answer;
+  std::function<StatusOr<json>(const Params&, const analytics::Snapshot&, const analytics::Filter&, const RawRows&)>
+      answer;
 };
 
 const std::vector<SalesRoute>& SalesRoutes() {
   static const std::vector<SalesRoute> routes = {
       {"summary", {}, true,
-       [](const Params&, const analytics::Snapshot& s, const analytics::Filter& f) -> StatusOr<json> {
+       [](const Params&, const analytics::Snapshot& s, const analytics::Filter& f, const RawRows&) -> StatusOr<json> {
          return SummaryJson(s, f);
        }},
       {"options", {}, false,
-       [](const Params&, const analytics::Snapshot& s, const analytics::Filter&) -> StatusOr<json> {
+       [](const Params&, const analytics::Snapshot& s, const analytics::Filter&, const RawRows&) -> StatusOr<json> {
          return OptionsJson(s);
        }},
-      {"timeseries", {"bucket"}, true, TimeseriesJson},
+      {"timeseries", {"bucket"}, true,
+       [](const Params& p, const analytics::Snapshot& s, const analytics::Filter& f, const RawRows&) {
+         return TimeseriesJson(p, s, f);
+       }},
       {"rows", {"sort", "limit", "offset"}, true, RowsJson},
       {"export.csv", {}, true, nullptr},  // streamed, not cached
   };
@@ -409,7 +459,8 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
   if (!p.error().empty()) return ErrorResponse(out, 400, p.error());
   StatusOr<analytics::Filter> f = ParseFilter(p, *snap);
   if (!f.ok()) return ErrorResponse(out, 400, std::string(f.status().message()));
-  if (!route->answer) return ExportCsv(snap, *f, out);
+  const RawRows raw{o_.lake, o_.sales->path()};
+  if (!route->answer) return ExportCsv(snap, *f, raw, out);
   // Cached answers, per dataset version.
   std::vector<std::pair<std::string, std::string>> q = r.query;
   std::sort(q.begin(), q.end());
@@ -429,9 +480,11 @@ void Api::Sales(const Request& r, const std::string& what, Response* out) {
     }
   }
   auto t0 = std::chrono::steady_clock::now();
-  StatusOr<json> j = route->answer(p, *snap, *f);
-  if (!j.ok()) return ErrorResponse(out, 400, std::string(j.status().message()));
-  (*j)["dataset"] = {{"path", snap->path}, {"version", snap->version}, {"rows", snap->rows}, {"files", snap->chunks.size()}};
+  StatusOr<json> j = route->answer(p, *snap, *f, raw);
+  if (!j.ok()) {
+    return ErrorResponse(out, absl::IsInvalidArgument(j.status()) ? 400 : 503, std::string(j.status().message()));
+  }
+  (*j)["dataset"] = DatasetJson(*snap);
   (*j)["elapsed_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   out->body = j->dump();
   std::lock_guard<std::mutex> l(cache_mu_);
@@ -630,9 +683,14 @@ void Api::Health(const Request&, Response* out) {
   if (snap->version == 0) {
     parts.push_back({"sales engine", "degraded", fmt::format("{} not loaded yet (no import found)", o_.sales->path())});
   } else {
-    parts.push_back({"sales engine", "ok",
-                     fmt::format("{}: {} rows in {} files, version {}, loaded {:.0f} s ago", snap->path, snap->rows,
-                                 snap->chunks.size(), snap->version, (now - snap->loaded_at_ms) / 1000.0)});
+    std::string from = snap->view.engine.empty()
+                           ? fmt::format("{}: {} rows", snap->path, snap->rows)
+                           : fmt::format("the view {} (built by {}): {} records for {} rows", snap->path,
+                                         snap->view.engine, snap->rows, snap->source_rows);
+    parts.push_back({"sales engine", snap->view.stale.empty() ? "ok" : "degraded",
+                     fmt::format("{} in {} files, version {}, loaded {:.0f} s ago{}", from, snap->chunks.size(),
+                                 snap->version, (now - snap->loaded_at_ms) / 1000.0,
+                                 snap->view.stale.empty() ? "" : "; " + snap->view.stale)});
   }
   if (analytics::LiveView* live = live_.load(); live == nullptr) {
     parts.push_back({"live view", "down", LiveError()});

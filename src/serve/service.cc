@@ -41,7 +41,9 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
 }
 
 Service::Service(ServiceOptions options)
-    : o_(std::move(options)), sales_(o_.lake, o_.sales_dir), logs_(o_.lake, o_.logs_dir) {}
+    : o_(std::move(options)),
+      sales_(o_.lake, o_.sales_dir, o_.sales_from, o_.views_dir),
+      logs_(o_.lake, o_.logs_dir) {}
 
 Service::~Service() {
   if (server_) server_->Stop();
@@ -61,6 +63,14 @@ Status Service::Start() {
   Status first = sales_.Refresh();
   if (!first.ok() && !absl::IsNotFound(first)) {
     std::cerr << fmt::format("serve: {} not loaded: {}\n", o_.sales_dir, std::string(first.message()));
+  } else if (first.ok()) {
+    std::shared_ptr<const analytics::Snapshot> s = sales_.snapshot();
+    if (!s->view.engine.empty()) {
+      std::cout << fmt::format("serve: sales numbers from the view {} (built by {}{})\n", s->view.dir, s->view.engine,
+                               s->view.stale.empty() ? "" : "; stale: " + s->view.stale);
+    } else if (!s->rows_reason.empty()) {
+      std::cout << fmt::format("serve: sales numbers from the rows of {} ({})\n", o_.sales_dir, s->rows_reason);
+    }
   }
   return server_->Start();
 }

@@ -23,9 +23,21 @@ export interface SalesSummary {
   by_year: Group[];
   by_month: Group[];
   top_customers: Group[];
-  dataset?: { path: string; version: number; rows: number; files: number };
+  dataset?: SalesDataset;
   elapsed_ms?: number;
   cached?: boolean;
+}
+
+/** Where the Sales tab's numbers came from: the rows, or the sales view (docs/views.md). */
+export interface SalesDataset {
+  path: string;
+  version: number;
+  rows: number;
+  records: number;
+  files: number;
+  from: 'rows' | 'views';
+  view?: { dir: string; engine: string; built_at: string; current: boolean; stale?: string };
+  why_rows?: string;
 }
 
 export interface SalesOptions {

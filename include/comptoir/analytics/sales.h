@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,12 @@ struct Chunk {
   std::vector<int64_t> price_cents;
   std::vector<int64_t> sales_cents;
   std::array<std::vector<uint32_t>, kStringDims> codes;
+  // A sales view's records (docs/views.md): each stands for `lines` rows of a
+  // group of `orders` orders (order_number is the group's ORDER_GROUP). Empty
+  // for raw rows, where both are 1; the raw-only columns (order_line,
+  // price_cents, the product code) are then empty in a view.
+  std::vector<uint32_t> lines;
+  std::vector<uint32_t> orders;
   // Dimensions with one value per order (checked at load): a scan adds these
   // up per order instead of per row.
   std::array<bool, kStringDims> order_constant{};
@@ -69,8 +76,24 @@ struct Chunk {
   size_t rows() const { return day.size(); }
 };
 
+// Where serve's sales numbers come from (`serve --sales-from`).
+enum class SalesFrom { kAuto, kViews, kRows };
+// "auto" | "views" | "rows"; InvalidArgument names the text.
+StatusOr<SalesFrom> ParseSalesFrom(std::string_view text);
+
+// The view a snapshot was loaded from (empty `engine` for raw rows).
+struct ViewOrigin {
+  std::string dir;            // the view's directory
+  std::string engine;         // "embedded" | "spark"
+  int64_t built_at_ms = 0;
+  std::string stale;          // why it is not current ("" when it is)
+};
+
 struct Snapshot {
-  std::string path;
+  std::string path;  // the directory loaded: the dataset, or its view
+  ViewOrigin view;   // set when loaded from a sales view
+  std::string rows_reason;  // auto mode on raw rows: why not from the view
+  int64_t source_rows = 0;  // raw rows represented (== rows unless a view)
   uint64_t version = 0;
   std::vector<std::shared_ptr<const Chunk>> chunks;
   std::array<std::vector<std::string>, kStringDims> dicts;
@@ -96,7 +119,7 @@ struct Group {
   int64_t rows = 0;
   int64_t orders = 0;
   int64_t quantity = 0;
-  int64_t min_cents = 0;  // smallest and largest sale: GroupBy() only, 0 in a Summary
+  int64_t min_cents = 0;  // smallest and largest sale: GroupBy() on raw rows only, else 0
   int64_t max_cents = 0;
   std::string start;  // time buckets: the bucket's first day (YYYY-MM-DD)
 };
@@ -133,6 +156,7 @@ struct RowView {
 struct RowsPage {
   int64_t total = 0;
   std::vector<RowView> rows;
+  std::shared_ptr<std::deque<std::string>> strings;  // what `rows` point into (RowsFromParts)
 };
 // `sort` is a column name, '-' in front for descending. InvalidArgument names a bad column.
 StatusOr<RowsPage> Rows(const Snapshot& s, const Filter& f, std::string_view sort, size_t offset, size_t limit);
@@ -147,10 +171,36 @@ struct RowCursor {
 void ForEachRow(const Snapshot& s, const Filter& f, const std::function<bool(const RowView&)>& row,
                 RowCursor* cursor = nullptr);
 
+// The raw rows of a dataset read part by part, one part in memory at a
+// time: the orders table when serve answers from a sales view.
+class PartRows {
+ public:
+  // NotFound when `dir` holds no dataset.
+  static StatusOr<PartRows> Open(lake::Storage* lake, std::string dir);
+  // ForEachRow() over the parts from where the last call stopped.
+  Status ForEach(const Filter& f, const std::function<bool(const RowView&)>& row);
+  bool done() const { return next_ >= parts_.size() && (current_ == nullptr || cursor_.done); }
+
+ private:
+  lake::Storage* lake_ = nullptr;
+  std::string dir_;
+  std::vector<lake::FileInfo> parts_;
+  size_t next_ = 0;
+  std::shared_ptr<const Snapshot> current_;
+  RowCursor cursor_;
+};
+// Rows() over the raw parts of `dir` (PartRows).
+StatusOr<RowsPage> RowsFromParts(lake::Storage* lake, const std::string& dir, const Filter& f, std::string_view sort,
+                                 size_t offset, size_t limit);
+
 
 class SalesDataset {
  public:
-  SalesDataset(lake::Storage* lake, std::string path);
+  // `path` is the raw dataset; `views_dir` its sales view (views/), used as
+  // `from` says: kAuto uses the view when it was built from the dataset's
+  // current parts, kViews only the view, kRows only the rows.
+  SalesDataset(lake::Storage* lake, std::string path, SalesFrom from = SalesFrom::kRows,
+               std::string views_dir = {});
   ~SalesDataset();
   // Folds in new part files; reloads on a vanished or changed file.
   // NotFound when the dataset does not exist (yet).
@@ -161,8 +211,19 @@ class SalesDataset {
 
  private:
   struct State;
+  // The directory to load now and, for a view, where it came from.
+  struct Choice {
+    std::string dir;
+    ViewOrigin view;
+    std::string rows_reason;
+  };
+  StatusOr<Choice> Choose();
+  Status Load(const Choice& c);
+
   lake::Storage* lake_;
   std::string path_;
+  SalesFrom from_;
+  std::string views_dir_;
   std::unique_ptr<State> state_;
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> current_;

@@ -56,6 +56,8 @@ struct Targets {
   std::string jobs_dir;                // saved import jobs ("" = none)
   std::vector<Dataset> datasets;
   std::vector<std::string> quality_datasets;  // datasets with quality rules
+  // Sales views to check against their dataset: (view dir, dataset).
+  std::vector<std::pair<std::string, std::string>> views;
   std::chrono::milliseconds timeout{3000};
   double min_free_percent = 5;  // lake below this: degraded
 };

@@ -38,6 +38,8 @@ struct ServiceOptions {
   std::string auth_token;  // "" = no authentication (loopback only)
   lake::Storage* lake = nullptr;
   std::string sales_dir{core::kSalesDir};
+  analytics::SalesFrom sales_from = analytics::SalesFrom::kAuto;  // --sales-from
+  std::string views_dir = "/user/comptoir/views/sales";           // the sales view (views build)
   std::string logs_dir{core::kLogsDir};
   std::string archive_dir{core::kTransactionsDir};
   std::string bus_uri;  // "" = no live view (--no-live)

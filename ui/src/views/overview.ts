@@ -5,7 +5,7 @@ import { h, fill, debounce } from '../dom';
 import { api, url, queryString } from '../api';
 import { navigate, list, type Params } from '../router';
 import { Chart, summarize, type Option } from '../charts';
-import { money, moneyShort, int, escapeHtml as esc } from '../format';
+import { ago, money, moneyShort, int, escapeHtml as esc } from '../format';
 import { showError, clearError, isAbort } from '../notify';
 import { panel, kpi, multiSelect, type Kpi, type MultiSelect, type Panel } from '../widgets';
 import { setState, type View } from '../view';
@@ -329,9 +329,14 @@ export class OverviewView implements View {
     k.rows.set(s.rows, int(s.rows));
     k.quantity.set(s.quantity, int(s.quantity));
     const d = s.dataset;
+    const origin = d?.view
+      ? `From views built ${ago(d.view.built_at)} by ${d.view.engine} (${d.path}, ${int(d.records)} records for ${int(d.rows)} rows` +
+        `${d.view.current ? '' : '; stale: ' + (d.view.stale ?? 'older than its dataset')})`
+      : d
+        ? `From rows: dataset ${d.path}, version ${d.version}, ${int(d.rows)} rows in ${int(d.files)} file${d.files === 1 ? '' : 's'}`
+        : '';
     this.datasetNote.textContent = d
-      ? `Dataset ${d.path}, version ${d.version}, ${int(d.rows)} rows in ${int(d.files)} file${d.files === 1 ? '' : 's'}` +
-        (s.elapsed_ms !== undefined ? ` · answered in ${s.elapsed_ms} ms${s.cached ? ' (cached)' : ''}` : '')
+      ? origin + (s.elapsed_ms !== undefined ? ` · answered in ${s.elapsed_ms} ms${s.cached ? ' (cached)' : ''}` : '')
       : '';
 
     this.hbar(this.cLine, s.by_productline, this.pLine);

@@ -1,0 +1,96 @@
+// The sales view: the batch view serve answers the Sales tab from when the
+// raw rows outgrow one process (docs/views.md).
+//
+// One record per (order group, product line, deal size). An order group is
+// every order with the same date, status, customer, country and territory
+// and the same set of (product line, deal size) cells; ORDER_GROUP is its
+// smallest order number. A record carries how many orders of the group have
+// lines in that cell (ORDERS: all of them, by construction), how many lines
+// (LINES) and their quantity and sales. Every filter of the dashboard
+// selects whole records, so sums are exact, and distinct orders and
+// customers are exact: an order group counts its ORDERS once per result
+// whenever one of its records passes.
+// An order whose lines disagree on the date, status, customer, country or
+// territory forms groups of its own (ORDER_GROUP = its number, ORDERS = 1),
+// which the engine counts once however many of them pass: exact as well.
+//
+// `_view.json` beside the records says which input the view was built from
+// (the dataset's parts with their sizes and times), by which engine, when.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comptoir/analytics/sales.h"
+#include "comptoir/core/status.h"
+#include "comptoir/lake/dataset.h"
+#include "comptoir/lake/storage.h"
+
+namespace comptoir::analytics {
+
+inline constexpr std::string_view kViewManifest = "_view.json";
+
+// The view's columns, in file order.
+lake::DatasetSchema SalesViewSchema();
+
+// A dataset's parts as a view records them: names, sizes and times of its
+// visible files and of its _schema.json, and a fingerprint of all of them.
+struct InputPart {
+  std::string name;
+  uint64_t size = 0;
+  int64_t mtime_ms = 0;
+};
+struct InputSignature {
+  std::vector<InputPart> parts;
+  std::string fingerprint;  // 16 hex digits
+};
+// NotFound when `dir` holds no published dataset.
+StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir);
+
+struct ViewManifest {
+  std::string view = "sales";
+  int version = 1;
+  std::string engine;     // embedded | spark
+  std::string source;     // the dataset's directory
+  std::string lake;       // the lake's URI
+  InputSignature input;
+  int64_t built_at_ms = 0;
+  int64_t build_ms = 0;
+  int64_t source_rows = 0;  // raw rows read
+  int64_t records = 0;      // view records written
+  int64_t orders = 0;       // distinct orders
+  int64_t groups = 0;       // order groups
+  int64_t split_orders = 0;  // orders whose lines disagree on an order-level column
+  std::string spark_master, spark_app;  // engine spark
+
+  std::string ToJson() const;
+  static StatusOr<ViewManifest> Parse(std::string_view json, const std::string& origin);
+};
+// `<dir>/_view.json`; NotFound when there is none.
+StatusOr<ViewManifest> ReadViewManifest(lake::Storage* lake, const std::string& dir);
+
+// Whether the view at `view_dir` answers for `dataset` now: "" when it does,
+// else why not (no view, built from another dataset, built before the
+// dataset last changed).
+std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const std::string& view_dir);
+// The same for a manifest already read.
+std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const ViewManifest& m);
+
+// One record of the view.
+struct ViewRecord {
+  int64_t order_group = 0;
+  int32_t day = 0;
+  std::string status, customer, country, territory, product_line, deal_size;
+  int64_t orders = 0, lines = 0, quantity = 0, sales_cents = 0;
+};
+struct ViewTable {
+  std::vector<ViewRecord> records;  // sorted (ORDER_GROUP, date, strings...)
+  int64_t source_rows = 0, orders = 0, groups = 0, split_orders = 0;
+};
+// The view of a snapshot of raw rows (the embedded engine).
+ViewTable ComputeSalesView(const Snapshot& raw);
+// The record as a text line of the view's schema (no line end).
+std::string ViewRecordText(const ViewRecord& r);
+
+}  // namespace comptoir::analytics

@@ -1,0 +1,274 @@
+#include "comptoir/analytics/sales_view.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "comptoir/core/decimal.h"
+#include "comptoir/core/names.h"
+#include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
+#include "comptoir/lake/text_format.h"
+#include "nlohmann/json.hpp"
+
+namespace comptoir::analytics {
+namespace {
+
+using json = nlohmann::json;
+
+lake::ColumnSchema Column(std::string name, std::string type, std::string sql_type) {
+  lake::ColumnSchema c;
+  c.name = std::move(name);
+  c.type = std::move(type);
+  c.sql_type = std::move(sql_type);
+  c.nullable = false;
+  if (c.type == "decimal") c.precision = 38, c.scale = 2;
+  return c;
+}
+
+}  // namespace
+
+lake::DatasetSchema SalesViewSchema() {
+  lake::DatasetSchema s;
+  s.written_by = "comptoir views build";
+  s.columns = {Column("ORDER_GROUP", "integer", "BIGINT"),   Column("ORDERDATE", "date", "DATE"),
+               Column("STATUS", "string", "VARCHAR"),         Column("CUSTOMERNAME", "string", "VARCHAR"),
+               Column("COUNTRY", "string", "VARCHAR"),        Column("TERRITORY", "string", "VARCHAR"),
+               Column("PRODUCTLINE", "string", "VARCHAR"),    Column("DEALSIZE", "string", "VARCHAR"),
+               Column("ORDERS", "integer", "BIGINT"),         Column("LINES", "integer", "BIGINT"),
+               Column("QUANTITY", "integer", "BIGINT"),       Column("SALES", "decimal", "DECIMAL(38,2)")};
+  return s;
+}
+
+StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> listed, lake->List(dir));
+  InputSignature sig;
+  bool success = false;
+  for (const lake::FileInfo& f : listed) {
+    if (f.is_dir) continue;
+    if (f.name == "_SUCCESS") success = true;
+    if (!lake::IsHiddenName(f.name) || f.name == lake::kSchemaFile) sig.parts.push_back({f.name, f.size, f.mtime_ms});
+  }
+  if (!success) return absl::NotFoundError(StrCat(dir, " holds no published dataset (no _SUCCESS)"));
+  std::sort(sig.parts.begin(), sig.parts.end(), [](const InputPart& a, const InputPart& b) { return a.name < b.name; });
+  // A stable fingerprint of the listing (not a security measure: it tells
+  // a changed input from an unchanged one).
+  std::string listing = "comptoir-input-v1\n";
+  for (const InputPart& p : sig.parts) listing += fmt::format("{}\n{}\n{}\n", p.name, p.size, p.mtime_ms);
+  sig.fingerprint = core::NameHash(listing);
+  return sig;
+}
+
+std::string ViewManifest::ToJson() const {
+  json parts = json::array();
+  for (const InputPart& p : input.parts) {
+    parts.push_back({{"name", p.name}, {"size", p.size}, {"mtime", core::FormatIsoMillis(p.mtime_ms)},
+                     {"mtime_ms", p.mtime_ms}});
+  }
+  json j = {{"view", view},
+            {"version", version},
+            {"engine", engine},
+            {"source", source},
+            {"lake", lake},
+            {"input", {{"fingerprint", input.fingerprint}, {"parts", parts}}},
+            {"built_at", core::FormatIsoMillis(built_at_ms)},
+            {"built_at_ms", built_at_ms},
+            {"build_ms", build_ms},
+            {"source_rows", source_rows},
+            {"records", records},
+            {"orders", orders},
+            {"groups", groups},
+            {"split_orders", split_orders}};
+  if (engine == "spark") j["spark"] = {{"master", spark_master}, {"application", spark_app}};
+  return j.dump(2) + "\n";
+}
+
+StatusOr<ViewManifest> ViewManifest::Parse(std::string_view text, const std::string& origin) {
+  json j = json::parse(text, nullptr, false);
+  auto damaged = [&](std::string_view why) {
+    return absl::DataLossError(fmt::format("{} is damaged ({}); rebuild the view with `comptoir views build`",
+                                           origin, why));
+  };
+  if (j.is_discarded() || !j.is_object()) return damaged("not a JSON object");
+  ViewManifest m;
+  try {
+    m.view = j.at("view").get<std::string>();
+    m.version = j.at("version").get<int>();
+    m.engine = j.at("engine").get<std::string>();
+    m.source = j.at("source").get<std::string>();
+    m.lake = j.value("lake", "");
+    m.input.fingerprint = j.at("input").at("fingerprint").get<std::string>();
+    for (const json& p : j.at("input").at("parts")) {
+      m.input.parts.push_back({p.at("name").get<std::string>(), p.at("size").get<uint64_t>(),
+                               p.at("mtime_ms").get<int64_t>()});
+    }
+    m.built_at_ms = j.at("built_at_ms").get<int64_t>();
+    m.build_ms = j.value("build_ms", int64_t{0});
+    m.source_rows = j.value("source_rows", int64_t{0});
+    m.records = j.value("records", int64_t{0});
+    m.orders = j.value("orders", int64_t{0});
+    m.groups = j.value("groups", int64_t{0});
+    m.split_orders = j.value("split_orders", int64_t{0});
+    if (j.contains("spark")) {
+      m.spark_master = j["spark"].value("master", "");
+      m.spark_app = j["spark"].value("application", "");
+    }
+  } catch (const json::exception& e) {
+    return damaged(e.what());
+  }
+  if (m.view != "sales" || m.version != 1) return damaged(fmt::format("view '{}' version {}", m.view, m.version));
+  return m;
+}
+
+StatusOr<ViewManifest> ReadViewManifest(lake::Storage* lake, const std::string& dir) {
+  std::string path = lake::JoinPath(dir, std::string(kViewManifest));
+  ASSIGN_OR_RETURN(std::string text, lake::ReadFileToString(lake, path));
+  return ViewManifest::Parse(text, path);
+}
+
+std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const std::string& view_dir) {
+  StatusOr<ViewManifest> m = ReadViewManifest(lake, view_dir);
+  if (absl::IsNotFound(m.status())) return fmt::format("no view at {} (build it with `comptoir views build`)", view_dir);
+  if (!m.ok()) return std::string(m.status().message());
+  return ViewStaleness(lake, dataset, *m);
+}
+
+std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const ViewManifest& m) {
+  if (m.source != dataset) return fmt::format("the view was built from {}, not {}", m.source, dataset);
+  StatusOr<InputSignature> now = SignInput(lake, dataset);
+  if (!now.ok()) return StrCat(dataset, ": ", now.status().message());
+  if (now->fingerprint != m.input.fingerprint) {
+    return fmt::format("the view was built {} from an older {} (run `comptoir views build`)",
+                       core::FormatIsoSeconds(m.built_at_ms), dataset);
+  }
+  return "";
+}
+
+ViewTable ComputeSalesView(const Snapshot& raw) {
+  // 1. Order cells: (order, date, status, customer, country, territory,
+  //    product line, deal size) with their lines, quantity and sales.
+  struct Cell {
+    int64_t order;
+    int32_t day;
+    uint32_t st, cu, co, te, pl, ds;
+    int64_t lines, qty, sales;
+    auto key() const { return std::tie(order, day, st, cu, co, te, pl, ds); }
+    auto attrs() const { return std::tie(day, st, cu, co, te); }
+  };
+  std::vector<Cell> cells;
+  ViewTable out;
+  for (const auto& chunk : raw.chunks) {
+    const Chunk& k = *chunk;
+    const size_t n = k.rows();
+    auto code = [&](int d, size_t i) { return k.codes[static_cast<size_t>(d)][i]; };
+    for (size_t b = 0; b < n;) {  // one order's run (chunks are sorted by order)
+      size_t e = b;
+      while (e < n && k.order_number[e] == k.order_number[b]) ++e;
+      size_t first = cells.size();
+      for (size_t i = b; i < e; ++i) {
+        Cell c{k.order_number[i], k.day[i], code(kStatus, i), code(kCustomer, i), code(kCountry, i),
+               code(kTerritory, i), code(kProductLine, i), code(kDealSize, i), 1, k.quantity[i], k.sales_cents[i]};
+        auto same = std::find_if(cells.begin() + static_cast<ptrdiff_t>(first), cells.end(),
+                                 [&](const Cell& x) { return x.key() == c.key(); });
+        if (same == cells.end()) {
+          cells.push_back(c);
+        } else {
+          ++same->lines, same->qty += c.qty, same->sales += c.sales;
+        }
+      }
+      out.source_rows += static_cast<int64_t>(e - b);
+      b = e;
+    }
+  }
+  // An order continued in another part (an --append): merge its cells.
+  std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) { return a.key() < b.key(); });
+  size_t w = 0;
+  for (size_t r = 0; r < cells.size(); ++r) {
+    if (w > 0 && cells[w - 1].key() == cells[r].key()) {
+      cells[w - 1].lines += cells[r].lines, cells[w - 1].qty += cells[r].qty, cells[w - 1].sales += cells[r].sales;
+    } else {
+      cells[w++] = cells[r];
+    }
+  }
+  cells.resize(w);
+  // 2. Order groups. An order whose cells agree on the order-level columns
+  //    joins the group of its (columns, set of cells); another forms groups
+  //    of its own, one per combination of those columns.
+  struct GroupCell {
+    uint32_t pl, ds;
+    int64_t orders = 0, lines = 0, qty = 0, sales = 0;
+  };
+  struct OrderGroup {
+    int64_t order_group;
+    const Cell* first;
+    std::vector<GroupCell> cells;
+  };
+  std::vector<OrderGroup> groups;
+  absl::flat_hash_map<std::string, size_t> by_key;
+  auto add_cells = [](OrderGroup* g, const Cell* b, const Cell* e) {
+    if (g->cells.empty()) {
+      for (const Cell* c = b; c != e; ++c) g->cells.push_back({c->pl, c->ds});
+    }
+    for (const Cell* c = b; c != e; ++c) {
+      GroupCell& x = g->cells[static_cast<size_t>(c - b)];
+      ++x.orders, x.lines += c->lines, x.qty += c->qty, x.sales += c->sales;
+    }
+  };
+  for (size_t b = 0; b < cells.size();) {
+    size_t e = b;
+    while (e < cells.size() && cells[e].order == cells[b].order) ++e;
+    ++out.orders;
+    bool split = cells[b].attrs() != cells[e - 1].attrs();  // sorted: attrs differ iff first and last do
+    if (split) {
+      ++out.split_orders;
+      for (size_t s = b; s < e;) {
+        size_t t = s;
+        while (t < e && cells[t].attrs() == cells[s].attrs()) ++t;
+        groups.push_back({cells[s].order, &cells[s], {}});
+        add_cells(&groups.back(), &cells[s], &cells[t]);
+        s = t;
+      }
+    } else {
+      std::string key;
+      const Cell& c = cells[b];
+      for (uint32_t v : {static_cast<uint32_t>(c.day), c.st, c.cu, c.co, c.te}) key.append(reinterpret_cast<const char*>(&v), 4);
+      for (size_t i = b; i < e; ++i) {
+        key.append(reinterpret_cast<const char*>(&cells[i].pl), 4).append(reinterpret_cast<const char*>(&cells[i].ds), 4);
+      }
+      auto [it, added] = by_key.emplace(std::move(key), groups.size());
+      if (added) groups.push_back({c.order, &c, {}});  // orders come in ascending order: the first is the smallest
+      add_cells(&groups[it->second], &cells[b], &cells[e]);
+    }
+    b = e;
+  }
+  out.groups = static_cast<int64_t>(groups.size());
+  // 3. Records, in a total order both engines can reproduce.
+  auto str = [&](int d, uint32_t code) { return raw.dicts[static_cast<size_t>(d)][code]; };
+  for (const OrderGroup& g : groups) {
+    for (const GroupCell& c : g.cells) {
+      out.records.push_back({g.order_group, g.first->day, str(kStatus, g.first->st), str(kCustomer, g.first->cu),
+                             str(kCountry, g.first->co), str(kTerritory, g.first->te), str(kProductLine, c.pl),
+                             str(kDealSize, c.ds), c.orders, c.lines, c.qty, c.sales});
+    }
+  }
+  std::sort(out.records.begin(), out.records.end(), [](const ViewRecord& a, const ViewRecord& b) {
+    return std::tie(a.order_group, a.day, a.status, a.customer, a.country, a.territory, a.product_line, a.deal_size) <
+           std::tie(b.order_group, b.day, b.status, b.customer, b.country, b.territory, b.product_line, b.deal_size);
+  });
+  return out;
+}
+
+std::string ViewRecordText(const ViewRecord& r) {
+  static const lake::TextRowWriter writer{lake::TextFormat{}};
+  std::string line = fmt::format("{},{}", r.order_group, core::FormatDay(r.day));
+  for (const std::string* s : {&r.status, &r.customer, &r.country, &r.territory, &r.product_line, &r.deal_size}) {
+    writer.Field(&line, *s, false);
+  }
+  line += fmt::format(",{},{},{},", r.orders, r.lines, r.quantity);
+  core::AppendFixed(&line, r.sales_cents, 2);
+  return line;
+}
+
+}  // namespace comptoir::analytics

@@ -103,7 +103,9 @@ run = "agent --source app.log --state-dir agent --roll-interval 2s --idle-timeou
 run = "serve --archive --listen 127.0.0.1:{1}"
 )",
                                                           dir_, port_,
-                                                          with_import ? "[components.import-sales]\nrun = \"job --exec sales\"\nevery = \"3s\"\n" : "");
+                                                          with_import ? "[components.import-sales]\nrun = \"job --exec sales\"\nevery = \"3s\"\n"
+                                                                        "then = \"views build\"\n"
+                                                                      : "");
   }
   CliResult Cli(std::vector<std::string> args) {
     args.insert(args.begin(), {"--config", dir_ + "/comptoir.toml"});
@@ -127,7 +129,8 @@ TEST_F(UpTest, StartsInOrderRestartsAKilledComponentAndDownStopsEverything) {
   EXPECT_TRUE(std::regex_search(std::regex_replace(dry.out, std::regex("\n"), "|"),
                                 std::regex("wait for bus log://.*wait for lake .*wait for database sqlite://.*"
                                            "start web: comptoir serve --archive.*start agent-app: .*"
-                                           "start import-sales: comptoir job --exec sales\\|      every 3s.*"
+                                           "start import-sales: comptoir job --exec sales\\|      every 3s, then "
+                                           "comptoir views build;.*"
                                            "start producer: ")))
       << dry.out;
   EXPECT_FALSE(fs::exists(dir_ + "/run")) << "a dry run starts nothing";
@@ -198,9 +201,22 @@ TEST_F(UpTest, StartsInOrderRestartsAKilledComponentAndDownStopsEverything) {
   EXPECT_NE(up_log.find("agent-app: exited with signal 9 (Killed) after"), std::string::npos) << up_log;
   EXPECT_NE(up_log.find("; restarting in 1 s (failure 1 in a row"), std::string::npos) << up_log;
   EXPECT_NE(up_log.find("agent-app: restarted (pid " + std::to_string(restarted) + ")"), std::string::npos);
-  // The import ran again on schedule.
+  // The import ran again on schedule, each run followed by a build of the sales view.
   EXPECT_TRUE(Eventually([&] { return Slurp(dir_ + "/run/up.log").find("import-sales: run 2 succeeded") != std::string::npos; }, 8000))
       << Slurp(dir_ + "/run/up.log");
+  EXPECT_TRUE(Eventually([&] { return Slurp(dir_ + "/run/up.log").find("import-sales: then `views build` succeeded") != std::string::npos; }, 8000))
+      << Slurp(dir_ + "/run/up.log");
+  EXPECT_NE(Slurp(dir_ + "/run/logs/import-sales.log").find("views build: /user/comptoir/views/sales in "),
+            std::string::npos);
+  // serve answers from the view whenever it is current (the same totals).
+  EXPECT_TRUE(Eventually(
+      [&] {
+        sales = json::parse(testing::HttpGet(Url("/api/v1/sales/summary")).body, nullptr, false);
+        return sales.is_object() && sales["dataset"].value("from", "") == "views" && sales.value("rows", 0) == 3000;
+      },
+      20000))
+      << sales.dump().substr(0, 300);
+  EXPECT_EQ(std::to_string(std::llround(sales["total_sales"].get<double>() * 100)), **cents);
   // The dashboard's health shows the job's last run, with its rows.
   json job;
   EXPECT_TRUE(Eventually(

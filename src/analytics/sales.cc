@@ -967,7 +967,9 @@ Status SalesDataset::Load(const Choice& choice) {
   if (!reload && todo.empty() && same_origin) return absl::OkStatus();
   if (reload) {
     ASSIGN_OR_RETURN(Layout layout, ReadLayout(lake_, dir));
+    const uint64_t version = st.version;  // versions only grow: answers are cached by version
     st = State{};
+    st.version = version;
     st.layout = layout;
     st.dir = dir;
   }

@@ -410,6 +410,7 @@ TEST_F(SalesEngine, AViewIsRebuiltOnlyWhenItsInputChangedAndServedOnlyWhenCurren
   auto snap = ds.snapshot();
   EXPECT_TRUE(snap->view.engine.empty());
   EXPECT_EQ(snap->path, "/user/sqoop/sales");
+  EXPECT_EQ(snap->version, 2u) << "a reload never reuses a version (serve caches answers by version)";
   EXPECT_NE(snap->rows_reason.find("from an older /user/sqoop/sales"), std::string::npos) << snap->rows_reason;
   SalesDataset pinned(lake.get(), "/user/sqoop/sales", SalesFrom::kViews, std::string(views::kSalesViewDir));
   ASSERT_TRUE(pinned.Refresh().ok());

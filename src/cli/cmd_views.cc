@@ -100,7 +100,8 @@ StatusOr<int> ShowStatus(const Globals& g, const StatusFlags& f) {
 std::vector<CommandDef> ViewsCommands() {
   return {{{.name = "views", .help = "Batch views: the sales view serve answers the Sales tab from, built by the "
                                      "embedded engine or by Apache Spark",
-            .supervised = false},
+            .start_rank = 2,
+            .needs = {{"lake"}}},
            [](Command& cmd) {
              cmd.RequireSub();
              const Globals* g = &cmd.globals();

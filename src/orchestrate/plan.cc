@@ -93,6 +93,7 @@ class ComponentReader {
     RETURN_IF_ERROR(Needs(*info, &c));
     RETURN_IF_ERROR(RestartPolicy(&c));
     RETURN_IF_ERROR(When(&c));
+    RETURN_IF_ERROR(Then(commands, &c));
     RETURN_IF_ERROR(Ready(*info, &c));
     *enabled = true;
     if (const toml::node* n = t_.get("enabled")) {
@@ -104,44 +105,66 @@ class ComponentReader {
 
  private:
   Status KnownKeys() const {
-    static const std::set<std::string, std::less<>> kKeys = {"run",   "after", "needs", "restart",
-                                                             "every", "cron",  "ready", "enabled"};
+    static const std::set<std::string, std::less<>> kKeys = {"run",  "after", "needs", "restart", "every",
+                                                             "cron", "then",  "ready", "enabled"};
     for (const auto& [key, node] : t_) {
       if (!kKeys.contains(key.str())) {
         return Invalid(path_, node, name_,
-                       fmt::format("unknown key \"{}\" (known: run, after, needs, restart, every, cron, ready, enabled)",
+                       fmt::format("unknown key \"{}\" (known: run, after, needs, restart, every, cron, then, ready, "
+                                   "enabled)",
                                    std::string(key.str())));
       }
     }
     return absl::OkStatus();
   }
 
-  // `run`: the arguments, and the command among them (after global options).
+  // A command line (`run`, `then`): the arguments, and the command among
+  // them (after global options).
+  Status CommandLine(const toml::node& n, std::string_view key, std::vector<std::string>* args,
+                     std::string* command) const {
+    if (std::optional<std::string> s = n.value<std::string>(); s && n.is_string()) {
+      StatusOr<std::vector<std::string>> words = SplitWords(*s);
+      if (!words.ok()) return Invalid(path_, n, name_, StrCat(key, " = \"", *s, "\": ", words.status().message()));
+      *args = *std::move(words);
+    } else {
+      ASSIGN_OR_RETURN(*args, Strings(path_, name_, std::string(key), n));
+    }
+    if (!args->empty() && ((*args)[0] == "comptoir" || (*args)[0].ends_with("/comptoir"))) args->erase(args->begin());
+    for (size_t i = 0; i < args->size(); ++i) {
+      const std::string& a = (*args)[i];
+      if (!a.starts_with('-')) {
+        *command = a;
+        break;
+      }
+      if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
+    }
+    if (command->empty()) {
+      return Invalid(path_, n, name_, StrCat("`", key, "` names no comptoir command (e.g. \"serve\", \"agent ...\")"));
+    }
+    return absl::OkStatus();
+  }
+
   Status Run(ComponentSpec* c) const {
     const toml::node* run = t_.get("run");
     if (run == nullptr) {
       return Invalid(path_, t_, name_, "no `run` key: say which comptoir command it runs, e.g. run = \"serve --archive\"");
     }
-    if (std::optional<std::string> s = run->value<std::string>(); s && run->is_string()) {
-      StatusOr<std::vector<std::string>> words = SplitWords(*s);
-      if (!words.ok()) return Invalid(path_, *run, name_, StrCat("run = \"", *s, "\": ", words.status().message()));
-      c->args = *std::move(words);
-    } else {
-      ASSIGN_OR_RETURN(c->args, Strings(path_, name_, "run", *run));
+    return CommandLine(*run, "run", &c->args, &c->command);
+  }
+
+  // `then`: a one-shot command after each successful run of a scheduled one.
+  Status Then(std::span<const CommandInfo> commands, ComponentSpec* c) const {
+    const toml::node* n = t_.get("then");
+    if (n == nullptr) return absl::OkStatus();
+    if (!c->schedule) {
+      return Invalid(path_, *n, name_, "`then` runs after each run of a scheduled component: give `every` or `cron`");
     }
-    if (!c->args.empty() && (c->args[0] == "comptoir" || c->args[0].ends_with("/comptoir"))) {
-      c->args.erase(c->args.begin());
-    }
-    for (size_t i = 0; i < c->args.size(); ++i) {
-      const std::string& a = c->args[i];
-      if (!a.starts_with('-')) {
-        c->command = a;
-        break;
-      }
-      if (std::find(std::begin(kGlobalWithValue), std::end(kGlobalWithValue), a) != std::end(kGlobalWithValue)) ++i;
-    }
-    if (c->command.empty()) {
-      return Invalid(path_, *run, name_, "`run` names no comptoir command (e.g. \"serve\", \"agent ...\")");
+    std::string command;
+    RETURN_IF_ERROR(CommandLine(*n, "then", &c->then, &command));
+    const CommandInfo* info = FindCommand(commands, command);
+    if (info == nullptr || !info->supervised || info->lifetime != Lifetime::kOneShot) {
+      return Invalid(path_, *n, name_,
+                     fmt::format("then: \"{}\" is not a one-shot comptoir command (e.g. \"views build\")", command));
     }
     return absl::OkStatus();
   }

@@ -85,6 +85,7 @@ struct Supervisor::Proc {
   std::optional<Steady::time_point> restart_at;
   Wall::time_point next_run{};  // scheduled components
   bool finished = false;        // will not run again
+  bool then_running = false;    // the running process is the spec's `then`
   std::string last_exit;
 };
 
@@ -95,20 +96,22 @@ Supervisor::Supervisor(SupervisorOptions options) : o_(std::move(options)) {
 
 Supervisor::~Supervisor() { StopAll(); }
 
-void Supervisor::Spawn(Proc* p) {
+void Supervisor::Spawn(Proc* p, bool then) {
   std::error_code ec;
   if (std::filesystem::file_size(p->log_path, ec) > kLogRotateBytes) {
     std::filesystem::rename(p->log_path, p->log_path + ".1", ec);
   }
   std::vector<std::string> args = {o_.exe};
   args.insert(args.end(), o_.global_args.begin(), o_.global_args.end());
-  args.insert(args.end(), p->spec.args.begin(), p->spec.args.end());
+  const std::vector<std::string>& own = then ? p->spec.then : p->spec.args;
+  args.insert(args.end(), own.begin(), own.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int log_fd = open(p->log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  std::string header = fmt::format("--- {} comptoir up: run {} of {}: {}\n", Iso(Wall::now()), p->runs + 1,
-                                   p->spec.name, Join(std::vector<std::string>(args.begin() + 1, args.end()), " "));
+  std::string header = fmt::format("--- {} comptoir up: {} {} of {}: {}\n", Iso(Wall::now()), then ? "then, after run" : "run",
+                                   then ? p->runs : p->runs + 1, p->spec.name,
+                                   Join(std::vector<std::string>(args.begin() + 1, args.end()), " "));
   if (log_fd >= 0) (void)!write(log_fd, header.data(), header.size());
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -143,7 +146,8 @@ void Supervisor::Spawn(Proc* p) {
   p->pid = pid;
   p->started = Steady::now();
   p->restart_at.reset();
-  ++p->runs;
+  p->then_running = then;
+  if (!then) ++p->runs;
   WriteState();
 }
 
@@ -166,6 +170,21 @@ void Supervisor::OnExit(Proc* p, int st) {
   if (core::Cancelled()) {
     WriteState();
     return;  // stopping: StopAll reports it
+  }
+  if (p->then_running) {
+    p->then_running = false;
+    o_.say(fmt::format("{} {}: then `{}` {} in {}; next run at {}{}", now, p->spec.name, Join(p->spec.then, " "),
+                       ok ? "succeeded" : "failed with " + DescribeWaitStatus(st), Seconds(ran), Clock(p->next_run),
+                       ok ? "" : fmt::format(" (see {})", p->log_path)));
+    p->last_exit = StrCat("then `", Join(p->spec.then, " "), "`: ", p->last_exit);
+    WriteState();
+    return;
+  }
+  if (p->spec.schedule && ok && !p->spec.then.empty()) {
+    o_.say(fmt::format("{} {}: run {} succeeded in {}; then `{}`", now, p->spec.name, p->runs, Seconds(ran),
+                       Join(p->spec.then, " ")));
+    Spawn(p, true);
+    if (p->pid > 0) return;
   }
   if (p->spec.schedule) {
     o_.say(fmt::format("{} {}: run {} {} in {}; next run at {}{}", now, p->spec.name, p->runs,

@@ -231,7 +231,9 @@ void PrintPlan(const UpSetup& s, const std::vector<Service>& services, const std
   }
   for (const ComponentSpec& c : components) {
     std::cout << fmt::format("  start {}: comptoir {}\n      {}; ready when {}; restart {}; log {}/{}.log\n", c.name,
-                             Join(c.args, " "), c.schedule ? c.schedule->Describe() : std::string("long-running"),
+                             Join(c.args, " "),
+                             c.schedule ? c.schedule->Describe() + (c.then.empty() ? "" : ", then comptoir " + Join(c.then, " "))
+                                        : std::string("long-running"),
                              c.ready == "exit"    ? "it exits with status 0"
                              : c.ready == "start" ? "it still runs after 1 s"
                                                   : "something listens on " + c.ready.substr(6),

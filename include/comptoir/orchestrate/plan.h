@@ -47,6 +47,9 @@ struct ComponentSpec {
   std::vector<std::string> needs;  // "zookeeper", "bus", "lake", "database", "coord"
   Restart restart = Restart::kOnFailure;
   std::optional<Schedule> schedule;
+  // Scheduled ones: a comptoir command run after each successful run
+  // (`then = "views build"`), in the same slot and log.
+  std::vector<std::string> then;
   std::string ready;  // "tcp://host:port", "exit" or "start"
   int start_rank = 1;  // the command's default start order (CommandInfo)
 };

@@ -49,7 +49,8 @@ class Supervisor {
 
  private:
   struct Proc;
-  void Spawn(Proc* p);
+  // Starts the component's process (its `then` command when `then`).
+  void Spawn(Proc* p, bool then = false);
   void OnExit(Proc* p, int wait_status);
   bool ReapOne(Proc* p, bool block);
   void WriteState();

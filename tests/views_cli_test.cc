@@ -224,6 +224,41 @@ TEST(ViewsCli, ASparkBuildKilledMidRunLeavesThePreviousViewAndARerunSucceeds) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ViewsCli, TheArchivesDailyViewBySparkEqualsTheEmbeddedOne) {
+  std::string master = testing::ServiceEnv("COMPTOIR_TEST_SPARK_MASTER");
+  if (master.empty()) GTEST_SKIP() << "no Spark cluster (run `make test`)";
+  std::string dir = testing::TempDir("views-tx");
+  std::string lake = dir + "/lake", bus = dir + "/bus";
+  ASSERT_EQ(RunCli({"-q", "produce", "--bus", bus, "--rate", "0", "--count", "20000", "--seed", "3"}).exit_code, 0);
+  CliResult a = RunCli({"-q", "archive", "--bus", bus, "--lake", lake, "--idle-exit", "2s", "--coord",
+                        "local://" + dir + "/coord", "--roll-size", "200KB"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  CliResult e = RunCli({"views", "build", "--lake", lake, "--view", "transactions"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("for 20,000 events of /user/kafka/transactions"), std::string::npos) << e.out;
+  CliResult s = RunCli({"views", "build", "--lake", lake, "--view", "transactions", "--engine", "spark",
+                        "--spark-master", master, "--target-dir", "/user/comptoir/views/tx-spark"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  std::vector<std::string> x = ViewLines(lake, "/user/comptoir/views/transactions");
+  std::vector<std::string> y = ViewLines(lake, "/user/comptoir/views/tx-spark");
+  EXPECT_EQ(x, y);
+  ASSERT_FALSE(x.empty());
+  // Every event counted once, revenue to the cent: the sums of the view equal the archive's.
+  int64_t events = 0, cents = 0;
+  for (const std::string& line : x) {
+    size_t c3 = line.rfind(','), c2 = line.rfind(',', c3 - 1), c1 = line.rfind(',', c2 - 1);
+    events += std::stoll(line.substr(c1 + 1, c2 - c1 - 1));
+    std::string money = line.substr(c3 + 1);
+    cents += std::stoll(money.substr(0, money.find('.'))) * 100 + std::stoll(money.substr(money.find('.') + 1));
+  }
+  EXPECT_EQ(events, 20000);
+  std::string archived = testing::Shell("cat " + testing::ShellQuote(lake) +
+                                        "/user/kafka/transactions/dt=*/part-* | grep -o '\"amount\":[0-9.]*' | "
+                                        "cut -d: -f2 | awk -F. '{s += $1 * 100 + $2} END {printf \"%d\", s}'");
+  EXPECT_EQ(std::to_string(cents), archived);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ViewsCli, NoSparkAnUnreachableMasterAndAMissingInputAreOneClearLineEach) {
   std::string dir = testing::TempDir("views-errors");
   std::string db = SeedSample(dir);

@@ -4,9 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <tuple>
 
 #include "comptoir/core/decimal.h"
+#include "comptoir/lake/compression.h"
+#include "comptoir/stream/archiver.h"
+#include "comptoir/stream/event.h"
 #include "comptoir/core/names.h"
 #include "comptoir/core/strings.h"
 #include "comptoir/core/time.h"
@@ -42,16 +47,28 @@ lake::DatasetSchema SalesViewSchema() {
   return s;
 }
 
-StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir) {
-  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> listed, lake->List(dir));
+StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir, bool require_success) {
   InputSignature sig;
   bool success = false;
-  for (const lake::FileInfo& f : listed) {
-    if (f.is_dir) continue;
-    if (f.name == "_SUCCESS") success = true;
-    if (!lake::IsHiddenName(f.name) || f.name == lake::kSchemaFile) sig.parts.push_back({f.name, f.size, f.mtime_ms});
+  std::function<Status(const std::string&, const std::string&)> walk = [&](const std::string& at,
+                                                                          const std::string& prefix) -> Status {
+    ASSIGN_OR_RETURN(std::vector<lake::FileInfo> listed, lake->List(at));
+    for (const lake::FileInfo& f : listed) {
+      if (f.is_dir) {
+        if (!lake::IsHiddenName(f.name)) RETURN_IF_ERROR(walk(f.path, prefix + f.name + "/"));
+        continue;
+      }
+      if (prefix.empty() && f.name == "_SUCCESS") success = true;
+      if (!lake::IsHiddenName(f.name) || (prefix.empty() && f.name == lake::kSchemaFile)) {
+        sig.parts.push_back({prefix + f.name, f.size, f.mtime_ms});
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(walk(dir, ""));
+  if (require_success ? !success : sig.parts.empty()) {
+    return absl::NotFoundError(StrCat(dir, require_success ? " holds no published dataset (no _SUCCESS)" : " holds no files"));
   }
-  if (!success) return absl::NotFoundError(StrCat(dir, " holds no published dataset (no _SUCCESS)"));
   std::sort(sig.parts.begin(), sig.parts.end(), [](const InputPart& a, const InputPart& b) { return a.name < b.name; });
   // A stable fingerprint of the listing (not a security measure: it tells
   // a changed input from an unchanged one).
@@ -118,7 +135,9 @@ StatusOr<ViewManifest> ViewManifest::Parse(std::string_view text, const std::str
   } catch (const json::exception& e) {
     return damaged(e.what());
   }
-  if (m.view != "sales" || m.version != 1) return damaged(fmt::format("view '{}' version {}", m.view, m.version));
+  if ((m.view != "sales" && m.view != "transactions") || m.version != 1) {
+    return damaged(fmt::format("view '{}' version {}", m.view, m.version));
+  }
   return m;
 }
 
@@ -269,6 +288,84 @@ std::string ViewRecordText(const ViewRecord& r) {
   line += fmt::format(",{},{},{},", r.orders, r.lines, r.quantity);
   core::AppendFixed(&line, r.sales_cents, 2);
   return line;
+}
+
+// --- The daily view of the archived transactions -------------------------------------
+
+lake::DatasetSchema TransactionsViewSchema() {
+  lake::DatasetSchema s;
+  s.written_by = "comptoir views build";
+  s.columns = {Column("DAY", "date", "DATE"),          Column("STATUS", "string", "VARCHAR"),
+               Column("PRODUCTLINE", "string", "VARCHAR"), Column("EVENTS", "integer", "BIGINT"),
+               Column("QUANTITY", "integer", "BIGINT"),    Column("REVENUE", "decimal", "DECIMAL(38,2)")};
+  return s;
+}
+
+StatusOr<DailyTable> ComputeTransactionsView(lake::Storage* lake, const std::string& archive_dir) {
+  ASSIGN_OR_RETURN(std::vector<lake::FileInfo> days, lake->List(archive_dir));
+  std::map<std::tuple<int32_t, std::string, std::string>, DailyRecord> acc;
+  DailyTable out;
+  stream::EventParser parser;
+  stream::Event e;
+  for (const lake::FileInfo& day : days) {
+    if (!day.is_dir || !day.name.starts_with("dt=")) continue;
+    ASSIGN_OR_RETURN(std::vector<lake::FileInfo> files, lake->List(day.path));
+    for (const lake::FileInfo& f : files) {
+      if (f.is_dir || lake::IsHiddenName(f.name) || !stream::ParseArchiveFileName(f.name)) continue;
+      ASSIGN_OR_RETURN(std::string data, lake::ReadDecompressed(lake, f.path));
+      size_t line = 0;
+      for (std::string_view text : Split(data, '\n', true)) {
+        ++line;
+        if (Status s = parser.Parse(text, 0, &e); !s.ok()) {
+          return absl::DataLossError(fmt::format("{}:{}: not an event ({}); the archive is damaged", f.path, line,
+                                                 std::string(s.message())));
+        }
+        int32_t d = static_cast<int32_t>((e.ts_ms >= 0 ? e.ts_ms : e.ts_ms - 86'399'999) / 86'400'000);
+        DailyRecord& r = acc[{d, e.status, e.product_line}];
+        ++r.events, r.quantity += e.quantity, r.revenue_cents += e.amount_cents;
+        ++out.events;
+      }
+      ++out.files;
+    }
+  }
+  for (auto& [k, r] : acc) {
+    r.day = std::get<0>(k), r.status = std::get<1>(k), r.product_line = std::get<2>(k);
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string DailyRecordText(const DailyRecord& r) {
+  static const lake::TextRowWriter writer{lake::TextFormat{}};
+  std::string line = core::FormatDay(r.day);
+  writer.Field(&line, r.status, false);
+  writer.Field(&line, r.product_line, false);
+  line += fmt::format(",{},{},", r.events, r.quantity);
+  core::AppendFixed(&line, r.revenue_cents, 2);
+  return line;
+}
+
+StatusOr<std::vector<DailyRecord>> ReadTransactionsView(lake::Storage* lake, const std::string& dir) {
+  ASSIGN_OR_RETURN(lake::DatasetSchema schema, lake::ReadDatasetSchema(lake, dir));
+  if (schema.ColumnIndex("REVENUE") != 5 || schema.ColumnIndex("DAY") != 0) {
+    return absl::FailedPreconditionError(StrCat(dir, " is not a daily transactions view (views build --view transactions)"));
+  }
+  std::vector<DailyRecord> out;
+  RETURN_IF_ERROR(lake::ForEachRecord(
+      lake, dir, schema,
+      [&](const lake::FileInfo& part, size_t pos, const std::vector<std::string_view>& f,
+          const std::vector<uint8_t>&) -> Status {
+        DailyRecord r;
+        StatusOr<int64_t> cents = core::ParseCents(f[5]);
+        if (f.size() < 6 || !core::ParseDateText(f[0], &r.day) || !ParseInt(f[3], &r.events) ||
+            !ParseInt(f[4], &r.quantity) || !cents.ok()) {
+          return absl::DataLossError(fmt::format("{}:{}: not a daily view record", part.path, pos));
+        }
+        r.status = std::string(f[1]), r.product_line = std::string(f[2]), r.revenue_cents = *cents;
+        out.push_back(std::move(r));
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
 }  // namespace comptoir::analytics

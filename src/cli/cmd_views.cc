@@ -29,6 +29,12 @@ std::string Ago(int64_t ms) {
 
 std::string Describe(const analytics::ViewManifest& m) {
   std::string engine = m.engine == "spark" ? fmt::format("spark ({}, {})", m.spark_master, m.spark_app) : m.engine;
+  if (m.view == "transactions") {
+    return fmt::format("{} records (day, status, product line) for {} events of {}, built {} by {} in {:.1f} s",
+                       core::WithThousands(static_cast<uint64_t>(m.records)),
+                       core::WithThousands(static_cast<uint64_t>(m.source_rows)), m.source,
+                       core::FormatIsoSeconds(m.built_at_ms), engine, static_cast<double>(m.build_ms) / 1000.0);
+  }
   return fmt::format("{} records for {} rows of {} ({} orders in {} groups{}), built {} by {} in {:.1f} s",
                      core::WithThousands(static_cast<uint64_t>(m.records)),
                      core::WithThousands(static_cast<uint64_t>(m.source_rows)), m.source,
@@ -42,12 +48,12 @@ Status Build(const Globals& g, const BuildFlags& f) {
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Storage> fs, lake::OpenConfiguredLake(g.config, f.lake));
   views::BuildOptions o = f.o;
   o.quiet = o.quiet || g.quiet || f.json;
-  ASSIGN_OR_RETURN(views::BuildResult r, views::BuildSalesView(fs.get(), o));
+  ASSIGN_OR_RETURN(views::BuildResult r, views::BuildView(fs.get(), o));
   const analytics::ViewManifest& m = r.manifest;
   if (f.json) {
     nlohmann::json j = nlohmann::json::parse(m.ToJson());
     j["skipped"] = r.skipped;
-    j["target_dir"] = o.target_dir;
+    j["target_dir"] = r.target_dir;
     if (!r.driver_log.empty()) j["driver_log"] = r.driver_log;
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
@@ -55,10 +61,10 @@ Status Build(const Globals& g, const BuildFlags& f) {
   if (r.skipped) {
     std::cout << fmt::format("views build: {} is current (built {} by {} from the same parts of {}); nothing to "
                              "do (--force rebuilds)\n",
-                             o.target_dir, Ago(m.built_at_ms), m.engine, m.source);
+                             r.target_dir, Ago(m.built_at_ms), m.engine, m.source);
     return absl::OkStatus();
   }
-  std::cout << fmt::format("views build: {} in {}: {}\n", o.target_dir, fs->Uri(), Describe(m));
+  std::cout << fmt::format("views build: {} in {}: {}\n", r.target_dir, fs->Uri(), Describe(m));
   if (m.split_orders > 0) {
     std::cout << fmt::format("  note: {} orders have lines with different dates, statuses, customers, countries or "
                              "territories; the view keeps each of them apart (exact, a little larger)\n",
@@ -109,9 +115,13 @@ std::vector<CommandDef> ViewsCommands() {
              Command build = cmd.Sub("build", "Build the sales view of a sales dataset and publish it atomically "
                                               "(a no-op when the view was built from the dataset's current parts)");
              build.Option("--lake", &f->lake, "Lake URI or directory (default: config `lake`, i.e. ./lake)");
-             build.Option("--source,--dataset", &f->o.source, "The sales dataset (default /user/sqoop/sales)");
+             build.Option("--view", &f->o.view,
+                          "sales (default: the Sales tab's view) or transactions (the archive's events and revenue "
+                          "per day, status and product line: the Live tab's days before today)");
+             build.Option("--source,--dataset", &f->o.source,
+                          "The input (default /user/sqoop/sales; /user/kafka/transactions for --view transactions)");
              build.Option("--target-dir", &f->o.target_dir, "Where the view is published (default "
-                                                             "/user/comptoir/views/sales)");
+                                                             "/user/comptoir/views/<view>)");
              build.Option("--engine", &f->o.engine, "embedded (default: in this process, no JVM) or spark");
              build.Option("--spark-master", &f->o.spark.master,
                           "local[N] (default local[2]), spark://host:port (a standalone cluster) or yarn");

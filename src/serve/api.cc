@@ -246,7 +246,8 @@ void Api::Handle(const Request& r, Response* out) {
   using Endpoint = void (Api::*)(const Request&, Response*);
   static const std::pair<std::string_view, Endpoint> kRoutes[] = {
       {"/api/v1/login", &Api::Login},           {"/api/v1/live/summary", &Api::LiveSummary},
-      {"/api/v1/live/stream", &Api::LiveStream}, {"/api/v1/logs/search", &Api::LogsSearch},
+      {"/api/v1/live/stream", &Api::LiveStream}, {"/api/v1/live/days", &Api::LiveDays},
+      {"/api/v1/logs/search", &Api::LogsSearch},
       {"/api/v1/lake/ls", &Api::LakeLs},         {"/api/v1/lake/head", &Api::LakeHead},
       {"/api/v1/health", &Api::Health},          {"/metrics", &Api::Metrics},
       {"/api/v1/quality", &Api::Quality},        {"/api/v1/quality/rejects", &Api::QualityRejects},
@@ -508,6 +509,70 @@ void Api::LiveSummary(const Request& r, Response* out) {
     window = d->count() / 1000;
   }
   out->body = live->Summary(static_cast<int>(window)).dump();
+}
+
+// The days before today, from the archive's daily view (views build --view
+// transactions): events and revenue per day, by status and product line.
+void Api::LiveDays(const Request& r, Response* out) {
+  Params p(r, {"days"});
+  std::string error;
+  int64_t want = p.Int("days", 30, 1, 3660, &error);
+  if (!p.error().empty() || !error.empty()) return ErrorResponse(out, 400, p.error().empty() ? error : p.error());
+  const std::string& dir = o_.transactions_view_dir;
+  StatusOr<analytics::ViewManifest> m = analytics::ReadViewManifest(o_.lake, dir);
+  if (absl::IsNotFound(m.status())) {
+    out->body = json{{"days", json::array()},
+                     {"view", nullptr},
+                     {"note", fmt::format("no daily view at {} yet: comptoir views build --view transactions", dir)}}
+                    .dump();
+    return;
+  }
+  if (!m.ok()) return ErrorResponse(out, 503, std::string(m.status().message()));
+  std::vector<analytics::DailyRecord> records;
+  {
+    std::lock_guard<std::mutex> l(days_mu_);
+    if (days_built_ms_ != m->built_at_ms) {
+      StatusOr<std::vector<analytics::DailyRecord>> read = analytics::ReadTransactionsView(o_.lake, dir);
+      if (!read.ok()) return ErrorResponse(out, 503, std::string(read.status().message()));
+      days_ = *std::move(read);
+      days_built_ms_ = m->built_at_ms;
+    }
+    records = days_;
+  }
+  const int32_t today = static_cast<int32_t>(core::UnixMillis() / 86'400'000);
+  struct Day {
+    int64_t events = 0, cents = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> by_status, by_line;
+  };
+  std::map<int32_t, Day> days;
+  for (const analytics::DailyRecord& x : records) {
+    if (x.day >= today || x.day < today - want) continue;
+    Day& d = days[x.day];
+    d.events += x.events, d.cents += x.revenue_cents;
+    auto add = [&](std::pair<int64_t, int64_t>& g) { g.first += x.events, g.second += x.revenue_cents; };
+    add(d.by_status[x.status]);
+    add(d.by_line[x.product_line]);
+  }
+  auto groups = [](const std::map<std::string, std::pair<int64_t, int64_t>>& by) {
+    json a = json::array();
+    for (const auto& [k, g] : by) a.push_back({{"key", k}, {"events", g.first}, {"revenue", Money(g.second)}});
+    return a;
+  };
+  json list = json::array();
+  for (const auto& [day, d] : days) {
+    list.push_back({{"day", core::FormatDay(day)},
+                    {"events", d.events},
+                    {"revenue", Money(d.cents)},
+                    {"by_status", groups(d.by_status)},
+                    {"by_productline", groups(d.by_line)}});
+  }
+  out->body = json{{"days", std::move(list)},
+                   {"view",
+                    {{"dir", dir},
+                     {"engine", m->engine},
+                     {"built_at", core::FormatIsoSeconds(m->built_at_ms)},
+                     {"events", m->source_rows}}}}
+                  .dump();
 }
 
 std::string Api::TickEvent(int64_t t) const {

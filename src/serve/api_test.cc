@@ -1,6 +1,8 @@
 // Api::Handle over an in-memory lake and an embedded bus: every endpoint's
 // answer, its errors and its authentication, without a socket.
 #include "comptoir/serve/api.h"
+#include "comptoir/analytics/sales_view.h"
+#include "comptoir/core/time.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -155,6 +157,48 @@ TEST_F(ApiTest, OptionsTimeseriesRowsAndExport) {
             "dealsize,country,territory\r\n"
             "10102,1,2004-05-07,\"La Rochelle, Gifts\",Classic Cars,S18_1097,45,83.26,3746.70,Cancelled,Medium,"
             "France,EMEA\r\n");
+}
+
+// The Live tab's days before today, from the archive's daily view.
+TEST_F(ApiTest, LiveDaysComeFromTheDailyViewAndLeaveTodayToTheLiveView) {
+  auto api = MakeApi();
+  json none = Body(Get(api.get(), "/api/v1/live/days"));
+  EXPECT_EQ(none["days"], json::array());
+  EXPECT_EQ(none["note"], "no daily view at /user/comptoir/views/transactions yet: comptoir views build --view transactions");
+  const int32_t today = static_cast<int32_t>(core::UnixMillis() / 86'400'000);
+  std::string part;
+  for (const analytics::DailyRecord& r : std::vector<analytics::DailyRecord>{
+           {today - 40, "Shipped", "Ships", 5, 50, 100000},  // older than the 30 days asked
+           {today - 2, "Shipped", "Motorcycles", 3, 90, 287100},
+           {today - 1, "Cancelled", "Motorcycles", 1, 30, 95070},
+           {today - 1, "Shipped", "Classic Cars", 2, 64, 553180},
+           {today, "Shipped", "Ships", 7, 70, 70000}}) {  // today: the live view's
+    part += analytics::DailyRecordText(r) + "\n";
+  }
+  std::string dir = "/user/comptoir/views/transactions";
+  analytics::ViewManifest m;
+  m.view = "transactions";
+  m.engine = "spark";
+  m.source = "/user/kafka/transactions";
+  m.built_at_ms = core::UnixMillis();
+  m.source_rows = 18;
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/_schema.json", analytics::TransactionsViewSchema().ToJson()).ok());
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/part-m-00000", part).ok());
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/_view.json", m.ToJson()).ok());
+  ASSERT_TRUE(lake::WriteStringToFile(lake_.get(), dir + "/_SUCCESS", "").ok());
+  json d = Body(Get(api.get(), "/api/v1/live/days"));
+  EXPECT_EQ(d["view"]["engine"], "spark");
+  ASSERT_EQ(d["days"].size(), 2u) << d.dump();
+  EXPECT_EQ(d["days"][0]["day"], core::FormatDay(today - 2));
+  EXPECT_EQ(d["days"][0]["revenue"], 2871.00);
+  EXPECT_EQ(d["days"][1]["day"], core::FormatDay(today - 1));
+  EXPECT_EQ(d["days"][1]["events"], 3);
+  EXPECT_EQ(d["days"][1]["revenue"], 6482.50);
+  EXPECT_EQ(d["days"][1]["by_status"],
+            json::parse(R"([{"key":"Cancelled","events":1,"revenue":950.7},{"key":"Shipped","events":2,"revenue":5531.8}])"));
+  json longer = Body(Get(api.get(), "/api/v1/live/days", {{"days", "60"}}));
+  EXPECT_EQ(longer["days"].size(), 3u);
+  EXPECT_EQ(Get(api.get(), "/api/v1/live/days", {{"days", "0"}}).status, 400);
 }
 
 TEST_F(ApiTest, BadRequestsSayWhatIsWrong) {

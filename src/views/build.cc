@@ -21,7 +21,8 @@ constexpr size_t kRecordsPerPart = 4'000'000;
 
 // The records of the embedded engine, written as text parts of the publication.
 Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publication* pub, ViewManifest* m) {
-  analytics::SalesDataset raw(lake, o.source, analytics::SalesFrom::kRows);
+  analytics::SalesDataset raw(lake, o.source.empty() ? std::string(core::kSalesDir) : o.source,
+                              analytics::SalesFrom::kRows);
   RETURN_IF_ERROR(raw.Refresh());
   std::shared_ptr<const analytics::Snapshot> snap = raw.snapshot();
   analytics::ViewTable t = analytics::ComputeSalesView(*snap);
@@ -65,12 +66,24 @@ Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publicati
   return absl::OkStatus();
 }
 
+// The daily view of the archive, one text part.
+Status WriteEmbeddedDaily(lake::Storage* lake, const std::string& source, lake::Publication* pub, ViewManifest* m) {
+  ASSIGN_OR_RETURN(analytics::DailyTable t, analytics::ComputeTransactionsView(lake, source));
+  m->source_rows = t.events;
+  m->records = static_cast<int64_t>(t.records.size());
+  std::string text;
+  for (const analytics::DailyRecord& r : t.records) text += analytics::DailyRecordText(r) + "\n";
+  ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> out, pub->Create("part-m-00000"));
+  RETURN_IF_ERROR(out->Append(text));
+  return out->Close();
+}
+
 // Spark writes its parts under the publication's staging directory; they
 // are renamed to the lake's part names there, so the commit publishes them.
-Status WriteWithSpark(lake::Storage* lake, const BuildOptions& o, lake::Publication* pub, ViewManifest* m,
-                      std::string* driver_log) {
+Status WriteWithSpark(lake::Storage* lake, const BuildOptions& o, const std::string& source, const std::string& job,
+                      lake::Publication* pub, ViewManifest* m, std::string* driver_log) {
   std::string out_dir = lake::JoinPath(pub->staging_dir(), ".spark");
-  ASSIGN_OR_RETURN(std::string source_uri, HadoopUri(lake, o.source));
+  ASSIGN_OR_RETURN(std::string source_uri, HadoopUri(lake, source));
   ASSIGN_OR_RETURN(std::string out_uri, HadoopUri(lake, out_dir));
   SparkOptions spark = o.spark;
   // Shuffle partitions of about 128 MiB of input (Spark's 200 by default
@@ -82,7 +95,7 @@ Status WriteWithSpark(lake::Storage* lake, const BuildOptions& o, lake::Publicat
     for (const analytics::InputPart& p : m->input.parts) bytes += p.size;
     spark.conf.push_back(fmt::format("spark.sql.shuffle.partitions={}", std::clamp<uint64_t>(bytes >> 27, 2, 2000)));
   }
-  StatusOr<SparkRun> run = RunSparkJob(spark, "sales_views.py", {source_uri, out_uri}, "the sales view", o.quiet);
+  StatusOr<SparkRun> run = RunSparkJob(spark, job, {source_uri, out_uri}, fmt::format("the {} view", m->view), o.quiet);
   if (!run.ok()) return run.status();
   *driver_log = run->driver_log;
   nlohmann::json r = nlohmann::json::parse(run->result_line, nullptr, false);
@@ -109,50 +122,70 @@ Status WriteWithSpark(lake::Storage* lake, const BuildOptions& o, lake::Publicat
 
 }  // namespace
 
-StatusOr<BuildResult> BuildSalesView(lake::Storage* lake, const BuildOptions& o) {
+StatusOr<BuildResult> BuildView(lake::Storage* lake, const BuildOptions& o) {
   if (o.engine != "embedded" && o.engine != "spark") {
     return absl::InvalidArgumentError(fmt::format("--engine '{}' is not one of embedded, spark", o.engine));
   }
+  if (o.view != "sales" && o.view != "transactions") {
+    return absl::InvalidArgumentError(fmt::format("--view '{}' is not one of sales, transactions", o.view));
+  }
+  const bool sales = o.view == "sales";
+  const std::string source = !o.source.empty() ? o.source : std::string(sales ? core::kSalesDir : core::kTransactionsDir);
+  const std::string target = !o.target_dir.empty() ? o.target_dir : std::string(sales ? kSalesViewDir : kTransactionsViewDir);
   const int64_t t0 = core::UnixMillis();
-  StatusOr<analytics::InputSignature> input = analytics::SignInput(lake, o.source);
+  StatusOr<analytics::InputSignature> input = analytics::SignInput(lake, source, sales);
   if (absl::IsNotFound(input.status())) {
-    return absl::NotFoundError(fmt::format("the input {} is missing in {}: import it first (comptoir import "
-                                           "--table sales --target-dir {})",
-                                           o.source, lake->Uri(), o.source));
+    return absl::NotFoundError(
+        sales ? fmt::format("the input {} is missing in {}: import it first (comptoir import --table sales "
+                            "--target-dir {})",
+                            source, lake->Uri(), source)
+              : fmt::format("the input {} is missing in {}: archive the transactions first (comptoir archive, or "
+                            "serve --archive)",
+                            source, lake->Uri()));
   }
   RETURN_IF_ERROR(input.status());
   BuildResult result;
+  result.target_dir = target;
   if (!o.force) {
-    StatusOr<ViewManifest> old = analytics::ReadViewManifest(lake, o.target_dir);
-    if (old.ok() && old->source == o.source && old->input.fingerprint == input->fingerprint) {
+    StatusOr<ViewManifest> old = analytics::ReadViewManifest(lake, target);
+    if (old.ok() && old->view == o.view && old->source == source && old->input.fingerprint == input->fingerprint) {
       result.skipped = true;
       result.manifest = *std::move(old);
       return result;
     }
   }
   ASSIGN_OR_RETURN(std::unique_ptr<lake::Publication> pub,
-                   lake::Publication::Begin(lake, o.target_dir, lake::PublishMode::kReplace));
+                   lake::Publication::Begin(lake, target, lake::PublishMode::kReplace));
   ViewManifest& m = result.manifest;
+  m.view = o.view;
   m.engine = o.engine;
-  m.source = o.source;
+  m.source = source;
   m.lake = lake->Uri();
   m.input = *input;
   if (o.engine == "spark") {
-    RETURN_IF_ERROR(WriteWithSpark(lake, o, pub.get(), &m, &result.driver_log));
-  } else {
+    RETURN_IF_ERROR(WriteWithSpark(lake, o, source, sales ? "sales_views.py" : "transactions_daily.py", pub.get(), &m,
+                                   &result.driver_log));
+  } else if (sales) {
     RETURN_IF_ERROR(WriteEmbedded(lake, o, pub.get(), &m));
+  } else {
+    RETURN_IF_ERROR(WriteEmbeddedDaily(lake, source, pub.get(), &m));
   }
   // A dataset that changed while it was read: this view would mix two states.
-  ASSIGN_OR_RETURN(analytics::InputSignature after, analytics::SignInput(lake, o.source));
-  if (after.fingerprint != input->fingerprint) {
-    return absl::FailedPreconditionError(fmt::format("{} changed while the view was built (an import ran); nothing published, "
-                                          "run `comptoir views build` again", o.source));
+  // (The archive only grows, file by file: a daily view holds what was there
+  // when it was listed, and the next build adds what came since.)
+  if (sales) {
+    ASSIGN_OR_RETURN(analytics::InputSignature after, analytics::SignInput(lake, source));
+    if (after.fingerprint != input->fingerprint) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{} changed while the view was built (an import ran); nothing published, run `comptoir views build` again",
+          source));
+    }
   }
   m.built_at_ms = core::UnixMillis();
   m.build_ms = m.built_at_ms - t0;
   ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> schema, pub->Create(std::string(lake::kSchemaFile)));
-  lake::DatasetSchema s = analytics::SalesViewSchema();
-  s.source_url = lake->Uri() + o.source;
+  lake::DatasetSchema s = sales ? analytics::SalesViewSchema() : analytics::TransactionsViewSchema();
+  s.source_url = lake->Uri() + source;
   s.last_import_rows = static_cast<uint64_t>(m.records);
   RETURN_IF_ERROR(schema->Append(s.ToJson()));
   RETURN_IF_ERROR(schema->Close());
@@ -161,6 +194,12 @@ StatusOr<BuildResult> BuildSalesView(lake::Storage* lake, const BuildOptions& o)
   RETURN_IF_ERROR(manifest->Close());
   RETURN_IF_ERROR(pub->Commit());
   return result;
+}
+
+StatusOr<BuildResult> BuildSalesView(lake::Storage* lake, const BuildOptions& o) {
+  BuildOptions sales = o;
+  sales.view = "sales";
+  return BuildView(lake, sales);
 }
 
 }  // namespace comptoir::views

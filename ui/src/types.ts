@@ -28,6 +28,13 @@ export interface SalesSummary {
   cached?: boolean;
 }
 
+/** /api/v1/live/days: the days before today, from the archive's daily view. */
+export interface LiveDays {
+  days: { day: string; events: number; revenue: number; by_status: LiveGroup[]; by_productline: LiveGroup[] }[];
+  view: { dir: string; engine: string; built_at: string; events: number } | null;
+  note?: string;
+}
+
 /** Where the Sales tab's numbers came from: the rows, or the sales view (docs/views.md). */
 export interface SalesDataset {
   path: string;

@@ -45,11 +45,13 @@ struct InputSignature {
   std::vector<InputPart> parts;
   std::string fingerprint;  // 16 hex digits
 };
-// NotFound when `dir` holds no published dataset.
-StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir);
+// NotFound when `dir` holds no published dataset (`require_success`: no
+// _SUCCESS; else no part at all). Visible subdirectories (an archive's
+// `dt=YYYY-MM-DD/`) are signed too, their files named "dt=.../part-...".
+StatusOr<InputSignature> SignInput(lake::Storage* lake, const std::string& dir, bool require_success = true);
 
 struct ViewManifest {
-  std::string view = "sales";
+  std::string view = "sales";  // sales | transactions
   int version = 1;
   std::string engine;     // embedded | spark
   std::string source;     // the dataset's directory
@@ -92,5 +94,26 @@ struct ViewTable {
 ViewTable ComputeSalesView(const Snapshot& raw);
 // The record as a text line of the view's schema (no line end).
 std::string ViewRecordText(const ViewRecord& r);
+
+// --- The daily view of the archived transactions -------------------------------------
+// `/user/comptoir/views/transactions`: one record per (day, status, product
+// line) of the archive's events (days in UTC, of each event's `ts`), with
+// the events, their quantity and revenue. The Live tab's days before today.
+lake::DatasetSchema TransactionsViewSchema();
+struct DailyRecord {
+  int32_t day = 0;
+  std::string status, product_line;
+  int64_t events = 0, quantity = 0, revenue_cents = 0;
+};
+struct DailyTable {
+  std::vector<DailyRecord> records;  // sorted by (day, status, product line)
+  int64_t events = 0, files = 0;
+};
+// Reads every archive file under `archive_dir` (`dt=*/part-*.jsonl[.gz|.zst]`).
+// DataLoss names the file and line of an event that does not parse.
+StatusOr<DailyTable> ComputeTransactionsView(lake::Storage* lake, const std::string& archive_dir);
+std::string DailyRecordText(const DailyRecord& r);
+// The records of a published daily view (NotFound when there is none).
+StatusOr<std::vector<DailyRecord>> ReadTransactionsView(lake::Storage* lake, const std::string& dir);
 
 }  // namespace comptoir::analytics

@@ -12,6 +12,7 @@
 #include "comptoir/analytics/live.h"
 #include "comptoir/analytics/logs.h"
 #include "comptoir/analytics/sales.h"
+#include "comptoir/analytics/sales_view.h"
 #include "comptoir/lake/storage.h"
 #include "comptoir/serve/http.h"
 #include "nlohmann/json_fwd.hpp"
@@ -44,6 +45,7 @@ struct ApiOptions {
   std::string auth_token;               // "" = no authentication
   const ServerStats* server_stats = nullptr;
   std::vector<std::string> quality_datasets;  // datasets with quality rules
+  std::string transactions_view_dir = "/user/comptoir/views/transactions";  // the Live tab's days before today
 };
 
 class Api {
@@ -61,6 +63,7 @@ class Api {
   void Sales(const Request& r, const std::string& what, Response* out);
   void LiveSummary(const Request& r, Response* out);
   void LiveStream(const Request& r, Response* out);
+  void LiveDays(const Request& r, Response* out);
   void LogsSearch(const Request& r, Response* out);
   void LakeLs(const Request& r, Response* out);
   void LakeHead(const Request& r, Response* out);
@@ -81,6 +84,9 @@ class Api {
   std::mutex metrics_mu_;
   std::map<std::string, std::pair<uint64_t, double>> endpoint_stats_;  // path -> (count, seconds)
   std::atomic<uint64_t> cache_hits_{0};
+  std::mutex days_mu_;  // the daily view, reloaded when rebuilt
+  int64_t days_built_ms_ = -1;
+  std::vector<analytics::DailyRecord> days_;
   std::mutex health_mu_;
   int64_t health_at_ms_ = 0;
   bool health_refreshing_ = false;

@@ -32,8 +32,9 @@ struct SparkOptions {
 };
 
 struct BuildOptions {
-  std::string source{core::kSalesDir};
-  std::string target_dir{kSalesViewDir};
+  std::string view = "sales";  // sales | transactions (the archive's daily view)
+  std::string source;          // "" = the view's dataset: /user/sqoop/sales, /user/kafka/transactions
+  std::string target_dir;      // "" = /user/comptoir/views/<view>
   std::string engine = "embedded";  // embedded | spark
   SparkOptions spark;
   bool force = false;  // build even when the view is current
@@ -41,6 +42,7 @@ struct BuildOptions {
 };
 
 struct BuildResult {
+  std::string target_dir;
   bool skipped = false;  // the view was current: nothing done
   analytics::ViewManifest manifest;
   std::string driver_log;  // engine spark
@@ -50,6 +52,8 @@ struct BuildResult {
 // missing (NotFound), no Spark or a master unreachable (FailedPrecondition,
 // Unavailable), out of memory (ResourceExhausted), the input changed during
 // the build (FailedPrecondition), Ctrl-C (Aborted).
+StatusOr<BuildResult> BuildView(lake::Storage* lake, const BuildOptions& o);
+// BuildView() of the sales view, whatever `o.view` says.
 StatusOr<BuildResult> BuildSalesView(lake::Storage* lake, const BuildOptions& o);
 
 // --- Spark ------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ import { h, fill } from '../dom';
 import { api } from '../api';
 import type { Params } from '../router';
 import { Chart, summarize, type Option } from '../charts';
-import { money, moneyShort, int, dec, clock, localTime, escapeHtml } from '../format';
+import { ago, money, moneyShort, int, dec, clock, localTime, escapeHtml } from '../format';
 import { showError, clearError } from '../notify';
 import { panel, kpi, statusBadge, type Kpi } from '../widgets';
 import { setState, type View } from '../view';
-import type { LiveEvent, LiveGroup, LiveSnapshot, LiveTick, PerSecond } from '../types';
+import type { LiveDays, LiveEvent, LiveGroup, LiveSnapshot, LiveTick, PerSecond } from '../types';
 
 const STREAM = '/api/v1/live/stream';
 const MAX_LATEST = 100;
@@ -66,6 +66,10 @@ export class LiveView implements View {
   private readonly pStatus = panel('live-status', 'By status (window at connect + new events)');
   private readonly pLine = panel('live-productline', 'By product line (window at connect + new events)');
   private readonly pLatest = panel('live-latest', 'Latest transactions (newest first, max 100)', { wide: true });
+  private readonly pDays = panel('live-days', 'Days before today (daily view of the archive)', { wide: true });
+  private readonly cDays = new Chart(h('div', { 'data-testid': 'chart-live-days' }), 'Revenue per day before today');
+  private readonly daysNote = h('p', { class: 'dataset-note', 'data-testid': 'live-days-note' });
+  private daysTimer: ReturnType<typeof setInterval> | undefined;
   private readonly cEvents = new Chart(h('div', { 'data-testid': 'chart-live-events' }), 'Events per second over the last 15 minutes');
   private readonly cRevenue = new Chart(h('div', { 'data-testid': 'chart-live-revenue' }), 'Revenue per second over the last 15 minutes');
   private readonly cStatus = new Chart(h('div', { 'data-testid': 'chart-live-status' }), 'Live revenue by status');
@@ -80,6 +84,7 @@ export class LiveView implements View {
     this.pStatus.body.append(this.cStatus.el);
     this.pLine.body.append(this.cLine.el);
     this.pLatest.body.append(h('div', { class: 'table-scroll table-scroll-tall' }, this.table));
+    this.pDays.body.append(this.cDays.el, this.daysNote);
     this.root.append(
       h(
         'div',
@@ -90,13 +95,25 @@ export class LiveView implements View {
       ),
       h('div', { class: 'kpis' }, Object.values(this.k).map((x) => x.root)),
       this.malformedNote,
-      h('div', { class: 'grid grid-2' }, this.pEvents.root, this.pRevenue.root, this.pStatus.root, this.pLine.root, this.pLatest.root),
+      h(
+        'div',
+        { class: 'grid grid-2' },
+        this.pEvents.root,
+        this.pRevenue.root,
+        this.pStatus.root,
+        this.pLine.root,
+        this.pLatest.root,
+        this.pDays.root,
+      ),
     );
     this.setConn('connecting');
   }
 
   enter(_params: Params): void {
     this.active = true;
+    void this.loadDays();
+    clearInterval(this.daysTimer);
+    this.daysTimer = setInterval(() => void this.loadDays(), 60_000);
     if (!this.paused) this.connect();
     else this.setConn('paused');
     this.render();
@@ -106,7 +123,34 @@ export class LiveView implements View {
 
   leave(): void {
     this.active = false;
+    clearInterval(this.daysTimer);
     this.disconnect();
+  }
+
+  /** The days before today: revenue per day from the daily view (views build --view transactions). */
+  private async loadDays(): Promise<void> {
+    let d: LiveDays;
+    try {
+      d = await api<LiveDays>('/api/v1/live/days', { days: '30' });
+    } catch {
+      return;  // the live stream's own errors are shown already
+    }
+    const days = d.days ?? [];
+    this.daysNote.textContent = d.view
+      ? `From the daily view built ${ago(d.view.built_at)} by ${d.view.engine} (${d.view.dir})`
+      : d.note ?? '';
+    this.cDays.set(
+      {
+        color: ['#4f6bed'],
+        grid: { left: 8, right: 16, top: 12, bottom: 8, containLabel: true },
+        tooltip: { trigger: 'axis', valueFormatter: (v: number) => money(v) },
+        xAxis: { type: 'category', data: days.map((x) => x.day), axisLabel: { hideOverlap: true } },
+        yAxis: { type: 'value', axisLabel: { formatter: (v: number) => moneyShort(v) } },
+        series: [{ type: 'bar', name: 'Revenue', data: days.map((x) => x.revenue), barMaxWidth: 24, animation: false }],
+      },
+      { empty: days.length === 0, summary: summarize(days, (x) => `${x.day} ${moneyShort(x.revenue)}`) },
+    );
+    this.pDays.setCsv({ header: ['day', 'events', 'revenue'], rows: days.map((x) => [x.day, x.events, x.revenue.toFixed(2)]) });
   }
 
   private pause(): void {

@@ -36,14 +36,14 @@ using core::FormatDay;
 
 // The columns the engine reads, by their names in the sales table.
 enum Col { cOrder, cLine, cDate, cQty, cPrice, cSales, cProductLine, cCountry, cStatus, cDealSize,
-           cTerritory, cCustomer, cProductCode, cLines, cOrders, kCols };
+           cTerritory, cCustomer, cProductCode, cLines, cOrders, cCells, kCols };
 constexpr std::array<std::string_view, kCols> kColNames = {
     "ORDERNUMBER", "ORDERLINENUMBER", "ORDERDATE", "QUANTITYORDERED", "PRICEEACH", "SALES", "PRODUCTLINE",
-    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "PRODUCTCODE", "LINES", "ORDERS"};
+    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "PRODUCTCODE", "LINES", "ORDERS", "CELLS"};
 // A sales view's names where they differ (sales_view.h).
 constexpr std::array<std::string_view, kCols> kViewColNames = {
-    "ORDER_GROUP", "", "ORDERDATE", "QUANTITY", "", "SALES", "PRODUCTLINE",
-    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "", "LINES", "ORDERS"};
+    "ORDERNUMBER", "", "ORDERDATE", "QUANTITY", "", "SALES", "PRODUCTLINE",
+    "COUNTRY", "STATUS", "DEALSIZE", "TERRITORY", "CUSTOMERNAME", "", "LINES", "ORDERS", "CELLS"};
 constexpr int kStringColBase = cProductLine;  // cProductLine + StringDim
 
 struct Layout {
@@ -63,14 +63,14 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
     ASSIGN_OR_RETURN(l.codec, lake::ParseCodec(l.schema.codec));
   }
   l.fields = static_cast<int>(l.schema.columns.size());
-  l.view = l.schema.ColumnIndex("ORDER_GROUP") >= 0;
+  l.view = l.schema.ColumnIndex("CELLS") >= 0;
   const auto& names = l.view ? kViewColNames : kColNames;
   for (int c = 0; c < kCols; ++c) {
     std::string_view name = names[static_cast<size_t>(c)];
     l.index[static_cast<size_t>(c)] = name.empty() ? -1 : l.schema.ColumnIndex(name);
   }
   std::vector<Col> required = {cOrder, cDate, cSales};
-  if (l.view) required.insert(required.end(), {cQty, cLines, cOrders});
+  if (l.view) required.insert(required.end(), {cQty, cLines, cOrders, cCells});
   for (Col c : required) {
     if (l.index[c] < 0) {
       return absl::FailedPreconditionError(StrCat(dir, ": the dataset has no ", names[c], " column; serve needs ",
@@ -84,6 +84,10 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
 struct Parsed {
   Chunk chunk;
   std::array<std::vector<std::string>, kStringDims> dict;
+  // A view's order-set records, in the part's own codes; `mask` holds the
+  // index of the record's CELLS text in `cell_sets` until the merge.
+  OrderSets sets;
+  std::vector<std::string> cell_sets;
 };
 
 // Sorts a chunk's rows by order number (stable), so each order is one run.
@@ -177,16 +181,39 @@ class ChunkBuilder {
     int64_t order = 0, price = 0, sales = 0;
     int32_t line_no = 0, qty = 0, day = 0;
     if (l_.view) {
+      int32_t view_day = 0;
+      if (!core::ParseDateText(field(cDate), &view_day)) {
+        return absl::DataLossError(fmt::format("{}:{}: ORDERDATE is not a date: '{}'", file_, line, field(cDate)));
+      }
       uint32_t lines = 0, orders = 0;
       RETURN_IF_ERROR(integer(cLines, &lines));
       RETURN_IF_ERROR(integer(cOrders, &orders));
-      if (lines == 0 || orders == 0) {
-        return absl::DataLossError(fmt::format("{}:{}: a view record with {} lines of {} orders", file_, line, lines, orders));
+      if (int i = l_.index[cCells]; !null[static_cast<size_t>(i)]) {  // an order set
+        if (orders == 0) return absl::DataLossError(fmt::format("{}:{}: an order set of no orders", file_, line));
+        OrderSets& o = p_.sets;
+        int64_t split = 0;
+        RETURN_IF_ERROR(integer(cOrder, &split));
+        o.day.push_back(view_day);
+        o.orders.push_back(orders);
+        o.order_number.push_back(split);
+        for (int d : {kStatus, kCustomer, kCountry, kTerritory}) {
+          o.codes[static_cast<size_t>(d)].push_back(Intern(d, field(static_cast<Col>(kStringColBase + d))));
+        }
+        std::string_view text = f[static_cast<size_t>(i)];
+        auto [it, added] = cell_set_ids_.try_emplace(std::string(text), p_.cell_sets.size());
+        if (added) p_.cell_sets.emplace_back(text);
+        o.mask.push_back(it->second);
+        return absl::OkStatus();
       }
+      if (lines == 0) return absl::DataLossError(fmt::format("{}:{}: a view record of no lines", file_, line));
       k.lines.push_back(lines);
-      k.orders.push_back(orders);
+      k.orders.push_back(0);  // cube records carry no orders: the order sets do
+      order = static_cast<int64_t>(k.rows());  // each its own "order": no run spans two records
+      k.order_number.push_back(order);
+    } else {
+      RETURN_IF_ERROR(integer(cOrder, &order));
+      k.order_number.push_back(order);
     }
-    RETURN_IF_ERROR(integer(cOrder, &order));
     RETURN_IF_ERROR(integer(cLine, &line_no));
     RETURN_IF_ERROR(integer(cQty, &qty));
     RETURN_IF_ERROR(money(cPrice, &price));
@@ -194,33 +221,31 @@ class ChunkBuilder {
     if (!core::ParseDateText(field(cDate), &day)) {
       return absl::DataLossError(fmt::format("{}:{}: ORDERDATE is not a date: '{}'", file_, line, field(cDate)));
     }
-    k.order_number.push_back(order);
     k.quantity.push_back(qty);
     if (!l_.view) k.order_line.push_back(line_no), k.price_cents.push_back(price);
     k.sales_cents.push_back(sales);
     k.day.push_back(day);
     for (int d = 0; d < kStringDims; ++d) {
-      std::string_view v = field(static_cast<Col>(kStringColBase + d));
-      auto& dict = p_.dict[static_cast<size_t>(d)];
-      uint32_t& last = last_code_[static_cast<size_t>(d)];
-      if (last < dict.size() && SameBytes(dict[last], v)) {  // the lines of one order repeat their strings
-        k.codes[static_cast<size_t>(d)].push_back(last);
-        continue;
-      }
-      auto& codes = local_[static_cast<size_t>(d)];
-      auto it = codes.find(absl::string_view(v.data(), v.size()));
-      uint32_t code;
-      if (it == codes.end()) {
-        code = static_cast<uint32_t>(p_.dict[static_cast<size_t>(d)].size());
-        p_.dict[static_cast<size_t>(d)].emplace_back(v);
-        codes.emplace(std::string(v), code);
-      } else {
-        code = it->second;
-      }
-      last = code;
-      k.codes[static_cast<size_t>(d)].push_back(code);
+      k.codes[static_cast<size_t>(d)].push_back(Intern(d, field(static_cast<Col>(kStringColBase + d))));
     }
     return absl::OkStatus();
+  }
+
+  // The part's code of `v` in dimension `d`.
+  uint32_t Intern(int d, std::string_view v) {
+    auto& dict = p_.dict[static_cast<size_t>(d)];
+    uint32_t& last = last_code_[static_cast<size_t>(d)];
+    if (last < dict.size() && SameBytes(dict[last], v)) return last;  // the lines of one order repeat their strings
+    auto& codes = local_[static_cast<size_t>(d)];
+    auto it = codes.find(absl::string_view(v.data(), v.size()));
+    if (it == codes.end()) {
+      last = static_cast<uint32_t>(dict.size());
+      dict.emplace_back(v);
+      codes.emplace(std::string(v), last);
+    } else {
+      last = it->second;
+    }
+    return last;
   }
 
   // Room for about `rows` rows (no regrowth of the columns while parsing).
@@ -245,6 +270,7 @@ class ChunkBuilder {
   std::string file_;
   Parsed p_;
   std::array<LocalDict, kStringDims> local_;
+  absl::flat_hash_map<std::string, uint64_t> cell_set_ids_;
   std::array<uint32_t, kStringDims> last_code_ = [] {
     std::array<uint32_t, kStringDims> a;
     a.fill(UINT32_MAX);
@@ -595,6 +621,108 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
   return total;
 }
 
+// A view's distinct orders (sales_view.h): an order set passes when its
+// order-level values do and one of its cells passes the product line and
+// deal size filters; it adds its orders to the total and to every group it
+// reaches (a product line or deal size group when one of its passing cells
+// is in it). Records of one order kept apart count that order once per
+// result. The scan's order counts are 0 for a view: these are added to them.
+void CountOrderSets(const Snapshot& s, const Compiled& c, const std::vector<Plan>& plans, ScanResult* out) {
+  if (!s.order_sets || c.empty) return;
+  const std::vector<uint8_t>* lines_in = nullptr;
+  const std::vector<uint8_t>* deals_in = nullptr;
+  std::vector<std::pair<int, const std::vector<uint8_t>*>> order_level;
+  for (const auto& [dim, mask] : c.masks) {
+    if (dim == kProductLine) lines_in = &mask;
+    else if (dim == kDealSize) deals_in = &mask;
+    else order_level.emplace_back(dim, &mask);
+  }
+  uint64_t sel = 0;
+  for (size_t b = 0; b < s.cells.size(); ++b) {
+    auto [pl, ds] = s.cells[b];
+    if ((lines_in == nullptr || (*lines_in)[pl]) && (deals_in == nullptr || (*deals_in)[ds])) sel |= uint64_t{1} << b;
+  }
+  if (sel == 0) return;
+  // Per product line or deal size plan: each group's passing cells.
+  std::vector<std::vector<std::pair<uint32_t, uint64_t>>> cell_groups(plans.size());
+  for (size_t p = 0; p < plans.size(); ++p) {
+    if (plans[p].dim != kProductLine && plans[p].dim != kDealSize) continue;
+    std::map<uint32_t, uint64_t> by_slot;
+    for (size_t b = 0; b < s.cells.size(); ++b) {
+      if (!(sel >> b & 1)) continue;
+      by_slot[plans[p].dim == kProductLine ? s.cells[b].first : s.cells[b].second] |= uint64_t{1} << b;
+    }
+    cell_groups[p].assign(by_slot.begin(), by_slot.end());
+  }
+  auto passes = [&](const OrderSets& o, size_t i) {
+    if (o.day[i] < c.from || o.day[i] > c.to || (o.mask[i] & sel) == 0) return false;
+    for (const auto& [dim, mask] : order_level) {
+      if (!(*mask)[o.codes[static_cast<size_t>(dim)][i]]) return false;
+    }
+    return true;
+  };
+  // The groups of plan `p` entry `i` reaches, each given to `reach`.
+  auto groups_of = [&](const OrderSets& o, size_t i, size_t p, const auto& reach) {
+    const Plan& plan = plans[p];
+    if (!cell_groups[p].empty()) {
+      for (const auto& [slot, cells] : cell_groups[p]) {
+        if (o.mask[i] & cells) reach(slot);
+      }
+    } else if (plan.dim == kStatus || plan.dim == kCustomer || plan.dim == kCountry || plan.dim == kTerritory) {
+      reach(o.codes[static_cast<size_t>(plan.dim)][i]);
+    } else if (plan.dim < 0) {
+      reach(plan.buckets.slot[static_cast<size_t>(o.day[i] - s.min_day)]);
+    }
+  };
+  // Order sets of orders that agree on their order-level values: on every core.
+  const OrderSets& o = *s.order_sets;
+  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), o.size() / 65536 + 1));
+  std::vector<std::vector<std::vector<int64_t>>> counts(threads);  // per thread, plan, slot
+  std::vector<int64_t> totals(threads, 0);
+  auto work = [&](size_t t) {
+    auto& mine = counts[t];
+    mine.resize(plans.size());
+    for (size_t p = 0; p < plans.size(); ++p) mine[p].assign(plans[p].slots, 0);
+    for (size_t i = o.size() * t / threads, e = o.size() * (t + 1) / threads; i < e; ++i) {
+      if (!passes(o, i)) continue;
+      const int64_t n = o.orders[i];
+      totals[t] += n;
+      for (size_t p = 0; p < plans.size(); ++p) groups_of(o, i, p, [&](uint32_t slot) { mine[p][slot] += n; });
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  for (size_t t = 0; t < threads; ++t) {
+    out->total.orders += totals[t];
+    for (size_t p = 0; p < plans.size(); ++p) {
+      for (size_t sl = 0; sl < plans[p].slots; ++sl) out->groups[p][sl].orders += counts[t][p][sl];
+    }
+  }
+  // Orders kept apart: once per result, however many of their records pass.
+  const OrderSets& a = *s.split_sets;
+  std::vector<std::vector<uint32_t>> reached(plans.size());
+  for (size_t b = 0; b < a.size();) {
+    size_t e = b;
+    while (e < a.size() && a.order_number[e] == a.order_number[b]) ++e;
+    bool any = false;
+    for (auto& r : reached) r.clear();
+    for (size_t i = b; i < e; ++i) {
+      if (!passes(a, i)) continue;
+      any = true;
+      for (size_t p = 0; p < plans.size(); ++p) groups_of(a, i, p, [&](uint32_t slot) { reached[p].push_back(slot); });
+    }
+    if (any) ++out->total.orders;
+    for (size_t p = 0; p < plans.size(); ++p) {
+      std::sort(reached[p].begin(), reached[p].end());
+      reached[p].erase(std::unique(reached[p].begin(), reached[p].end()), reached[p].end());
+      for (uint32_t slot : reached[p]) ++out->groups[p][slot].orders;
+    }
+    b = e;
+  }
+}
+
 Plan MakePlan(const Snapshot& s, GroupKey key) {
   Plan p;
   p.key = key;
@@ -668,6 +796,7 @@ Summary Summarize(const Snapshot& s, const Filter& f) {
   std::vector<Plan> plans;
   for (GroupKey k : keys) plans.push_back(MakePlan(s, k));
   ScanResult r = Scan(s, c, plans);
+  CountOrderSets(s, c, plans, &r);
   Summary out;
   out.rows = r.total.rows, out.orders = r.total.orders, out.quantity = r.total.qty, out.sales_cents = r.total.sales;
   out.customers = std::count(r.customers.begin(), r.customers.end(), 1);
@@ -682,7 +811,9 @@ Summary Summarize(const Snapshot& s, const Filter& f) {
 std::vector<Group> GroupBy(const Snapshot& s, const Filter& f, GroupKey key, size_t top) {
   std::vector<Plan> plans{MakePlan(s, key)};
   plans[0].minmax = true;
-  ScanResult r = Scan(s, Compile(s, f), plans);
+  Compiled c = Compile(s, f);
+  ScanResult r = Scan(s, c, plans);
+  CountOrderSets(s, c, plans, &r);
   return Groups(s, plans[0], r.groups[0], top);
 }
 
@@ -858,6 +989,7 @@ struct SalesDataset::State {
   std::map<std::string, std::pair<uint64_t, int64_t>> files;  // name -> (size, mtime)
   std::array<absl::flat_hash_map<std::string, uint32_t>, kStringDims> codes;
   absl::flat_hash_map<int64_t, uint32_t> order_ids;
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> cell_bits;  // a view's (product line, deal size) -> bit
   uint64_t version = 0;
 };
 
@@ -981,34 +1113,87 @@ Status SalesDataset::Load(const Choice& choice) {
   snap->view = choice.view;
   snap->rows_reason = choice.rows_reason;
   snap->version = ++st.version;
+  auto intern = [&](int d, const std::string& v) {
+    auto [it, added] = st.codes[static_cast<size_t>(d)].emplace(v, static_cast<uint32_t>(snap->dicts[static_cast<size_t>(d)].size()));
+    if (added) snap->dicts[static_cast<size_t>(d)].push_back(v);
+    return it->second;
+  };
+  OrderSets sets = snap->order_sets ? *snap->order_sets : OrderSets{};
+  std::vector<std::tuple<int64_t, int32_t, std::array<uint32_t, 4>, uint64_t, uint32_t>> split;  // to sort
+  if (snap->split_sets) {
+    const OrderSets& o = *snap->split_sets;
+    for (size_t r = 0; r < o.size(); ++r) {
+      split.emplace_back(o.order_number[r], o.day[r],
+                         std::array<uint32_t, 4>{o.codes[kStatus][r], o.codes[kCustomer][r], o.codes[kCountry][r],
+                                                 o.codes[kTerritory][r]},
+                         o.mask[r], o.orders[r]);
+    }
+  }
   for (size_t i = 0; i < todo.size(); ++i) {
     Parsed& p = parsed[i];
     Chunk& k = p.chunk;
     k.file = todo[i]->path, k.size = todo[i]->size, k.mtime_ms = todo[i]->mtime_ms;
+    std::array<std::vector<uint32_t>, kStringDims> remap;
     for (int d = 0; d < kStringDims; ++d) {
-      auto& global = st.codes[static_cast<size_t>(d)];
-      auto& dict = snap->dicts[static_cast<size_t>(d)];
-      std::vector<uint32_t> remap(p.dict[static_cast<size_t>(d)].size());
-      for (size_t c = 0; c < remap.size(); ++c) {
-        const std::string& v = p.dict[static_cast<size_t>(d)][c];
-        auto [it, added] = global.emplace(v, static_cast<uint32_t>(dict.size()));
-        if (added) dict.push_back(v);
-        remap[c] = it->second;
-      }
-      for (uint32_t& c : k.codes[static_cast<size_t>(d)]) c = remap[c];
+      for (const std::string& v : p.dict[static_cast<size_t>(d)]) remap[static_cast<size_t>(d)].push_back(intern(d, v));
+      for (uint32_t& c : k.codes[static_cast<size_t>(d)]) c = remap[static_cast<size_t>(d)][c];
     }
-    uint32_t known = static_cast<uint32_t>(st.order_ids.size());
     k.order_id.resize(k.rows());
-    for (size_t r = 0; r < k.rows(); ++r) {
-      auto [it, added] = st.order_ids.emplace(k.order_number[r], static_cast<uint32_t>(st.order_ids.size()));
-      if (!added && it->second < known) {  // an order continued from another part
-        if (st.layout->view) {
-          return absl::DataLossError(StrCat(dir, ": the view's group ", k.order_number[r],
-                                            " spans two parts; rebuild it with `comptoir views build`"));
+    if (st.layout->view) {
+      // Cube records: each its own run (orders come from the order sets).
+      for (size_t r = 0; r < k.rows(); ++r) k.order_id[r] = static_cast<uint32_t>(r);
+      // Order sets: the part's codes and cell sets in the snapshot's.
+      std::vector<uint64_t> masks;
+      for (const std::string& text : p.cell_sets) {
+        nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+        uint64_t mask = 0;
+        bool bad = !list.is_array();
+        for (const nlohmann::json& pair : bad ? nlohmann::json::array() : list) {
+          if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+            bad = true;
+            break;
+          }
+          std::pair<uint32_t, uint32_t> cell{intern(kProductLine, pair[0].get<std::string>()),
+                                             intern(kDealSize, pair[1].get<std::string>())};
+          auto [it, added] = st.cell_bits.emplace(cell, static_cast<uint32_t>(snap->cells.size()));
+          if (added) {
+            if (snap->cells.size() == 64) {
+              return absl::FailedPreconditionError(StrCat(
+                  dir, ": the view has more than 64 (product line, deal size) pairs, more than serve can count "
+                       "orders over; serve it with --sales-from rows"));
+            }
+            snap->cells.push_back(cell);
+          }
+          mask |= uint64_t{1} << it->second;
         }
-        snap->orders_contiguous = false;
+        if (bad || mask == 0) {
+          return absl::DataLossError(StrCat(todo[i]->path, ": CELLS '", text.substr(0, 200),
+                                            "' is not a list of [product line, deal size] pairs; rebuild the view"));
+        }
+        masks.push_back(mask);
       }
-      k.order_id[r] = it->second;
+      const OrderSets& o = p.sets;
+      for (size_t r = 0; r < o.size(); ++r) {
+        std::array<uint32_t, 4> c{remap[kStatus][o.codes[kStatus][r]], remap[kCustomer][o.codes[kCustomer][r]],
+                                  remap[kCountry][o.codes[kCountry][r]], remap[kTerritory][o.codes[kTerritory][r]]};
+        if (o.order_number[r] != 0) {
+          split.emplace_back(o.order_number[r], o.day[r], c, masks[o.mask[r]], o.orders[r]);
+          continue;
+        }
+        sets.day.push_back(o.day[r]);
+        sets.codes[kStatus].push_back(c[0]), sets.codes[kCustomer].push_back(c[1]);
+        sets.codes[kCountry].push_back(c[2]), sets.codes[kTerritory].push_back(c[3]);
+        sets.mask.push_back(masks[o.mask[r]]);
+        sets.orders.push_back(o.orders[r]);
+        sets.order_number.push_back(0);
+      }
+    } else {
+      uint32_t known = static_cast<uint32_t>(st.order_ids.size());
+      for (size_t r = 0; r < k.rows(); ++r) {
+        auto [it, added] = st.order_ids.emplace(k.order_number[r], static_cast<uint32_t>(st.order_ids.size()));
+        if (!added && it->second < known) snap->orders_contiguous = false;  // an order continued from another part
+        k.order_id[r] = it->second;
+      }
     }
     if (k.rows() > 0) {
       auto [lo, hi] = std::minmax_element(k.day.begin(), k.day.end());
@@ -1022,6 +1207,19 @@ Status SalesDataset::Load(const Choice& choice) {
     snap->chunks.push_back(std::make_shared<const Chunk>(std::move(k)));
   }
   snap->orders = static_cast<uint32_t>(st.order_ids.size());
+  if (st.layout->view) {
+    std::stable_sort(split.begin(), split.end(),
+                     [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    OrderSets apart;
+    for (const auto& [number, day, c, mask, orders] : split) {
+      apart.day.push_back(day);
+      apart.codes[kStatus].push_back(c[0]), apart.codes[kCustomer].push_back(c[1]);
+      apart.codes[kCountry].push_back(c[2]), apart.codes[kTerritory].push_back(c[3]);
+      apart.mask.push_back(mask), apart.orders.push_back(orders), apart.order_number.push_back(number);
+    }
+    snap->order_sets = std::make_shared<const OrderSets>(std::move(sets));
+    snap->split_sets = std::make_shared<const OrderSets>(std::move(apart));
+  }
   snap->loaded_at_ms = core::UnixMillis();
   std::lock_guard<std::mutex> l(mu_);
   current_ = std::move(snap);

@@ -310,7 +310,10 @@ TEST_F(SalesEngine, TheSalesViewAnswersTwoHundredRandomFiltersLikeTheRows) {
   EXPECT_EQ(view->source_rows, 100000);
   EXPECT_EQ(built.manifest.source_rows, 100000);
   EXPECT_EQ(built.manifest.orders, static_cast<int64_t>(rows->orders));
-  EXPECT_EQ(built.manifest.records, static_cast<int64_t>(view->rows));
+  ASSERT_TRUE(view->order_sets && view->split_sets);
+  EXPECT_EQ(built.manifest.records,
+            static_cast<int64_t>(view->rows + view->order_sets->size() + view->split_sets->size()));
+  EXPECT_EQ(built.manifest.groups, static_cast<int64_t>(view->order_sets->size() + view->split_sets->size()));
   EXPECT_LT(view->rows, rows->rows) << "the view is smaller than the rows";
   // Every field of the summary, view against rows (which the test above
   // checks against SQLite), and against SQLite itself on a few.
@@ -378,7 +381,7 @@ TEST(SalesMergedOrders, OrderGroupsCountEveryOrderOnceEqualSqlite) {
   auto view = BuildAndLoadView(d.lake.get(), &built);
   ASSERT_TRUE(view);
   EXPECT_EQ(built.manifest.split_orders, 0);
-  EXPECT_LT(built.manifest.groups * 2, built.manifest.orders) << "most orders share a group";
+  EXPECT_LT(built.manifest.groups * 2, built.manifest.orders) << "most orders share an order set";
   Sql sql(d.dir + "/erp.db");
   EXPECT_EQ(std::to_string(built.manifest.orders), sql.Query("SELECT COUNT(DISTINCT ORDERNUMBER) FROM sales")[0][0]);
   ExpectRandomSummaries(sql, *view, 25);

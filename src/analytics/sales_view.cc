@@ -38,12 +38,16 @@ lake::ColumnSchema Column(std::string name, std::string type, std::string sql_ty
 lake::DatasetSchema SalesViewSchema() {
   lake::DatasetSchema s;
   s.written_by = "comptoir views build";
-  s.columns = {Column("ORDER_GROUP", "integer", "BIGINT"),   Column("ORDERDATE", "date", "DATE"),
-               Column("STATUS", "string", "VARCHAR"),         Column("CUSTOMERNAME", "string", "VARCHAR"),
-               Column("COUNTRY", "string", "VARCHAR"),        Column("TERRITORY", "string", "VARCHAR"),
-               Column("PRODUCTLINE", "string", "VARCHAR"),    Column("DEALSIZE", "string", "VARCHAR"),
-               Column("ORDERS", "integer", "BIGINT"),         Column("LINES", "integer", "BIGINT"),
-               Column("QUANTITY", "integer", "BIGINT"),       Column("SALES", "decimal", "DECIMAL(38,2)")};
+  s.columns = {Column("ORDERDATE", "date", "DATE"),       Column("STATUS", "string", "VARCHAR"),
+               Column("CUSTOMERNAME", "string", "VARCHAR"), Column("COUNTRY", "string", "VARCHAR"),
+               Column("TERRITORY", "string", "VARCHAR"),    Column("PRODUCTLINE", "string", "VARCHAR"),
+               Column("DEALSIZE", "string", "VARCHAR"),     Column("CELLS", "json", "JSON"),
+               Column("ORDERNUMBER", "integer", "BIGINT"),  Column("ORDERS", "integer", "BIGINT"),
+               Column("LINES", "integer", "BIGINT"),        Column("QUANTITY", "integer", "BIGINT"),
+               Column("SALES", "decimal", "DECIMAL(38,2)")};
+  for (lake::ColumnSchema& c : s.columns) {
+    c.nullable = c.name == "PRODUCTLINE" || c.name == "DEALSIZE" || c.name == "CELLS" || c.name == "ORDERNUMBER";
+  }
   return s;
 }
 
@@ -212,80 +216,81 @@ ViewTable ComputeSalesView(const Snapshot& raw) {
     }
   }
   cells.resize(w);
-  // 2. Order groups. An order whose cells agree on the order-level columns
-  //    joins the group of its (columns, set of cells); another forms groups
-  //    of its own, one per combination of those columns.
-  struct GroupCell {
-    uint32_t pl, ds;
-    int64_t orders = 0, lines = 0, qty = 0, sales = 0;
+  auto str = [&](int d, uint32_t code) -> const std::string& { return raw.dicts[static_cast<size_t>(d)][code]; };
+  auto attrs_of = [&](ViewRecord* r, const Cell& c) {
+    r->day = c.day, r->status = str(kStatus, c.st), r->customer = str(kCustomer, c.cu);
+    r->country = str(kCountry, c.co), r->territory = str(kTerritory, c.te);
   };
-  struct OrderGroup {
-    int64_t order_group;
-    const Cell* first;
-    std::vector<GroupCell> cells;
-  };
-  std::vector<OrderGroup> groups;
-  absl::flat_hash_map<std::string, size_t> by_key;
-  auto add_cells = [](OrderGroup* g, const Cell* b, const Cell* e) {
-    if (g->cells.empty()) {
-      for (const Cell* c = b; c != e; ++c) g->cells.push_back({c->pl, c->ds});
+  // 2. Cube records: the cells of every order added up.
+  std::map<std::tuple<int32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t>, ViewRecord> cube;
+  for (const Cell& c : cells) {
+    ViewRecord& r = cube[{c.day, c.st, c.cu, c.co, c.te, c.pl, c.ds}];
+    if (r.lines == 0) {
+      attrs_of(&r, c);
+      r.product_line = str(kProductLine, c.pl), r.deal_size = str(kDealSize, c.ds);
     }
-    for (const Cell* c = b; c != e; ++c) {
-      GroupCell& x = g->cells[static_cast<size_t>(c - b)];
-      ++x.orders, x.lines += c->lines, x.qty += c->qty, x.sales += c->sales;
-    }
-  };
+    r.lines += c.lines, r.quantity += c.qty, r.sales_cents += c.sales;
+  }
+  // 3. Order sets: each order's order-level values and set of cells; an
+  //    order whose lines disagree on a value keeps a record per value set.
+  std::map<std::tuple<int64_t, int32_t, uint32_t, uint32_t, uint32_t, uint32_t, std::string>, ViewRecord> sets;
   for (size_t b = 0; b < cells.size();) {
     size_t e = b;
     while (e < cells.size() && cells[e].order == cells[b].order) ++e;
     ++out.orders;
-    bool split = cells[b].attrs() != cells[e - 1].attrs();  // sorted: attrs differ iff first and last do
-    if (split) {
-      ++out.split_orders;
-      for (size_t s = b; s < e;) {
-        size_t t = s;
-        while (t < e && cells[t].attrs() == cells[s].attrs()) ++t;
-        groups.push_back({cells[s].order, &cells[s], {}});
-        add_cells(&groups.back(), &cells[s], &cells[t]);
-        s = t;
+    const bool split = cells[b].attrs() != cells[e - 1].attrs();  // sorted: they differ iff the ends do
+    out.split_orders += split ? 1 : 0;
+    for (size_t s = b; s < e;) {
+      size_t t = s;
+      while (t < e && cells[t].attrs() == cells[s].attrs()) ++t;
+      std::vector<std::pair<std::string, std::string>> pairs;
+      for (size_t i = s; i < t; ++i) pairs.emplace_back(str(kProductLine, cells[i].pl), str(kDealSize, cells[i].ds));
+      std::sort(pairs.begin(), pairs.end());
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& [pl, ds] : pairs) list.push_back({pl, ds});
+      std::string text = list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      const Cell& c = cells[s];
+      ViewRecord& r = sets[{split ? c.order : 0, c.day, c.st, c.cu, c.co, c.te, text}];
+      if (r.orders++ == 0) {
+        attrs_of(&r, c);
+        r.cells = std::move(text);
+        r.order_number = split ? c.order : 0;
       }
-    } else {
-      std::string key;
-      const Cell& c = cells[b];
-      for (uint32_t v : {static_cast<uint32_t>(c.day), c.st, c.cu, c.co, c.te}) key.append(reinterpret_cast<const char*>(&v), 4);
-      for (size_t i = b; i < e; ++i) {
-        key.append(reinterpret_cast<const char*>(&cells[i].pl), 4).append(reinterpret_cast<const char*>(&cells[i].ds), 4);
-      }
-      auto [it, added] = by_key.emplace(std::move(key), groups.size());
-      if (added) groups.push_back({c.order, &c, {}});  // orders come in ascending order: the first is the smallest
-      add_cells(&groups[it->second], &cells[b], &cells[e]);
+      s = t;
     }
     b = e;
   }
-  out.groups = static_cast<int64_t>(groups.size());
-  // 3. Records, in a total order both engines can reproduce.
-  auto str = [&](int d, uint32_t code) { return raw.dicts[static_cast<size_t>(d)][code]; };
-  for (const OrderGroup& g : groups) {
-    for (const GroupCell& c : g.cells) {
-      out.records.push_back({g.order_group, g.first->day, str(kStatus, g.first->st), str(kCustomer, g.first->cu),
-                             str(kCountry, g.first->co), str(kTerritory, g.first->te), str(kProductLine, c.pl),
-                             str(kDealSize, c.ds), c.orders, c.lines, c.qty, c.sales});
-    }
-  }
-  std::sort(out.records.begin(), out.records.end(), [](const ViewRecord& a, const ViewRecord& b) {
-    return std::tie(a.order_group, a.day, a.status, a.customer, a.country, a.territory, a.product_line, a.deal_size) <
-           std::tie(b.order_group, b.day, b.status, b.customer, b.country, b.territory, b.product_line, b.deal_size);
-  });
+  out.groups = static_cast<int64_t>(sets.size());
+  // 4. Records, in a total order both engines can reproduce.
+  auto order = [](const ViewRecord& a, const ViewRecord& b) {
+    return std::tie(a.day, a.status, a.customer, a.country, a.territory, a.product_line, a.deal_size, a.cells,
+                    a.order_number) <
+           std::tie(b.day, b.status, b.customer, b.country, b.territory, b.product_line, b.deal_size, b.cells,
+                    b.order_number);
+  };
+  for (auto& [k, r] : cube) out.records.push_back(std::move(r));
+  const auto cube_end = static_cast<ptrdiff_t>(out.records.size());
+  for (auto& [k, r] : sets) out.records.push_back(std::move(r));
+  std::sort(out.records.begin(), out.records.begin() + cube_end, order);
+  std::sort(out.records.begin() + cube_end, out.records.end(), order);
   return out;
 }
 
 std::string ViewRecordText(const ViewRecord& r) {
   static const lake::TextRowWriter writer{lake::TextFormat{}};
-  std::string line = fmt::format("{},{}", r.order_group, core::FormatDay(r.day));
-  for (const std::string* s : {&r.status, &r.customer, &r.country, &r.territory, &r.product_line, &r.deal_size}) {
-    writer.Field(&line, *s, false);
+  std::string line = core::FormatDay(r.day);
+  for (const std::string* s : {&r.status, &r.customer, &r.country, &r.territory}) writer.Field(&line, *s, false);
+  if (r.cells.empty()) {
+    writer.Field(&line, r.product_line, false);
+    writer.Field(&line, r.deal_size, false);
+    line += ",\\N,\\N,0";
+  } else {
+    line += ",\\N,\\N";
+    writer.Field(&line, r.cells, false);
+    line += r.order_number != 0 ? fmt::format(",{}", r.order_number) : std::string(",\\N");
+    line += fmt::format(",{}", r.orders);
   }
-  line += fmt::format(",{},{},{},", r.orders, r.lines, r.quantity);
+  line += fmt::format(",{},{},", r.lines, r.quantity);
   core::AppendFixed(&line, r.sales_cents, 2);
   return line;
 }

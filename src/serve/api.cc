@@ -277,7 +277,7 @@ json DatasetJson(const analytics::Snapshot& snap) {
   json j = {{"path", snap.path},
             {"version", snap.version},
             {"rows", snap.source_rows},
-            {"records", snap.rows},
+            {"records", snap.records()},
             {"files", snap.chunks.size()},
             {"from", snap.view.engine.empty() ? "rows" : "views"}};
   if (!snap.view.engine.empty()) {
@@ -751,7 +751,7 @@ void Api::Health(const Request&, Response* out) {
     std::string from = snap->view.engine.empty()
                            ? fmt::format("{}: {} rows", snap->path, snap->rows)
                            : fmt::format("the view {} (built by {}): {} records for {} rows", snap->path,
-                                         snap->view.engine, snap->rows, snap->source_rows);
+                                         snap->view.engine, snap->records(), snap->source_rows);
     parts.push_back({"sales engine", snap->view.stale.empty() ? "ok" : "degraded",
                      fmt::format("{} in {} files, version {}, loaded {:.0f} s ago{}", from, snap->chunks.size(),
                                  snap->version, (now - snap->loaded_at_ms) / 1000.0,

@@ -16,7 +16,7 @@ namespace {
 
 using analytics::ViewManifest;
 
-// A view part holds about this many records; an order group never straddles two.
+// A view part holds at most this many records.
 constexpr size_t kRecordsPerPart = 4'000'000;
 
 // The records of the embedded engine, written as text parts of the publication.
@@ -42,8 +42,7 @@ Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publicati
   };
   for (size_t i = 0; i < t.records.size(); ++i) {
     const analytics::ViewRecord& r = t.records[i];
-    bool new_group = i == 0 || t.records[i - 1].order_group != r.order_group;
-    if (out == nullptr || (in_part >= kRecordsPerPart && new_group)) {
+    if (out == nullptr || in_part >= kRecordsPerPart) {
       if (out != nullptr) {
         RETURN_IF_ERROR(flush());
         RETURN_IF_ERROR(out->Close());

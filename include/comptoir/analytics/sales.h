@@ -76,6 +76,19 @@ struct Chunk {
   size_t rows() const { return day.size(); }
 };
 
+// A sales view's order-set records (sales_view.h): per record its order-level
+// values, the set of (product line, deal size) cells of its orders (a bit
+// per entry of Snapshot::cells), how many orders, and the order's number
+// when it is one whose lines disagree on an order-level value (else 0).
+struct OrderSets {
+  std::vector<int32_t> day;
+  std::array<std::vector<uint32_t>, kStringDims> codes;  // status, customer, country, territory
+  std::vector<uint64_t> mask;
+  std::vector<uint32_t> orders;
+  std::vector<int64_t> order_number;
+  size_t size() const { return day.size(); }
+};
+
 // Where serve's sales numbers come from (`serve --sales-from`).
 enum class SalesFrom { kAuto, kViews, kRows };
 // "auto" | "views" | "rows"; InvalidArgument names the text.
@@ -97,6 +110,15 @@ struct Snapshot {
   uint64_t version = 0;
   std::vector<std::shared_ptr<const Chunk>> chunks;
   std::array<std::vector<std::string>, kStringDims> dicts;
+  // A view's order sets: records of orders that agree on their order-level
+  // values, then those that do not (sorted by order number), and the cells
+  // their masks index: (product line code, deal size code).
+  std::shared_ptr<const OrderSets> order_sets, split_sets;
+  std::vector<std::pair<uint32_t, uint32_t>> cells;
+  // Records loaded: rows, or a view's cube records and order sets.
+  size_t records() const {
+    return rows + (order_sets ? order_sets->size() : 0) + (split_sets ? split_sets->size() : 0);
+  }
   size_t rows = 0;
   uint32_t orders = 0;           // distinct order numbers
   bool orders_contiguous = true;  // every order's rows are in one run

@@ -1,21 +1,22 @@
 // The sales view: the batch view serve answers the Sales tab from when the
-// raw rows outgrow one process (docs/views.md).
+// raw rows outgrow one process (docs/views.md). Two kinds of records:
 //
-// One record per (order group, product line, deal size). An order group is
-// every order with the same date, status, customer, country and territory
-// and the same set of (product line, deal size) cells; ORDER_GROUP is its
-// smallest order number. A record carries how many orders of the group have
-// lines in that cell (ORDERS: all of them, by construction), how many lines
-// (LINES) and their quantity and sales. Every filter of the dashboard
-// selects whole records, so sums are exact, and distinct orders and
-// customers are exact: an order group counts its ORDERS once per result
-// whenever one of its records passes.
-// An order whose lines disagree on the date, status, customer, country or
-// territory forms groups of its own (ORDER_GROUP = its number, ORDERS = 1),
-// which the engine counts once however many of them pass: exact as well.
+// - Cube records, one per (date, status, customer, country, territory,
+//   product line, deal size): the lines, quantity and sales of that cell.
+//   Every dashboard filter keeps or drops whole cube records, so sums, line
+//   counts and distinct customers are exact.
+// - Order-set records, one per (date, status, customer, country, territory,
+//   set of (product line, deal size) cells): how many orders have exactly
+//   those order-level values and cells (CELLS, a JSON list of the pairs).
+//   An order passes a filter when its order-level values do and one of its
+//   cells does, so distinct orders per filter and per group are exact too.
+//   An order whose lines disagree on an order-level value gets records of
+//   its own (ORDERNUMBER set, ORDERS = 1 each), counted once per result.
 //
-// `_view.json` beside the records says which input the view was built from
-// (the dataset's parts with their sizes and times), by which engine, when.
+// The size is bounded by the days × customers × statuses × cells actually
+// seen, not by the rows. `_view.json` beside the records says which input
+// the view was built from (the dataset's parts with their sizes and times),
+// by which engine, when.
 #pragma once
 
 #include <cstdint>
@@ -79,16 +80,18 @@ std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const
 // The same for a manifest already read.
 std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const ViewManifest& m);
 
-// One record of the view.
+// One record of the view (cube when `cells` is empty).
 struct ViewRecord {
-  int64_t order_group = 0;
   int32_t day = 0;
-  std::string status, customer, country, territory, product_line, deal_size;
+  std::string status, customer, country, territory;
+  std::string product_line, deal_size;  // cube records
+  std::string cells;                    // order-set records: [["PRODUCTLINE","DEALSIZE"],...] sorted
+  int64_t order_number = 0;             // order-set records of an order kept apart, else 0
   int64_t orders = 0, lines = 0, quantity = 0, sales_cents = 0;
 };
 struct ViewTable {
-  std::vector<ViewRecord> records;  // sorted (ORDER_GROUP, date, strings...)
-  int64_t source_rows = 0, orders = 0, groups = 0, split_orders = 0;
+  std::vector<ViewRecord> records;  // cube records, then order sets, each sorted
+  int64_t source_rows = 0, orders = 0, groups = 0, split_orders = 0;  // groups: order-set records
 };
 // The view of a snapshot of raw rows (the embedded engine).
 ViewTable ComputeSalesView(const Snapshot& raw);

@@ -674,16 +674,20 @@ void CountOrderSets(const Snapshot& s, const Compiled& c, const std::vector<Plan
       reach(plan.buckets.slot[static_cast<size_t>(o.day[i] - s.min_day)]);
     }
   };
-  // Order sets of orders that agree on their order-level values: on every core.
+  // Order sets of orders that agree on their order-level values (sorted by
+  // day: only the date range's), on every core.
   const OrderSets& o = *s.order_sets;
-  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), o.size() / 65536 + 1));
+  const size_t lo = static_cast<size_t>(std::lower_bound(o.day.begin(), o.day.end(), c.from) - o.day.begin());
+  const size_t hi = static_cast<size_t>(std::upper_bound(o.day.begin(), o.day.end(), c.to) - o.day.begin());
+  const size_t span = hi > lo ? hi - lo : 0;
+  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), span / 65536 + 1));
   std::vector<std::vector<std::vector<int64_t>>> counts(threads);  // per thread, plan, slot
   std::vector<int64_t> totals(threads, 0);
   auto work = [&](size_t t) {
     auto& mine = counts[t];
     mine.resize(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) mine[p].assign(plans[p].slots, 0);
-    for (size_t i = o.size() * t / threads, e = o.size() * (t + 1) / threads; i < e; ++i) {
+    for (size_t i = lo + span * t / threads, e = lo + span * (t + 1) / threads; i < e; ++i) {
       if (!passes(o, i)) continue;
       const int64_t n = o.orders[i];
       totals[t] += n;
@@ -1217,7 +1221,21 @@ Status SalesDataset::Load(const Choice& choice) {
       apart.codes[kCountry].push_back(c[2]), apart.codes[kTerritory].push_back(c[3]);
       apart.mask.push_back(mask), apart.orders.push_back(orders), apart.order_number.push_back(number);
     }
-    snap->order_sets = std::make_shared<const OrderSets>(std::move(sets));
+    // By day: a date range scans only its own order sets.
+    std::vector<uint32_t> perm(sets.size());
+    std::iota(perm.begin(), perm.end(), 0u);
+    std::stable_sort(perm.begin(), perm.end(), [&](uint32_t a, uint32_t b) { return sets.day[a] < sets.day[b]; });
+    OrderSets by_day;
+    auto take = [&](auto& to, const auto& from) {
+      to.resize(from.size());
+      for (size_t i = 0; i < perm.size(); ++i) to[i] = from[perm[i]];
+    };
+    take(by_day.day, sets.day), take(by_day.mask, sets.mask), take(by_day.orders, sets.orders);
+    take(by_day.order_number, sets.order_number);
+    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) {
+      take(by_day.codes[static_cast<size_t>(d)], sets.codes[static_cast<size_t>(d)]);
+    }
+    snap->order_sets = std::make_shared<const OrderSets>(std::move(by_day));
     snap->split_sets = std::make_shared<const OrderSets>(std::move(apart));
   }
   snap->loaded_at_ms = core::UnixMillis();

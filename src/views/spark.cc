@@ -217,8 +217,9 @@ std::string Cause(const std::string& log) {
   return out;
 }
 
-// A failed run, explained from its driver log.
-Status Explain(int exit_code, const std::string& log, const std::string& path, const std::string& master) {
+}  // namespace
+
+Status ExplainSparkFailure(int exit_code, const std::string& log, const std::string& path, const std::string& master) {
   auto has = [&](std::string_view s) { return log.find(s) != std::string::npos; };
   std::string see = fmt::format("the driver log is {}", path);
   if (size_t at = log.rfind("COMPTOIR_ERROR "); at != std::string::npos) {
@@ -246,8 +247,6 @@ Status Explain(int exit_code, const std::string& log, const std::string& path, c
   }
   return absl::InternalError(fmt::format("the Spark job failed (exit code {}): {}; {}", exit_code, Cause(log), see));
 }
-
-}  // namespace
 
 StatusOr<std::string> HadoopUri(lake::Storage* lake, const std::string& path) {
   std::string uri = lake->Uri();
@@ -375,7 +374,7 @@ StatusOr<SparkRun> RunSparkJob(const SparkOptions& o, const std::string& job, co
   std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (interrupted) return absl::AbortedError(fmt::format("interrupted; the Spark job was stopped ({})", run.driver_log));
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (code != 0) return Explain(code, log, run.driver_log, o.master);
+  if (code != 0) return ExplainSparkFailure(code, log, run.driver_log, o.master);
   if (size_t at = log.rfind("COMPTOIR_VIEW "); at != std::string::npos) {
     run.result_line = log.substr(at + 14, log.find('\n', at) - at - 14);
   }

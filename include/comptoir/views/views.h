@@ -69,6 +69,12 @@ struct SparkRun {
 StatusOr<SparkRun> RunSparkJob(const SparkOptions& o, const std::string& job, const std::vector<std::string>& args,
                                const std::string& what, bool quiet);
 
+// A failed spark-submit (its exit code and driver log) as one error: out of
+// memory (ResourceExhausted), the master unreachable (Unavailable), the
+// input missing (NotFound), no spark-avro, the job's own COMPTOIR_ERROR
+// (FailedPrecondition), else the exception and its innermost cause.
+Status ExplainSparkFailure(int exit_code, const std::string& log, const std::string& log_path, const std::string& master);
+
 // The URI Spark (Hadoop's FileSystem) reads `path` of the lake through:
 // file:///root/path, webhdfs://host:port/path. FailedPrecondition for a
 // lake Spark cannot reach (mem://).

@@ -169,111 +169,182 @@ std::string ViewStaleness(lake::Storage* lake, const std::string& dataset, const
   return "";
 }
 
-ViewTable ComputeSalesView(const Snapshot& raw) {
-  // 1. Order cells: (order, date, status, customer, country, territory,
-  //    product line, deal size) with their lines, quantity and sales.
-  struct Cell {
-    int64_t order;
-    int32_t day;
-    uint32_t st, cu, co, te, pl, ds;
-    int64_t lines, qty, sales;
-    auto key() const { return std::tie(order, day, st, cu, co, te, pl, ds); }
-    auto attrs() const { return std::tie(day, st, cu, co, te); }
-  };
-  std::vector<Cell> cells;
-  ViewTable out;
-  for (const auto& chunk : raw.chunks) {
-    const Chunk& k = *chunk;
-    const size_t n = k.rows();
-    auto code = [&](int d, size_t i) { return k.codes[static_cast<size_t>(d)][i]; };
-    for (size_t b = 0; b < n;) {  // one order's run (chunks are sorted by order)
-      size_t e = b;
-      while (e < n && k.order_number[e] == k.order_number[b]) ++e;
-      size_t first = cells.size();
-      for (size_t i = b; i < e; ++i) {
-        Cell c{k.order_number[i], k.day[i], code(kStatus, i), code(kCustomer, i), code(kCountry, i),
-               code(kTerritory, i), code(kProductLine, i), code(kDealSize, i), 1, k.quantity[i], k.sales_cents[i]};
-        auto same = std::find_if(cells.begin() + static_cast<ptrdiff_t>(first), cells.end(),
-                                 [&](const Cell& x) { return x.key() == c.key(); });
-        if (same == cells.end()) {
-          cells.push_back(c);
-        } else {
-          ++same->lines, same->qty += c.qty, same->sales += c.sales;
-        }
+namespace {
+
+// One order's cells: (order-level values, product line, deal size) and sums.
+struct OrderCell {
+  int64_t order;
+  int32_t day;
+  uint32_t st, cu, co, te, pl, ds;
+  int64_t lines, qty, sales;
+  auto key() const { return std::tie(order, day, st, cu, co, te, pl, ds); }
+  auto attrs() const { return std::tie(day, st, cu, co, te); }
+};
+
+struct CubeKey {
+  int32_t day;
+  uint32_t st, cu, co, te, pl, ds;
+  bool operator==(const CubeKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const CubeKey& k) {
+    return H::combine(std::move(h), k.day, k.st, k.cu, k.co, k.te, k.pl, k.ds);
+  }
+};
+struct SetKey {
+  int64_t apart;
+  int32_t day;
+  uint32_t st, cu, co, te, cells;
+  bool operator==(const SetKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const SetKey& k) {
+    return H::combine(std::move(h), k.apart, k.day, k.st, k.cu, k.co, k.te, k.cells);
+  }
+};
+struct Sums {
+  int64_t lines = 0, qty = 0, sales = 0;
+};
+
+// Builds the view order by order, in the raw snapshot's codes.
+class ViewBuilder {
+ public:
+  explicit ViewBuilder(const Snapshot& raw) : raw_(raw) {}
+
+  // All the cells of one order (merged: one per key), sorted by key.
+  void AddOrder(std::vector<OrderCell>& cells) {
+    ++t_.orders;
+    for (const OrderCell& c : cells) {
+      Sums& s = cube_[CubeKey{c.day, c.st, c.cu, c.co, c.te, c.pl, c.ds}];
+      s.lines += c.lines, s.qty += c.qty, s.sales += c.sales;
+    }
+    const bool split = cells.front().attrs() != cells.back().attrs();  // sorted: they differ iff the ends do
+    t_.split_orders += split ? 1 : 0;
+    for (size_t s = 0; s < cells.size();) {
+      size_t e = s;
+      std::string key;  // the set's (product line, deal size) codes, in key order
+      while (e < cells.size() && cells[e].attrs() == cells[s].attrs()) {
+        key.append(reinterpret_cast<const char*>(&cells[e].pl), 4).append(reinterpret_cast<const char*>(&cells[e].ds), 4);
+        ++e;
       }
-      out.source_rows += static_cast<int64_t>(e - b);
-      b = e;
+      auto [it, added] = cell_set_ids_.try_emplace(std::move(key), static_cast<uint32_t>(t_.cell_sets.size()));
+      if (added) t_.cell_sets.push_back(CellsText(cells, s, e));
+      const OrderCell& c = cells[s];
+      ++sets_[SetKey{split ? c.order : 0, c.day, c.st, c.cu, c.co, c.te, it->second}];
+      s = e;
     }
   }
-  // An order continued in another part (an --append): merge its cells.
-  std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) { return a.key() < b.key(); });
-  size_t w = 0;
-  for (size_t r = 0; r < cells.size(); ++r) {
-    if (w > 0 && cells[w - 1].key() == cells[r].key()) {
+
+  ViewTable Finish(int64_t source_rows) {
+    t_.raw = &raw_;
+    t_.source_rows = source_rows;
+    for (const auto& [k, s] : cube_) t_.cube.push_back({k.day, k.st, k.cu, k.co, k.te, k.pl, k.ds, s.lines, s.qty, s.sales});
+    cube_ = {};
+    for (const auto& [k, n] : sets_) t_.sets.push_back({k.apart, k.day, k.st, k.cu, k.co, k.te, k.cells, n});
+    sets_ = {};
+    std::sort(t_.cube.begin(), t_.cube.end(), [](const ViewTable::Cube& a, const ViewTable::Cube& b) {
+      return std::tie(a.day, a.st, a.cu, a.co, a.te, a.pl, a.ds) < std::tie(b.day, b.st, b.cu, b.co, b.te, b.pl, b.ds);
+    });
+    std::sort(t_.sets.begin(), t_.sets.end(), [](const ViewTable::Set& a, const ViewTable::Set& b) {
+      return std::tie(a.day, a.st, a.cu, a.co, a.te, a.cells, a.apart) <
+             std::tie(b.day, b.st, b.cu, b.co, b.te, b.cells, b.apart);
+    });
+    return std::move(t_);
+  }
+
+ private:
+  // [["PRODUCTLINE","DEALSIZE"],...] of cells [b, e), sorted by the strings.
+  std::string CellsText(const std::vector<OrderCell>& cells, size_t b, size_t e) const {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (size_t i = b; i < e; ++i) {
+      pairs.emplace_back(raw_.dicts[kProductLine][cells[i].pl], raw_.dicts[kDealSize][cells[i].ds]);
+    }
+    std::sort(pairs.begin(), pairs.end());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [pl, ds] : pairs) list.push_back({pl, ds});
+    return list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  const Snapshot& raw_;
+  ViewTable t_;
+  absl::flat_hash_map<CubeKey, Sums> cube_;
+  absl::flat_hash_map<SetKey, int64_t> sets_;
+  absl::flat_hash_map<std::string, uint32_t> cell_set_ids_;
+};
+
+// Merges equal keys of sorted cells [b, e) in place; returns the new end.
+size_t MergeCells(std::vector<OrderCell>& cells, size_t b, size_t e) {
+  size_t w = b;
+  for (size_t r = b; r < e; ++r) {
+    if (w > b && cells[w - 1].key() == cells[r].key()) {
       cells[w - 1].lines += cells[r].lines, cells[w - 1].qty += cells[r].qty, cells[w - 1].sales += cells[r].sales;
     } else {
       cells[w++] = cells[r];
     }
   }
-  cells.resize(w);
-  auto str = [&](int d, uint32_t code) -> const std::string& { return raw.dicts[static_cast<size_t>(d)][code]; };
-  auto attrs_of = [&](ViewRecord* r, const Cell& c) {
-    r->day = c.day, r->status = str(kStatus, c.st), r->customer = str(kCustomer, c.cu);
-    r->country = str(kCountry, c.co), r->territory = str(kTerritory, c.te);
-  };
-  // 2. Cube records: the cells of every order added up.
-  std::map<std::tuple<int32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t>, ViewRecord> cube;
-  for (const Cell& c : cells) {
-    ViewRecord& r = cube[{c.day, c.st, c.cu, c.co, c.te, c.pl, c.ds}];
-    if (r.lines == 0) {
-      attrs_of(&r, c);
-      r.product_line = str(kProductLine, c.pl), r.deal_size = str(kDealSize, c.ds);
-    }
-    r.lines += c.lines, r.quantity += c.qty, r.sales_cents += c.sales;
-  }
-  // 3. Order sets: each order's order-level values and set of cells; an
-  //    order whose lines disagree on a value keeps a record per value set.
-  std::map<std::tuple<int64_t, int32_t, uint32_t, uint32_t, uint32_t, uint32_t, std::string>, ViewRecord> sets;
-  for (size_t b = 0; b < cells.size();) {
-    size_t e = b;
-    while (e < cells.size() && cells[e].order == cells[b].order) ++e;
-    ++out.orders;
-    const bool split = cells[b].attrs() != cells[e - 1].attrs();  // sorted: they differ iff the ends do
-    out.split_orders += split ? 1 : 0;
-    for (size_t s = b; s < e;) {
-      size_t t = s;
-      while (t < e && cells[t].attrs() == cells[s].attrs()) ++t;
-      std::vector<std::pair<std::string, std::string>> pairs;
-      for (size_t i = s; i < t; ++i) pairs.emplace_back(str(kProductLine, cells[i].pl), str(kDealSize, cells[i].ds));
-      std::sort(pairs.begin(), pairs.end());
-      nlohmann::json list = nlohmann::json::array();
-      for (const auto& [pl, ds] : pairs) list.push_back({pl, ds});
-      std::string text = list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      const Cell& c = cells[s];
-      ViewRecord& r = sets[{split ? c.order : 0, c.day, c.st, c.cu, c.co, c.te, text}];
-      if (r.orders++ == 0) {
-        attrs_of(&r, c);
-        r.cells = std::move(text);
-        r.order_number = split ? c.order : 0;
+  return w;
+}
+
+}  // namespace
+
+ViewTable ComputeSalesView(const Snapshot& raw) {
+  ViewBuilder view(raw);
+  int64_t rows = 0;
+  std::vector<OrderCell> order, continued;  // an order's cells; those of orders that span parts
+  for (const auto& chunk : raw.chunks) {
+    const Chunk& k = *chunk;
+    const size_t n = k.rows();
+    auto code = [&](int d, size_t i) { return k.codes[static_cast<size_t>(d)][i]; };
+    for (size_t b = 0; b < n;) {  // one order's run (each part is sorted by order)
+      size_t e = b;
+      while (e < n && k.order_number[e] == k.order_number[b]) ++e;
+      order.clear();
+      for (size_t i = b; i < e; ++i) {
+        order.push_back({k.order_number[i], k.day[i], code(kStatus, i), code(kCustomer, i), code(kCountry, i),
+                         code(kTerritory, i), code(kProductLine, i), code(kDealSize, i), 1, k.quantity[i],
+                         k.sales_cents[i]});
       }
-      s = t;
+      rows += static_cast<int64_t>(e - b);
+      b = e;
+      if (!raw.orders_contiguous) {  // the order may go on in another part: gather them all first
+        continued.insert(continued.end(), order.begin(), order.end());
+        continue;
+      }
+      std::sort(order.begin(), order.end(), [](const OrderCell& x, const OrderCell& y) { return x.key() < y.key(); });
+      order.resize(MergeCells(order, 0, order.size()));
+      view.AddOrder(order);
     }
+  }
+  std::sort(continued.begin(), continued.end(), [](const OrderCell& x, const OrderCell& y) { return x.key() < y.key(); });
+  for (size_t b = 0; b < continued.size();) {
+    size_t e = b;
+    while (e < continued.size() && continued[e].order == continued[b].order) ++e;
+    order.assign(continued.begin() + static_cast<ptrdiff_t>(b), continued.begin() + static_cast<ptrdiff_t>(e));
+    order.resize(MergeCells(order, 0, order.size()));
+    view.AddOrder(order);
     b = e;
   }
-  out.groups = static_cast<int64_t>(sets.size());
-  // 4. Records, in a total order both engines can reproduce.
-  auto order = [](const ViewRecord& a, const ViewRecord& b) {
-    return std::tie(a.day, a.status, a.customer, a.country, a.territory, a.product_line, a.deal_size, a.cells,
-                    a.order_number) <
-           std::tie(b.day, b.status, b.customer, b.country, b.territory, b.product_line, b.deal_size, b.cells,
-                    b.order_number);
+  return view.Finish(rows);
+}
+
+ViewRecord ViewTable::Record(size_t i) const {
+  ViewRecord r;
+  auto str = [&](int d, uint32_t code) -> const std::string& { return raw->dicts[static_cast<size_t>(d)][code]; };
+  auto attrs = [&](int32_t day, uint32_t st, uint32_t cu, uint32_t co, uint32_t te) {
+    r.day = day, r.status = str(kStatus, st), r.customer = str(kCustomer, cu);
+    r.country = str(kCountry, co), r.territory = str(kTerritory, te);
   };
-  for (auto& [k, r] : cube) out.records.push_back(std::move(r));
-  const auto cube_end = static_cast<ptrdiff_t>(out.records.size());
-  for (auto& [k, r] : sets) out.records.push_back(std::move(r));
-  std::sort(out.records.begin(), out.records.begin() + cube_end, order);
-  std::sort(out.records.begin() + cube_end, out.records.end(), order);
-  return out;
+  if (i < cube.size()) {
+    const Cube& c = cube[i];
+    attrs(c.day, c.st, c.cu, c.co, c.te);
+    r.product_line = str(kProductLine, c.pl), r.deal_size = str(kDealSize, c.ds);
+    r.lines = c.lines, r.quantity = c.qty, r.sales_cents = c.sales;
+  } else {
+    const Set& s = sets[i - cube.size()];
+    attrs(s.day, s.st, s.cu, s.co, s.te);
+    r.cells = cell_sets[s.cells];
+    r.order_number = s.apart;
+    r.orders = s.orders;
+  }
+  return r;
 }
 
 std::string ViewRecordText(const ViewRecord& r) {

@@ -26,9 +26,9 @@ Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publicati
   RETURN_IF_ERROR(raw.Refresh());
   std::shared_ptr<const analytics::Snapshot> snap = raw.snapshot();
   analytics::ViewTable t = analytics::ComputeSalesView(*snap);
-  m->source_rows = t.source_rows, m->orders = t.orders, m->groups = t.groups, m->split_orders = t.split_orders;
-  m->records = static_cast<int64_t>(t.records.size());
-  core::Progress bar("writing the view", t.records.size(), "records", o.quiet);
+  m->source_rows = t.source_rows, m->orders = t.orders, m->groups = t.groups(), m->split_orders = t.split_orders;
+  m->records = static_cast<int64_t>(t.size());
+  core::Progress bar("writing the view", t.size(), "records", o.quiet);
   std::unique_ptr<lake::WritableFile> out;
   std::string buf;
   int part = 0;
@@ -40,8 +40,7 @@ Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publicati
     buf.clear();
     return absl::OkStatus();
   };
-  for (size_t i = 0; i < t.records.size(); ++i) {
-    const analytics::ViewRecord& r = t.records[i];
+  for (size_t i = 0; i < t.size(); ++i) {
     if (out == nullptr || in_part >= kRecordsPerPart) {
       if (out != nullptr) {
         RETURN_IF_ERROR(flush());
@@ -50,7 +49,7 @@ Status WriteEmbedded(lake::Storage* lake, const BuildOptions& o, lake::Publicati
       ASSIGN_OR_RETURN(out, pub->Create(fmt::format("part-m-{:05d}", part++)));
       in_part = 0;
     }
-    buf += analytics::ViewRecordText(r);
+    buf += analytics::ViewRecordText(t.Record(i));
     buf.push_back('\n');
     ++in_part;
     bar.Add(1, 0);

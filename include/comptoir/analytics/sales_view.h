@@ -89,9 +89,29 @@ struct ViewRecord {
   int64_t order_number = 0;             // order-set records of an order kept apart, else 0
   int64_t orders = 0, lines = 0, quantity = 0, sales_cents = 0;
 };
+// The view as the embedded engine computes it: compact records in the raw
+// snapshot's dictionary codes (the snapshot must outlive the table),
+// materialized one at a time by Record().
 struct ViewTable {
-  std::vector<ViewRecord> records;  // cube records, then order sets, each sorted
-  int64_t source_rows = 0, orders = 0, groups = 0, split_orders = 0;  // groups: order-set records
+  struct Cube {
+    int32_t day;
+    uint32_t st, cu, co, te, pl, ds;
+    int64_t lines, qty, sales;
+  };
+  struct Set {
+    int64_t apart;  // the order's number when kept apart, else 0
+    int32_t day;
+    uint32_t st, cu, co, te, cells;  // cells: index into cell_sets
+    int64_t orders;
+  };
+  const Snapshot* raw = nullptr;
+  std::vector<Cube> cube;              // sorted by day, then codes
+  std::vector<Set> sets;               // the same
+  std::vector<std::string> cell_sets;  // CELLS texts
+  int64_t source_rows = 0, orders = 0, split_orders = 0;
+  size_t size() const { return cube.size() + sets.size(); }
+  int64_t groups() const { return static_cast<int64_t>(sets.size()); }
+  ViewRecord Record(size_t i) const;
 };
 // The view of a snapshot of raw rows (the embedded engine).
 ViewTable ComputeSalesView(const Snapshot& raw);

@@ -1189,8 +1189,8 @@ Status SalesDataset::Load(const Choice& choice) {
         sets.codes[kCountry].push_back(c[2]), sets.codes[kTerritory].push_back(c[3]);
         sets.mask.push_back(masks[o.mask[r]]);
         sets.orders.push_back(o.orders[r]);
-        sets.order_number.push_back(0);
       }
+      p.sets = OrderSets{};  // merged: free the part's copy now (peak memory)
     } else {
       uint32_t known = static_cast<uint32_t>(st.order_ids.size());
       for (size_t r = 0; r < k.rows(); ++r) {
@@ -1222,20 +1222,18 @@ Status SalesDataset::Load(const Choice& choice) {
       apart.mask.push_back(mask), apart.orders.push_back(orders), apart.order_number.push_back(number);
     }
     // By day: a date range scans only its own order sets.
+    // (column by column: one column's copy at a time, for peak memory).
     std::vector<uint32_t> perm(sets.size());
     std::iota(perm.begin(), perm.end(), 0u);
     std::stable_sort(perm.begin(), perm.end(), [&](uint32_t a, uint32_t b) { return sets.day[a] < sets.day[b]; });
-    OrderSets by_day;
-    auto take = [&](auto& to, const auto& from) {
-      to.resize(from.size());
-      for (size_t i = 0; i < perm.size(); ++i) to[i] = from[perm[i]];
+    auto permute = [&](auto& column) {
+      std::remove_reference_t<decltype(column)> sorted(column.size());
+      for (size_t i = 0; i < perm.size(); ++i) sorted[i] = column[perm[i]];
+      column.swap(sorted);
     };
-    take(by_day.day, sets.day), take(by_day.mask, sets.mask), take(by_day.orders, sets.orders);
-    take(by_day.order_number, sets.order_number);
-    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) {
-      take(by_day.codes[static_cast<size_t>(d)], sets.codes[static_cast<size_t>(d)]);
-    }
-    snap->order_sets = std::make_shared<const OrderSets>(std::move(by_day));
+    permute(sets.day), permute(sets.mask), permute(sets.orders);
+    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) permute(sets.codes[static_cast<size_t>(d)]);
+    snap->order_sets = std::make_shared<const OrderSets>(std::move(sets));
     snap->split_sets = std::make_shared<const OrderSets>(std::move(apart));
   }
   snap->loaded_at_ms = core::UnixMillis();

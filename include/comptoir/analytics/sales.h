@@ -85,7 +85,7 @@ struct OrderSets {
   std::array<std::vector<uint32_t>, kStringDims> codes;  // status, customer, country, territory
   std::vector<uint64_t> mask;
   std::vector<uint32_t> orders;
-  std::vector<int64_t> order_number;
+  std::vector<int64_t> order_number;  // the orders kept apart only (Snapshot::split_sets)
   size_t size() const { return day.size(); }
 };
 

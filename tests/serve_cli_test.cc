@@ -406,7 +406,14 @@ TEST_F(Serve, HealthMetricsAssetsAndSecurityHeaders) {
   std::set<std::string> names;
   for (const auto& c : h["components"]) names.insert(c["name"]);
   EXPECT_EQ(names, (std::set<std::string>{"lake", "bus", "dataset /user/sqoop/sales", "dataset /user/kafka/transactions",
-                                          "dataset /user/flume/logs", "sales engine", "live view"}));
+                                          "dataset /user/flume/logs", "sales engine", "live view",
+                                          "view /user/comptoir/views/sales"}));
+  for (const auto& c : h["components"]) {
+    if (c["name"] == "view /user/comptoir/views/sales") {
+      EXPECT_EQ(c["status"], "ok");
+      EXPECT_EQ(c["detail"], "none built; /user/sqoop/sales is answered from its rows");
+    }
+  }
   Http m = Get(Url("/metrics"));
   EXPECT_NE(m.body.find("\ncomptoir_dataset_rows 2823\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("comptoir_http_requests_total{path=\"/api/v1/health\"} "), std::string::npos);

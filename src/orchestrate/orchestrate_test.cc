@@ -179,7 +179,7 @@ TEST_F(PlanTest, MistakesNameTheFileLineAndComponent) {
   std::vector<Case> cases = {
       {"lake = \"x\"\n", "declares no component to run"},
       {"[components.a]\nrun = \"serve\"\nbogus = 1\n",
-       ":3: component \"a\": unknown key \"bogus\" (known: run, after, needs, restart, every, cron, ready, enabled)"},
+       ":3: component \"a\": unknown key \"bogus\" (known: run, after, needs, restart, every, cron, then, ready, enabled)"},
       {"[components.a]\nevery = \"5m\"\n", ":1: component \"a\": no `run` key"},
       {"[components.a]\nrun = \"--log-level debug\"\n", ":2: component \"a\": `run` names no comptoir command"},
       {"[components.a]\nrun = \"serve | tee x\"\n",

@@ -1,3 +1,4 @@
+#include "comptoir/core/child.h"
 #include "comptoir/orchestrate/supervisor.h"
 
 #include <arpa/inet.h>
@@ -116,20 +117,9 @@ void Supervisor::Spawn(Proc* p, bool then) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    // Only async-signal-safe calls from here to exec.
-    setpgid(0, 0);  // its own group: a Ctrl-C reaches the supervisor, which stops components in order
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    if (log_fd >= 0) {
-      dup2(log_fd, STDOUT_FILENO);
-      dup2(log_fd, STDERR_FILENO);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
+    // Only async-signal-safe calls from here to exec. Its own group: a Ctrl-C
+    // reaches the supervisor, which stops components in order.
+    core::PrepareChild(parent, SIGTERM, log_fd);
     execv(argv[0], argv.data());
     constexpr char kMsg[] = "comptoir up: cannot execute the comptoir binary\n";
     (void)!write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);

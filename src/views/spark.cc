@@ -16,6 +16,7 @@
 #include <fstream>
 #include <thread>
 
+#include "comptoir/core/child.h"
 #include "comptoir/core/http.h"
 #include "comptoir/core/names.h"
 #include "comptoir/core/progress.h"
@@ -328,18 +329,9 @@ StatusOr<SparkRun> RunSparkJob(const SparkOptions& o, const std::string& job, co
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
-    // Only async-signal-safe calls from here to exec.
-    setpgid(0, 0);                      // the driver and its Python: one group to stop
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // comptoir killed: the driver goes too
-    if (getppid() != parent) _exit(1);
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
+    // Only async-signal-safe calls from here to exec. The driver and its
+    // Python in one group to stop; comptoir killed: the driver goes too.
+    core::PrepareChild(parent, SIGKILL, log_fd);
     execve(argv[0], argv.data(), envp.data());
     constexpr char kMsg[] = "comptoir: cannot execute spark-submit\n";
     (void)!write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);

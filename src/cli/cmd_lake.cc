@@ -90,8 +90,10 @@ Status Put(lake::Storage* fs, const std::string& local, const std::string& path,
   if (fd < 0) return ErrnoToStatus(errno, StrCat("open ", local));
   struct stat st {};
   uint64_t total = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
-  // Upload to a hidden temporary name, then rename: readers never see half a file.
-  std::string tmp = lake::JoinPath(lake::ParentPath(path), StrCat("._COPYING_.", lake::BaseName(path)));
+  // Upload to a hidden temporary name, then rename: readers never see half a
+  // file. An object store shows an object only once it is whole: upload in place.
+  const bool in_place = fs->capabilities().object_store;
+  std::string tmp = in_place ? path : lake::JoinPath(lake::ParentPath(path), StrCat("._COPYING_.", lake::BaseName(path)));
   Status s = [&]() -> Status {
     ASSIGN_OR_RETURN(bool exists, lake::Exists(fs, path));
     if (exists && !overwrite) {
@@ -124,11 +126,12 @@ Status Put(lake::Storage* fs, const std::string& local, const std::string& path,
         return upload();
       }));
     }
+    if (in_place) return absl::OkStatus();
     if (exists) RETURN_IF_ERROR(fs->Delete(path, false));
     return fs->Rename(tmp, path);
   }();
   if (fd != STDIN_FILENO) ::close(fd);
-  if (!s.ok()) (void)fs->Delete(tmp, false);
+  if (!s.ok() && !in_place) (void)fs->Delete(tmp, false);
   return s;
 }
 

@@ -137,6 +137,47 @@ Status RollBack(Storage* fs, const std::string& target, const std::string& attem
   return absl::OkStatus();
 }
 
+// Finishes a commit on an object store whose manifest was written: the
+// manifest is the commit point there, so the commit is completed, never undone.
+Status RollForward(Storage* fs, const std::string& target, const std::string& attempt_dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs, JoinPath(attempt_dir, kManifest)));
+  nlohmann::json m = nlohmann::json::parse(text, nullptr, false);
+  if (m.is_discarded() || !m.contains("new") || !m.contains("old") || !m.contains("uploads")) {
+    return absl::DataLossError(StrCat("corrupt commit manifest in ", attempt_dir,
+                                      "; inspect it, then delete ", attempt_dir));
+  }
+  std::vector<std::string> news = m["new"].get<std::vector<std::string>>();
+  RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(JoinPath(target, kSuccess), false)));
+  for (const nlohmann::json& token : m["uploads"]) RETURN_IF_ERROR(fs->CompleteDeferred(token.get<std::string>()));
+  for (const std::string& o : m["old"].get<std::vector<std::string>>()) {
+    if (o == kSuccess || std::find(news.begin(), news.end(), o) != news.end()) continue;  // replaced in place
+    RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(JoinPath(target, o), true)));
+  }
+  return WriteStringToFile(fs, JoinPath(target, kSuccess), "", {.overwrite = true});
+}
+
+// Object stores: aborts the unfinished uploads of files of `target` (data
+// files and its hidden metadata directories, not other writers' staging
+// names) once no attempt is left to own them.
+Status AbortOrphanUploads(Storage* fs, const std::string& target) {
+  ASSIGN_OR_RETURN(std::vector<std::string> uploads, fs->ListDeferred(target));
+  int aborted = 0;
+  for (const std::string& token : uploads) {
+    nlohmann::json t = nlohmann::json::parse(token, nullptr, false);
+    std::string path = t.is_discarded() ? "" : t.value("path", "");
+    if (!path.starts_with(target + "/")) continue;
+    bool staging = false;
+    for (std::string_view part : Split(std::string_view(path).substr(target.size() + 1), '/')) {
+      staging = staging || part == kTemporary || part.starts_with('.');
+    }
+    if (staging) continue;
+    RETURN_IF_ERROR(fs->AbortDeferred(token));
+    ++aborted;
+  }
+  if (aborted > 0) spdlog::info("aborted {} unfinished upload(s) left under {}", aborted, target);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int PartNumber(std::string_view name) {
@@ -150,15 +191,20 @@ int PartNumber(std::string_view name) {
 }
 
 StatusOr<int> RecoverTarget(Storage* fs, const std::string& target) {
+  const bool object_store = fs->capabilities().object_store;
   std::string tmp = JoinPath(target, kTemporary);
   StatusOr<std::vector<FileInfo>> attempts = fs->List(tmp);
-  if (absl::IsNotFound(attempts.status())) return 0;
+  if (absl::IsNotFound(attempts.status())) attempts = std::vector<FileInfo>();
   RETURN_IF_ERROR(attempts.status());
-  int cleaned = 0;
+  int cleaned = 0, alive = 0;
   for (const FileInfo& a : *attempts) {
-    if (AttemptIsAlive(a.name)) continue;
+    if (AttemptIsAlive(a.name)) {
+      ++alive;
+      continue;
+    }
     ASSIGN_OR_RETURN(bool committing, Exists(fs, JoinPath(a.path, kManifest)));
-    if (committing) RETURN_IF_ERROR(RollBack(fs, target, a.path));
+    if (committing) RETURN_IF_ERROR(object_store ? RollForward(fs, target, a.path) : RollBack(fs, target, a.path));
+    if (committing && object_store) spdlog::warn("completed an interrupted commit into {} (attempt {})", target, a.name);
     RETURN_IF_ERROR(IgnoreNotFound(fs->Delete(a.path, true)));
     ++cleaned;
   }
@@ -166,6 +212,7 @@ StatusOr<int> RecoverTarget(Storage* fs, const std::string& target) {
     spdlog::info("cleaned {} interrupted attempt(s) under {}", cleaned, tmp);
     RETURN_IF_ERROR(RemoveIfEmpty(fs, tmp));
   }
+  if (object_store && alive == 0) RETURN_IF_ERROR(AbortOrphanUploads(fs, target));
   return cleaned;
 }
 
@@ -209,12 +256,34 @@ StatusOr<std::unique_ptr<Publication>> Publication::Begin(Storage* fs, const std
     }
   } else {
     p->created_target_ = true;
+    if (fs->capabilities().object_store) RETURN_IF_ERROR(AbortOrphanUploads(fs, t));
   }
   p->staging_ = JoinPath(JoinPath(t, kTemporary), NewAttemptName());
   SetActive(p->staging_, true);
   RETURN_IF_ERROR(fs->MakeDirs(p->staging_));
   return p;
 }
+
+// A deferred upload of a Publication on an object store: Close() hands its
+// token to the publication.
+class DeferredFile final : public WritableFile {
+ public:
+  DeferredFile(Publication* p, std::string name, std::unique_ptr<WritableFile> file)
+      : p_(p), name_(std::move(name)), file_(std::move(file)) {}
+  Status Append(std::string_view data) override { return file_->Append(data); }
+  Status Close() override {
+    RETURN_IF_ERROR(file_->Close());
+    std::lock_guard<std::mutex> lock(p_->deferred_mu_);
+    p_->deferred_[name_] = file_->DeferredToken();
+    return absl::OkStatus();
+  }
+  uint64_t Size() const override { return file_->Size(); }
+
+ private:
+  Publication* p_;
+  std::string name_;
+  std::unique_ptr<WritableFile> file_;
+};
 
 StatusOr<std::unique_ptr<WritableFile>> Publication::Create(const std::string& name,
                                                             const CreateOptions& options) {
@@ -223,13 +292,30 @@ StatusOr<std::unique_ptr<WritableFile>> Publication::Create(const std::string& n
              (parts.size() > 1 && !IsHiddenName(parts.front()));
   for (std::string_view part : parts) bad = bad || part.empty() || part == "." || part == "..";
   if (bad) return absl::InvalidArgumentError(StrCat("bad staged file name \"", name, "\""));
+  if (fs_->capabilities().object_store) {
+    CreateOptions o = options;
+    o.deferred = true;
+    o.overwrite = true;  // invisible until the commit, which checks the target
+    ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs_->Create(JoinPath(target_, name), o));
+    return std::unique_ptr<WritableFile>(new DeferredFile(this, name, std::move(f)));
+  }
   return fs_->Create(JoinPath(staging_, name), options);
 }
 
 Status Publication::Commit() {
   if (done_) return absl::FailedPreconditionError("publication already finished");
+  const bool object_store = fs_->capabilities().object_store;
   std::vector<std::string> news;
-  RETURN_IF_ERROR(ListFiles(fs_, staging_, "", &news));
+  nlohmann::json uploads = nlohmann::json::array();
+  if (object_store) {
+    std::lock_guard<std::mutex> lock(deferred_mu_);
+    for (const auto& [name, token] : deferred_) {
+      news.push_back(name);
+      uploads.push_back(token);
+    }
+  } else {
+    RETURN_IF_ERROR(ListFiles(fs_, staging_, "", &news));
+  }
   std::erase(news, std::string(kSuccess));
   ASSIGN_OR_RETURN(std::vector<FileInfo> current, fs_->List(target_));
   std::vector<std::string> olds;
@@ -268,7 +354,23 @@ Status Publication::Commit() {
     if (std::find(olds.begin(), olds.end(), r) == olds.end()) olds.push_back(r);
   }
   nlohmann::json manifest = {{"new", news}, {"old", olds}};
+  if (object_store) manifest["uploads"] = uploads;
   RETURN_IF_ERROR(WriteStringToFile(fs_, JoinPath(staging_, kManifest), manifest.dump()));
+  if (object_store) {  // the manifest is the commit point: only forward from here
+    Status s = RollForward(fs_, target_, staging_);
+    done_ = true;
+    SetActive(staging_, false);
+    if (!s.ok()) {
+      return Annotate(s, StrCat("publishing ", target_, " was interrupted after its commit point; the next "
+                                "writer to it completes the commit"));
+    }
+    Status cleanup = fs_->Delete(staging_, true);
+    if (cleanup.ok()) cleanup = RemoveIfEmpty(fs_, ParentPath(staging_));
+    if (!cleanup.ok()) {
+      spdlog::warn("published {}, but could not remove {}: {}", target_, staging_, cleanup.ToString());
+    }
+    return absl::OkStatus();
+  }
   Status s = [&]() -> Status {
     std::string old_dir = JoinPath(staging_, "old");
     for (const std::string& o : olds) {
@@ -310,7 +412,14 @@ void Publication::Abort() {
   if (done_ || staging_.empty()) return;
   done_ = true;
   SetActive(staging_, false);
-  Status s = IgnoreNotFound(fs_->Delete(staging_, true));
+  Status s = absl::OkStatus();
+  {
+    std::lock_guard<std::mutex> lock(deferred_mu_);
+    for (const auto& [name, token] : deferred_) {
+      if (s.ok()) s = fs_->AbortDeferred(token);
+    }
+  }
+  if (s.ok()) s = IgnoreNotFound(fs_->Delete(staging_, true));
   if (s.ok()) s = RemoveIfEmpty(fs_, ParentPath(staging_));
   if (s.ok() && created_target_) s = RemoveIfEmpty(fs_, target_);
   if (!s.ok()) {

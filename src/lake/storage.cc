@@ -5,8 +5,21 @@
 #include <mutex>
 
 #include "comptoir/core/uri.h"
+#include "comptoir/lake/s3.h"
 
 namespace comptoir::lake {
+
+Status Storage::CompleteDeferred(std::string_view) {
+  return absl::UnimplementedError(StrCat(Uri(), " has no deferred uploads (not an object store)"));
+}
+
+Status Storage::AbortDeferred(std::string_view) {
+  return absl::UnimplementedError(StrCat(Uri(), " has no deferred uploads (not an object store)"));
+}
+
+StatusOr<std::vector<std::string>> Storage::ListDeferred(const std::string&) {
+  return std::vector<std::string>();
+}
 
 StatusOr<std::string> NormalizePath(std::string_view path) {
   if (path.empty() || path[0] != '/') {
@@ -105,6 +118,7 @@ void RegisterBuiltinStorages() {
     ASSIGN_OR_RETURN(core::Uri uri, core::ParseUri(text));
     return NewMemStorage(uri.host() + uri.path);
   });
+  RegisterS3Storage();
 }
 
 StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view uri_or_dir) {
@@ -133,6 +147,10 @@ StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view uri_or_dir) {
 
 StatusOr<std::unique_ptr<Storage>> OpenConfiguredLake(const core::Config& config, std::string_view uri_or_dir) {
   std::string uri(uri_or_dir.empty() ? config.GetString("lake") : std::string(uri_or_dir));
+  if (uri.starts_with("s3://")) {  // [lake.s3] settings apply
+    ASSIGN_OR_RETURN(S3Options o, ResolveS3Options(uri, &config));
+    return NewS3Storage(std::move(o));
+  }
   std::string user = config.GetString("hdfs.user");
   if (uri.starts_with("webhdfs://") && !user.empty() && uri.find("user=") == std::string::npos &&
       uri.find('@') == std::string::npos) {

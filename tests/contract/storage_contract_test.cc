@@ -1,11 +1,12 @@
-// The Storage contract, on every backend: mem://, file:// and webhdfs://
-// against the test stack's HDFS.
+// The Storage contract, on every backend: mem://, file://, webhdfs://
+// against the test stack's HDFS and s3:// against its S3 server (versitygw).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
 #include "comptoir/lake/storage.h"
+#include "comptoir/lake/publish.h"
 #include "comptoir/lake/webhdfs.h"
 
 namespace comptoir::lake {
@@ -74,7 +75,24 @@ class StorageContractTest : public ::testing::TestWithParam<std::string> {
     for (char& c : unique) {
       if (c == '/') c = '_';
     }
-    if (GetParam() == "webhdfs") {
+    if (GetParam() == "s3") {
+      const char* uri = std::getenv("COMPTOIR_TEST_S3");
+      if (uri == nullptr || *uri == '\0') {
+        const char* req = std::getenv("COMPTOIR_TEST_REQUIRE_SERVICES");
+        if (req != nullptr && std::string(req) == "1") {
+          FAIL() << "COMPTOIR_TEST_S3 is not set although the test stack should be running";
+        }
+        GTEST_SKIP() << "no S3 server (run `make test`)";
+      }
+      RegisterBuiltinStorages();
+      prefix_ = "/contract/" + unique;
+      auto base = OpenStorage(uri);
+      ASSERT_TRUE(base.ok()) << base.status();
+      hdfs_ = std::move(*base);  // the bucket's root, to clean up
+      auto fs = OpenStorage(std::string(uri) + prefix_);  // the lake is a prefix of the bucket
+      ASSERT_TRUE(fs.ok()) << fs.status();
+      fs_ = std::move(*fs);
+    } else if (GetParam() == "webhdfs") {
       const char* uri = std::getenv("COMPTOIR_TEST_WEBHDFS");
       if (uri == nullptr || *uri == '\0') {
         const char* req = std::getenv("COMPTOIR_TEST_REQUIRE_SERVICES");
@@ -151,11 +169,16 @@ TEST_P(StorageContractTest, CreateWithoutOverwriteRefusesExisting) {
 }
 
 TEST_P(StorageContractTest, AppendAndRangedRead) {
-  ASSERT_TRUE(WriteStringToFile(fs_.get(), "/log", "hello ").ok());
-  auto a = fs_->OpenForAppend("/log");
-  ASSERT_TRUE(a.ok());
-  ASSERT_TRUE((*a)->Append("world").ok());
-  ASSERT_TRUE((*a)->Close().ok());
+  if (fs_->capabilities().supports_append) {
+    ASSERT_TRUE(WriteStringToFile(fs_.get(), "/log", "hello ").ok());
+    auto a = fs_->OpenForAppend("/log");
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE((*a)->Append("world").ok());
+    ASSERT_TRUE((*a)->Close().ok());
+  } else {  // an object store: no append, and it says so
+    ASSERT_TRUE(WriteStringToFile(fs_.get(), "/log", "hello world").ok());
+    EXPECT_EQ(fs_->OpenForAppend("/log").status().code(), absl::StatusCode::kUnimplemented);
+  }
   auto r = fs_->Open("/log", 3, 5);
   ASSERT_TRUE(r.ok());
   char buf[16];
@@ -210,8 +233,100 @@ TEST_P(StorageContractTest, LargeWritesCrossBufferBoundaries) {
   EXPECT_EQ(*ReadFileToString(fs_.get(), "/big"), big);
 }
 
+TEST_P(StorageContractTest, EmptyFilesEmptyDirectoriesAndOddNames) {
+  ASSERT_TRUE(WriteStringToFile(fs_.get(), "/e/empty", "").ok());
+  EXPECT_EQ(fs_->Stat("/e/empty")->size, 0u);
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/e/empty"), "");
+  ASSERT_TRUE(fs_->MakeDirs("/e/sub").ok());
+  StatusOr<std::vector<FileInfo>> l = fs_->List("/e/sub");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_TRUE(l->empty());
+  EXPECT_TRUE(fs_->Stat("/e/sub")->is_dir);
+  const std::string odd = "/e/day=2026-12-06/a b+c%d&e.txt";
+  ASSERT_TRUE(WriteStringToFile(fs_.get(), odd, "odd").ok());
+  EXPECT_EQ(*ReadFileToString(fs_.get(), odd), "odd");
+  l = fs_->List("/e/day=2026-12-06");
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].name, "a b+c%d&e.txt");
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/e/empty"), "");
+  ASSERT_TRUE(fs_->Delete("/e/sub", false).ok());
+  EXPECT_EQ(fs_->Stat("/e/sub").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Deferred uploads: the object store's commit without rename (publish.h).
+TEST_P(StorageContractTest, DeferredUploadsAreInvisibleUntilCompleted) {
+  if (!fs_->capabilities().object_store) {
+    EXPECT_EQ(fs_->CompleteDeferred("{}").code(), absl::StatusCode::kUnimplemented);
+    return;
+  }
+  std::string big(6 * 1024 * 1024 + 5, 'q');  // two parts of the multipart upload
+  auto f = fs_->Create("/ds/part-m-00000", {.deferred = true});
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE((*f)->Append(big).ok());
+  ASSERT_TRUE((*f)->Close().ok());
+  std::string token = (*f)->DeferredToken();
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(fs_->Stat("/ds/part-m-00000").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(fs_->Stat("/ds").status().code(), absl::StatusCode::kNotFound);
+  StatusOr<std::vector<std::string>> pending = fs_->ListDeferred("/ds");
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(pending->size(), 1u);
+  ASSERT_TRUE(fs_->CompleteDeferred(token).ok());
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/ds/part-m-00000"), big);
+  EXPECT_TRUE(fs_->CompleteDeferred(token).ok()) << "completing twice is a no-op";
+  EXPECT_TRUE(fs_->ListDeferred("/ds")->empty());
+
+  auto g = fs_->Create("/ds/part-m-00001", {.deferred = true});
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE((*g)->Append("abandoned").ok());
+  ASSERT_TRUE((*g)->Close().ok());
+  ASSERT_TRUE(fs_->AbortDeferred((*g)->DeferredToken()).ok());
+  EXPECT_EQ(fs_->CompleteDeferred((*g)->DeferredToken()).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(fs_->Stat("/ds/part-m-00001").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(fs_->ListDeferred("/ds")->empty());
+}
+
+// The publish protocol on every backend (rename form or object-store form).
+TEST_P(StorageContractTest, PublicationReplacesAppendsAndAbortsAtomically) {
+  auto publish = [&](PublishMode mode, std::vector<std::pair<std::string, std::string>> files) {
+    auto p = Publication::Begin(fs_.get(), "/user/sqoop/sales", mode);
+    EXPECT_TRUE(p.ok()) << p.status();
+    for (const auto& [name, data] : files) {
+      auto f = (*p)->Create(name);
+      EXPECT_TRUE(f.ok()) << f.status();
+      EXPECT_TRUE((*f)->Append(data).ok());
+      EXPECT_TRUE((*f)->Close().ok());
+    }
+    return std::move(*p);
+  };
+  auto names = [&]() {
+    std::vector<std::string> out;
+    StatusOr<std::vector<FileInfo>> l = fs_->List("/user/sqoop/sales");
+    EXPECT_TRUE(l.ok()) << l.status();
+    for (const FileInfo& f : l.value_or(std::vector<FileInfo>())) out.push_back(f.name);
+    return out;
+  };
+  ASSERT_TRUE(publish(PublishMode::kCreate, {{"part-m-00000", "a\n"}, {"part-m-00001", "b\n"}, {"_schema.json", "{}"}})
+                  ->Commit().ok());
+  EXPECT_EQ(names(), (std::vector<std::string>{"_SUCCESS", "_schema.json", "part-m-00000", "part-m-00001"}));
+  EXPECT_EQ(Publication::Begin(fs_.get(), "/user/sqoop/sales", PublishMode::kCreate).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(publish(PublishMode::kReplace, {{"part-m-00000", "c\n"}, {"_schema.json", R"({"v":2})"}})->Commit().ok());
+  EXPECT_EQ(names(), (std::vector<std::string>{"_SUCCESS", "_schema.json", "part-m-00000"}));
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/user/sqoop/sales/part-m-00000"), "c\n");
+  ASSERT_TRUE(publish(PublishMode::kAppend, {{"part-m-00001", "d\n"}})->Commit().ok());
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/user/sqoop/sales/part-m-00001"), "d\n");
+  {  // abandoned: nothing of it stays, anywhere
+    auto p = publish(PublishMode::kReplace, {{"part-m-00000", "never\n"}, {"part-m-00009", "never\n"}});
+  }
+  EXPECT_EQ(names(), (std::vector<std::string>{"_SUCCESS", "_schema.json", "part-m-00000", "part-m-00001"}));
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/user/sqoop/sales/part-m-00000"), "c\n");
+  EXPECT_TRUE(fs_->ListDeferred("/user/sqoop/sales")->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
-                         ::testing::Values("mem", "file", "webhdfs"));
+                         ::testing::Values("mem", "file", "webhdfs", "s3"));
 
 }  // namespace
 }  // namespace comptoir::lake

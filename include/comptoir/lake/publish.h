@@ -21,10 +21,28 @@
 // interrupted commit back using the manifest. Attempts of live processes on
 // this host are never touched.
 //
+// On an object store (Capabilities::object_store: s3://), which has no
+// rename, the same promise is kept without moving data: Create() starts a
+// deferred multipart upload straight to the file's final name (invisible to
+// listings and reads until completed), and Commit():
+//   1. writes the manifest <attempt>/_COMMITTING naming the new files, their
+//      upload tokens and the old files they replace: the commit point;
+//   2. deletes <target>/_SUCCESS;
+//   3. completes every upload (each file appears whole, replacing a file of
+//      the same name at once);
+//   4. deletes the old files that no new file replaced;
+//   5. writes <target>/_SUCCESS (always last), then deletes the attempt.
+// A failure or crash before step 1 leaves the target as it was and the
+// uploads are aborted (by Abort(), or by the next Begin()/RecoverTarget(),
+// which also aborts any upload under the target no live attempt owns); after
+// step 1 the next Begin()/RecoverTarget() completes steps 2-5 from the
+// manifest (roll forward), so the result is the new dataset, exactly once.
+//
 // Thread safety: Create() may be called from several threads; Commit() and
 // Abort() from one thread after every file was closed.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,6 +98,11 @@ class Publication {
   bool done_ = false;
   std::vector<FileInfo> existing_;
   std::vector<std::string> removals_;
+  // Object stores: closed deferred uploads (file name -> token).
+  std::mutex deferred_mu_;
+  std::map<std::string, std::string> deferred_;
+
+  friend class DeferredFile;
 };
 
 // Rolls back or removes every interrupted attempt under <target>/_temporary

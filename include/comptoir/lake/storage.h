@@ -1,7 +1,7 @@
 // The lake's storage interface: an HDFS-like namespace of directories and
 // files, addressed by absolute paths ("/user/sqoop/sales/part-m-00000").
 //
-// Backends are chosen by URI scheme (file://, mem://, webhdfs://) from a
+// Backends are chosen by URI scheme (file://, mem://, webhdfs://, s3://) from a
 // registry filled by RegisterBuiltinStorages(). Callers never downcast: what a
 // backend can do is described by Capabilities.
 //
@@ -40,12 +40,20 @@ struct CreateOptions {
   int replication = 0;        // HDFS replication; 0 = the server's default
   uint64_t block_size = 0;    // HDFS block size in bytes; 0 = default
   int permission = -1;        // octal mode such as 0644; -1 = default
+  // Object stores only (Capabilities::object_store): Close() uploads the data
+  // but does not make the file visible; WritableFile::DeferredToken() names
+  // the upload for Storage::CompleteDeferred() (the publish protocol's commit).
+  bool deferred = false;
 };
 
 struct Capabilities {
   bool atomic_rename = true;    // Rename() is atomic and fails when the target exists
   bool supports_append = true;  // OpenForAppend() works
   bool durable = true;          // data survives a process crash once Close() returned
+  // An object store (s3://): a file appears whole when its writer's Close()
+  // returns (never partially), Rename() is a copy then a delete, and files can
+  // be written as deferred uploads that become visible only when completed.
+  bool object_store = false;
 };
 
 // A file being written. Data becomes durable only after Close() returns OK.
@@ -58,6 +66,9 @@ class WritableFile {
   virtual Status Close() = 0;
   // Bytes accepted by Append() so far.
   virtual uint64_t Size() const = 0;
+  // After Close() of a file created with CreateOptions::deferred: the token
+  // that completes or aborts its upload (empty otherwise).
+  virtual std::string DeferredToken() const { return {}; }
 };
 
 // A file being read sequentially.
@@ -97,6 +108,17 @@ class Storage {
   // Deletes a file, or a directory (non-empty only with `recursive`).
   // NotFound if missing.
   virtual Status Delete(const std::string& path, bool recursive) = 0;
+
+  // Object stores (Capabilities::object_store) only; the others answer
+  // Unimplemented. Makes the file of a closed deferred upload visible (it
+  // replaces any file of that name at once). NotFound when the upload is gone:
+  // completed already or aborted.
+  virtual Status CompleteDeferred(std::string_view token);
+  // Drops a deferred upload (or an unfinished one) without a trace.
+  virtual Status AbortDeferred(std::string_view token);
+  // Uploads begun under `dir` (recursively) and neither completed nor
+  // aborted, as tokens AbortDeferred() accepts.
+  virtual StatusOr<std::vector<std::string>> ListDeferred(const std::string& dir);
 };
 
 // Forwards every call to another Storage; subclass it to intercept a few.
@@ -126,6 +148,11 @@ class StorageWrapper : public Storage {
   }
   Status Delete(const std::string& path, bool recursive) override {
     return target_->Delete(path, recursive);
+  }
+  Status CompleteDeferred(std::string_view token) override { return target_->CompleteDeferred(token); }
+  Status AbortDeferred(std::string_view token) override { return target_->AbortDeferred(token); }
+  StatusOr<std::vector<std::string>> ListDeferred(const std::string& dir) override {
+    return target_->ListDeferred(dir);
   }
 
  protected:
@@ -163,7 +190,7 @@ using StorageFactory =
     std::function<StatusOr<std::unique_ptr<Storage>>(std::string_view uri_text)>;
 
 void RegisterStorage(std::string scheme, StorageFactory factory);
-// Registers file:// and mem://. Call once from main() (and test mains).
+// Registers file://, mem:// and s3://. Call once from main() (and test mains).
 void RegisterBuiltinStorages();
 // Opens a lake by URI. A text without "scheme://" is a local directory
 // (relative paths are made absolute), i.e. file://.

@@ -231,9 +231,14 @@ StatusOr<std::unique_ptr<Publication>> Publication::Begin(Storage* fs, const std
                                                       " is a file, not a directory"));
   }
   if (!st.ok() && !absl::IsNotFound(st.status())) return st.status();
+  StatusOr<std::vector<FileInfo>> listed = absl::NotFoundError(t);
   if (st.ok()) {
     RETURN_IF_ERROR(RecoverTarget(fs, t).status());
-    ASSIGN_OR_RETURN(std::vector<FileInfo> entries, fs->List(t));
+    listed = fs->List(t);  // NotFound when recovery emptied it (an object store keeps no empty directory)
+    if (!listed.ok() && !absl::IsNotFound(listed.status())) return listed.status();
+  }
+  if (listed.ok()) {
+    std::vector<FileInfo>& entries = *listed;
     for (FileInfo& e : entries) {
       if (e.name == kTemporary) continue;
       if (!IsHiddenName(e.name)) p->existing_.push_back(e);

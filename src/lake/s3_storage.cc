@@ -305,7 +305,7 @@ class S3Storage final : public Storage {
     ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
     FileInfo dir{p, std::string(BaseName(p)), true, 0, 0};
     if (p == "/") {  // the bucket (and credentials) answer, or say why not
-      RETURN_IF_ERROR(ListPage(DirKey(p), "/", "", 1, StrCat("stat ", Uri())).status());
+      RETURN_IF_ERROR(ListPage(DirKey(p), "/", "", 1, "stat /").status());
       dir.name = "";
       return dir;
     }
@@ -866,7 +866,7 @@ Status S3ErrorToStatus(int curl_code, long http_status, std::string_view body, s
     return absl::FailedPreconditionError(StrCat(context, ": bucket \"", o.bucket, "\" does not exist at ", o.endpoint,
                                                 "; create it (aws s3 mb s3://", o.bucket, ") or fix the lake URI"));
   }
-  if (code == "InvalidAccessKeyId") {
+  if (code == "InvalidAccessKeyId" || code == "XAdminUserNotFound") {  // the latter: versitygw
     return absl::UnauthenticatedError(StrCat(context, ": the S3 server does not know this access key", creds));
   }
   if (code == "SignatureDoesNotMatch") {

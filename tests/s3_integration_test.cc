@@ -1,0 +1,232 @@
+// The lake on a real S3 server (versitygw from scripts/stack), checked with
+// independent clients: the AWS CLI and boto3 (PyPI, in the stack's venv).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <thread>
+
+#include "cli_runner.h"
+
+namespace comptoir {
+namespace {
+
+using testing::CliResult;
+using testing::RunCli;
+using testing::Shell;
+using testing::ShellQuote;
+using testing::Slurp;
+
+bool Has(const std::string& s, const std::string& n) { return s.find(n) != std::string::npos; }
+
+int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+class S3 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bucket_uri_ = testing::ServiceEnv("COMPTOIR_TEST_S3");
+    python_ = testing::ServiceEnv("COMPTOIR_TEST_S3_PYTHON");
+    aws_ = testing::ServiceEnv("COMPTOIR_TEST_AWS_CLI");
+    if (bucket_uri_.empty() || python_.empty() || aws_.empty()) GTEST_SKIP() << "no S3 server (run `make test`)";
+    dir_ = testing::TempDir("s3");
+    prefix_ = "it-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    lake_ = bucket_uri_ + "/" + prefix_;
+  }
+  void TearDown() override {
+    if (!lake_.empty()) Shell(aws_ + " s3 rm --quiet --recursive " + ShellQuote(lake_ + "/") + " 2>&1");
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  // Unfinished multipart uploads under the test's prefix, as boto3 lists them.
+  int Uploads(const std::string& env = "") {
+    std::string script = dir_ + "/uploads.py";
+    std::ofstream(script) << "import boto3, sys\n"
+                             "s3 = boto3.client('s3')\n"
+                             "b, p = sys.argv[1], sys.argv[2]\n"
+                             "print(len(s3.list_multipart_uploads(Bucket=b, Prefix=p).get('Uploads', [])))\n";
+    std::string bucket = bucket_uri_.substr(5);
+    std::string out = Shell(env + " " + python_ + " " + script + " " + ShellQuote(bucket) + " " + ShellQuote(prefix_ + "/"));
+    return out.empty() ? -1 : std::stoi(out);
+  }
+  // The visible names of a dataset directory of the lake, as `lake ls` shows them.
+  std::string Ls(const std::string& path, const std::string& env = "") {
+    return RunCli({"lake", "--lake", lake_, "ls", path}, env).out;
+  }
+  std::string Seed(int rows) {
+    std::string db = "sqlite://" + dir_ + "/erp.db";
+    CliResult s = RunCli({"seed", "--connect", db, "--rows", std::to_string(rows), "--seed", "3"});
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    return db;
+  }
+  std::string bucket_uri_, python_, aws_, dir_, prefix_, lake_;
+};
+
+TEST_F(S3, ImportOfTheRealSampleIsByteIdenticalToAFileImportReadBackByTheAwsCli) {
+  std::string db = "sqlite://" + dir_ + "/erp.db";
+  CliResult seed = RunCli({"seed", "--connect", db, "--table", "sales", "--drop", "--from-csv",
+                           testing::SharedData() + "/sales_data_sample.csv", "--encoding", "latin1"});
+  ASSERT_EQ(seed.exit_code, 0) << seed.err;
+  CliResult s3 = RunCli({"import", "--connect", db, "--table", "sales", "-m", "4", "--lake", lake_, "--target-dir",
+                         "/user/sqoop/sales", "--validate"});
+  ASSERT_EQ(s3.exit_code, 0) << s3.err;
+  EXPECT_TRUE(Has(s3.out, "Imported 2,823 rows")) << s3.out;
+  CliResult file = RunCli({"import", "--connect", db, "--table", "sales", "-m", "4", "--lake", dir_ + "/lake",
+                           "--target-dir", "/user/sqoop/sales"});
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+
+  std::string back = dir_ + "/back";
+  std::string cp = Shell(aws_ + " s3 cp --recursive --only-show-errors " + ShellQuote(lake_ + "/user/sqoop/sales/") +
+                         " " + back + " 2>&1");
+  EXPECT_EQ(cp, "");
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(back)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"_SUCCESS", "_schema.json", "part-m-00000", "part-m-00001",
+                                             "part-m-00002", "part-m-00003"}));
+  for (const std::string& n : names) {
+    std::string want = Slurp(dir_ + "/lake/user/sqoop/sales/" + n);
+    EXPECT_EQ(Slurp(back + "/" + n), want) << n << " differs between s3:// and file://";
+    if (n.starts_with("part-")) {
+      EXPECT_GT(want.size(), 100000u);
+    }
+  }
+  EXPECT_EQ(Uploads(), 0);
+
+  // The lake commands on s3://.
+  CliResult cat = RunCli({"lake", "--lake", lake_, "cat", "/user/sqoop/sales"});
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(Lines(cat.out), 2823);
+  CliResult du = RunCli({"lake", "--lake", lake_, "du", "/user/sqoop"});
+  ASSERT_EQ(du.exit_code, 0) << du.err;
+  EXPECT_TRUE(Has(du.out, "/user/sqoop/sales")) << du.out;
+  std::string ls = Ls("/user/sqoop/sales");
+  EXPECT_TRUE(Has(ls, "/user/sqoop/sales/part-m-00003")) << ls;
+  EXPECT_FALSE(Has(ls, "_temporary")) << ls;
+  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "get", "/user/sqoop/sales/part-m-00002", dir_ + "/p2"}).exit_code, 0);
+  EXPECT_EQ(Slurp(dir_ + "/p2"), Slurp(dir_ + "/lake/user/sqoop/sales/part-m-00002"));
+  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "rm", "-r", "/user/sqoop"}).exit_code, 0);
+  EXPECT_EQ(Shell(aws_ + " s3 ls --recursive " + ShellQuote(lake_ + "/") + " 2>&1"), "");
+}
+
+TEST_F(S3, KilledImportsLeaveNothingPartialAndTheRerunIsExactWithNoOrphanUpload) {
+  std::string db = Seed(300000);
+  // 5 MiB parts, so every part file is a multipart upload in flight when killed.
+  std::string lake = lake_ + "?part_size_mb=5";
+  std::vector<std::string> import = {"import", "--connect", db, "--table", "sales", "-m", "2",
+                                     "--lake", lake, "--target-dir", "/user/sqoop/sales"};
+  int finished_before_kill = 0;
+  for (int delay_ms : {150, 400, 700, 1000, 1500}) {
+    std::string log = dir_ + "/import-" + std::to_string(delay_ms) + ".log";
+    testing::ChildReaper child{testing::StartCli(import, log)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(child.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(child.pid, &status, 0);
+    bool killed = WIFSIGNALED(status);
+    child.pid = -1;
+    std::string ls = Ls("/user/sqoop/sales");
+    if (!killed || Has(ls, "_SUCCESS")) {  // it finished first: whole, then start over
+      ++finished_before_kill;
+      EXPECT_TRUE(Has(ls, "part-m-00001")) << "killed=" << killed << " status=" << status << "\n" << ls << Slurp(log);
+      ASSERT_EQ(RunCli({"lake", "--lake", lake_, "rm", "-r", "/user/sqoop/sales"}).exit_code, 0);
+      continue;
+    }
+    EXPECT_FALSE(Has(ls, "part-m-")) << "killed at " << delay_ms << " ms, a part is visible without _SUCCESS:\n" << ls;
+  }
+  EXPECT_LT(finished_before_kill, 5) << "the import was never interrupted; make it bigger";
+  CliResult rerun = RunCli(import);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_TRUE(Has(rerun.out, "Imported 300,000 rows")) << rerun.out;
+  CliResult cat = RunCli({"lake", "--lake", lake_, "cat", "/user/sqoop/sales"});
+  EXPECT_EQ(Lines(cat.out), 300000);
+  EXPECT_EQ(Uploads(), 0) << "a killed run's multipart upload was left behind";
+  std::string ls = Ls("/user/sqoop/sales");
+  EXPECT_FALSE(Has(ls, "_temporary")) << ls;
+}
+
+TEST_F(S3, ServerStoppedForThirtySecondsDuringAnImportIsRetriedThenSucceeds) {
+  std::filesystem::create_directories(dir_ + "/stack");
+  testing::PrivateStack stack(dir_ + "/stack");
+  ASSERT_TRUE(stack.Start("s3")) << Slurp(dir_ + "/stack/stack.log");
+  std::string env = "AWS_ENDPOINT_URL=" + stack.Env("AWS_ENDPOINT_URL") +
+                    " AWS_ACCESS_KEY_ID=" + stack.Env("AWS_ACCESS_KEY_ID") +
+                    " AWS_SECRET_ACCESS_KEY=" + stack.Env("AWS_SECRET_ACCESS_KEY");
+  std::string db = Seed(600000);
+  std::string lake = stack.Env("COMPTOIR_TEST_S3") + "/" + prefix_;
+  std::vector<std::string> import = {"import", "--connect", db, "--table", "sales", "-m", "2",
+                                     "--lake", lake + "?part_size_mb=5", "--target-dir", "/user/sqoop/sales"};
+  for (const char* k : {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+    ::setenv(k, stack.Env(k).c_str(), 1);  // for the background import
+  }
+  testing::ChildReaper child{testing::StartCli(import, dir_ + "/import.log")};
+  for (const char* k : {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+    ::setenv(k, testing::ServiceEnv(k).c_str(), 1);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(stack.Run("kill s3"), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child.pid, &status, WNOHANG), 0) << "the import ended before the server stopped";
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+  ASSERT_EQ(stack.Run("restart s3"), 0);
+  ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
+  child.pid = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  std::string log = Slurp(dir_ + "/import.log");
+  ASSERT_EQ(WEXITSTATUS(status), 0) << log;
+  EXPECT_TRUE(Has(log, "Imported 600,000 rows")) << log;
+  CliResult cat = RunCli({"lake", "--lake", lake, "cat", "/user/sqoop/sales"}, env);
+  EXPECT_EQ(Lines(cat.out), 600000) << cat.err;
+  std::string ls = RunCli({"lake", "--lake", lake, "ls", "/user/sqoop/sales"}, env).out;
+  EXPECT_TRUE(Has(ls, "_SUCCESS")) << ls;
+  EXPECT_FALSE(Has(ls, "_temporary")) << ls;
+  EXPECT_EQ(Uploads(env), 0);
+  stack.Stop();
+}
+
+TEST_F(S3, BadSettingsAreOneClearLineEach) {
+  auto error = [&](const std::string& env, const std::string& uri) {
+    CliResult r = RunCli({"lake", "--lake", uri, "ls", "/"}, env);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_EQ(Lines(r.err), 1) << r.err;
+    EXPECT_FALSE(Has(r.err, testing::ServiceEnv("AWS_SECRET_ACCESS_KEY"))) << "a secret in a message";
+    return r.err;
+  };
+  EXPECT_TRUE(Has(error("AWS_SECRET_ACCESS_KEY=wrong", lake_), "the secret key does not match the access key"));
+  EXPECT_TRUE(Has(error("AWS_ACCESS_KEY_ID=AKIANOBODY", lake_), "the S3 server does not know this access key"));
+  EXPECT_TRUE(Has(error("", "s3://no-such-bucket-" + std::to_string(getpid())),
+                  "does not exist at " + testing::ServiceEnv("AWS_ENDPOINT_URL") + "; create it (aws s3 mb"));
+  EXPECT_TRUE(Has(error("AWS_REGION=eu-west-3", lake_),
+                  "the bucket is not in region eu-west-3 but in us-east-1; set AWS_REGION"));
+  EXPECT_TRUE(Has(error("AWS_ENDPOINT_URL=http://127.0.0.1:1", lake_),
+                  "(is the S3 server at http://127.0.0.1:1 running and reachable?)"));
+  EXPECT_TRUE(Has(error("env -u AWS_ACCESS_KEY_ID HOME=" + dir_, lake_), "no S3 credentials for"));
+  EXPECT_TRUE(Has(error("", lake_ + "?secret_access_key=x"), "credentials never go in the lake URI"));
+}
+
+TEST_F(S3, CredentialsFromTheSharedFileAndTheConfiguration) {
+  std::filesystem::create_directories(dir_ + "/.aws");
+  std::ofstream(dir_ + "/.aws/credentials") << "[other]\naws_access_key_id = "
+                                            << testing::ServiceEnv("AWS_ACCESS_KEY_ID")
+                                            << "\naws_secret_access_key = "
+                                            << testing::ServiceEnv("AWS_SECRET_ACCESS_KEY") << "\n";
+  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "mkdir", "/probe"}).exit_code, 0);
+  CliResult p = RunCli({"lake", "--lake", lake_, "ls", "/"},
+                       "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME=" + dir_ + " AWS_PROFILE=other");
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_TRUE(Has(p.out, "/probe")) << p.out;
+  std::ofstream(dir_ + "/comptoir.toml") << "[lake.s3]\naccess_key_id = \"" << testing::ServiceEnv("AWS_ACCESS_KEY_ID")
+                                         << "\"\nsecret_access_key = \"" << testing::ServiceEnv("AWS_SECRET_ACCESS_KEY")
+                                         << "\"\n";
+  CliResult c = RunCli({"--config", dir_ + "/comptoir.toml", "lake", "--lake", lake_, "ls", "/"},
+                       "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME=/nonexistent");
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_TRUE(Has(c.out, "/probe")) << c.out;
+}
+
+}  // namespace
+}  // namespace comptoir

@@ -29,7 +29,7 @@ class ArchiverKill : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = testing::TempDir("archive-kill");
-    if (GetParam() == "log") {
+    if (GetParam() == "log" || GetParam() == "s3") {
       bus_ = "log://" + dir_ + "/bus";
     } else {
       bus_ = testing::ServiceEnv("COMPTOIR_TEST_KAFKA");
@@ -37,10 +37,20 @@ class ArchiverKill : public ::testing::TestWithParam<std::string> {
     }
     topic_ = StrCat("archive-", GetParam(), "-", getpid());
     lake_ = dir_ + "/lake";
+    if (GetParam() == "s3") {  // the embedded bus into an object store
+      std::string bucket = testing::ServiceEnv("COMPTOIR_TEST_S3");
+      aws_ = testing::ServiceEnv("COMPTOIR_TEST_AWS_CLI");
+      if (bucket.empty() || aws_.empty()) GTEST_SKIP() << "no S3 server (run `make test`)";
+      lake_ = StrCat(bucket, "/it-archive-", getpid(), "-",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    if (!aws_.empty()) testing::Shell(aws_ + " s3 rm --quiet --recursive " + testing::ShellQuote(lake_ + "/"));
+    std::filesystem::remove_all(dir_);
+  }
   void Run(bool rules);
-  std::string dir_, bus_, topic_, lake_;
+  std::string dir_, bus_, topic_, lake_, aws_;
 };
 
 TEST_P(ArchiverKill, TenKillNinesWhileEventsFlowLeaveEveryEventExactlyOnce) { Run(false); }
@@ -65,7 +75,7 @@ void ArchiverKill::Run(bool rules) {
     archive.insert(archive.begin(), {"--config", config});
   }
   std::mt19937 rng(42);
-  int lo = GetParam() == "log" ? 300 : 1200;
+  int lo = GetParam() == "kafka" ? 1200 : 300;
   std::uniform_int_distribution<int> ms(lo, lo + 700);
   for (int i = 0; i < 10; ++i) {
     int pid = testing::StartCli(archive, dir_ + "/archive.log");
@@ -88,8 +98,14 @@ void ArchiverKill::Run(bool rules) {
   CliResult fin = RunCli(last);
   ASSERT_EQ(fin.exit_code, 0) << fin.err;
 
-  // Read every published file.
+  // Read every published file (an s3:// lake through a copy made by the AWS CLI).
   std::string root = lake_ + "/user/kafka/transactions";
+  if (GetParam() == "s3") {
+    root = dir_ + "/copy";
+    std::string cp = testing::Shell(aws_ + " s3 cp --recursive --only-show-errors " +
+                                    testing::ShellQuote(lake_ + "/user/kafka/transactions/") + " " + root + " 2>&1");
+    ASSERT_EQ(cp, "");
+  }
   std::set<std::string> ids;
   size_t lines = 0;
   std::map<int, std::vector<stream::ArchiveFile>> ranges;
@@ -157,7 +173,7 @@ void ArchiverKill::Run(bool rules) {
   EXPECT_EQ(nlohmann::json::parse(d.out)["lag"], 0) << d.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ArchiverKill, ::testing::Values("log", "kafka"),
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiverKill, ::testing::Values("log", "kafka", "s3"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

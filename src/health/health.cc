@@ -79,6 +79,10 @@ Component LakeProbe(const Targets& t) {
   }
   StatusOr<lake::FileInfo> root = t.lake->Stat("/");
   if (!root.ok()) return {"lake", State::kDown, StrCat(t.lake->Uri(), ": ", root.status().message())};
+  if (t.lake->capabilities().object_store) {  // Stat("/") listed the bucket with the lake's credentials
+    c.detail = StrCat(t.lake->Uri(), ": the bucket answers and lists with these credentials");
+    return c;
+  }
   struct statvfs vfs {};
   if (uri.ok() && uri->scheme == "file" && statvfs(uri->path.c_str(), &vfs) == 0) {
     double free_bytes = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);

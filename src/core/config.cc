@@ -22,6 +22,8 @@ constexpr ConfigKey kBuiltinKeys[] = {
     {"lake.s3.session_token", ConfigType::kString, "", "S3 session token for temporary credentials"},
     {"lake.s3.part_size_mb", ConfigType::kInt, "8", "Multipart upload part size in MiB (5..5120)"},
     {"lake.s3.parallel", ConfigType::kInt, "4", "Parts uploaded at once per file (1..64)"},
+    {"lake.s3.copy_limit_mb", ConfigType::kInt, "5120",
+     "Larger objects are copied through comptoir instead of on the server (single-file publishes; 5..5120 MiB)"},
     {"lake.s3.retry_deadline_ms", ConfigType::kInt, "60000",
      "How long transient S3 failures (server restarting, 5xx, SlowDown) are retried"},
     {"log.level", ConfigType::kString, "info", "trace, debug, info, warn, error or off"},

@@ -254,6 +254,22 @@ TEST_P(StorageContractTest, EmptyFilesEmptyDirectoriesAndOddNames) {
   EXPECT_EQ(fs_->Stat("/e/sub").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_P(StorageContractTest, RenameOfAFileLargerThanOneCopyRequest) {
+  std::unique_ptr<Storage> fs = std::move(fs_);
+  if (GetParam() == "s3") {  // over the copy limit: streamed through the client
+    fs = OpenStorage(std::string(std::getenv("COMPTOIR_TEST_S3")) + prefix_ + "?part_size_mb=5&copy_limit_mb=5").value();
+  }
+  std::string big(12 * 1024 * 1024 + 3, 'r');
+  for (size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('a' + (i / 1000) % 26);
+  ASSERT_TRUE(WriteStringToFile(fs.get(), "/dir/.roll.tmp", big).ok());
+  Status published = PublishStagedFile(fs.get(), "/dir/.roll.tmp", "/dir/roll");
+  ASSERT_TRUE(published.ok()) << published;
+  EXPECT_EQ(*ReadFileToString(fs.get(), "/dir/roll"), big);
+  EXPECT_EQ(fs->Stat("/dir/.roll.tmp").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(fs->ListDeferred("/dir")->empty());
+  fs_ = std::move(fs);
+}
+
 // Deferred uploads: the object store's commit without rename (publish.h).
 TEST_P(StorageContractTest, DeferredUploadsAreInvisibleUntilCompleted) {
   if (!fs_->capabilities().object_store) {

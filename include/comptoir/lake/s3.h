@@ -4,6 +4,7 @@
 //
 //   s3://BUCKET[/PREFIX][?endpoint=URL][&region=R][&path_style=true|false]
 //                      [&profile=NAME][&retry_deadline_ms=60000]
+//                      [&part_size_mb=8][&parallel=4][&copy_limit_mb=5120]
 //
 // Lake path /user/sqoop/sales/part-m-00000 is the object PREFIX/user/sqoop/
 // sales/part-m-00000. Settings come, first found wins, from the URI's query,
@@ -15,11 +16,14 @@
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then the profile
 // of the credentials file. They never appear in Uri(), messages or logs.
 //
-// libcurl 7.88's signing (CURLOPT_AWS_SIGV4) leaves three things to the
+// libcurl 7.88's signing (CURLOPT_AWS_SIGV4) leaves four things to the
 // caller, all handled here: the x-amz-content-sha256 header (S3 requires it;
 // set to the SHA-256 of the body, so the server also checks every byte), the
-// query string (signed as given: sent sorted and percent-encoded), and
-// parameters without a value (`?uploads` is sent as `uploads=`).
+// query string (signed as given: sent sorted and percent-encoded), parameters
+// without a value (`?uploads` is sent as `uploads=`), and headers whose name
+// is a prefix of another's (x-amz-copy-source / x-amz-copy-source-range),
+// which it sorts wrongly: never sent together (no UploadPartCopy; an object
+// over copy_limit_mb is copied through this process).
 //
 // Directories are prefixes; MakeDirs() writes an empty "DIR/" marker object
 // so an empty directory exists. Files are written in parts of part_size_mb
@@ -52,6 +56,7 @@ struct S3Options {
   std::string credentials_from;  // where the key came from, for messages ("env AWS_ACCESS_KEY_ID")
   size_t part_size = 8 << 20;    // bytes per multipart part (5 MiB..5 GiB)
   int parallel = 4;              // parts in flight per file
+  uint64_t copy_limit = uint64_t{5} << 30;  // larger objects are copied through the client, not on the server
   core::RetryOptions retry;
   long connect_timeout_ms = 10000;
 };

@@ -220,8 +220,9 @@ class S3Storage;
 // multipart upload with at most `parallel` parts in flight.
 class S3WritableFile final : public WritableFile {
  public:
-  S3WritableFile(S3Storage* fs, std::string path, std::string key, bool deferred)
-      : fs_(fs), path_(std::move(path)), key_(std::move(key)), deferred_(deferred) {}
+  // `exclusive`: the file must not exist when it appears (If-None-Match: *).
+  S3WritableFile(S3Storage* fs, std::string path, std::string key, bool deferred, bool exclusive)
+      : fs_(fs), path_(std::move(path)), key_(std::move(key)), deferred_(deferred), exclusive_(exclusive) {}
   ~S3WritableFile() override;
   Status Append(std::string_view data) override;
   Status Close() override;
@@ -236,6 +237,7 @@ class S3WritableFile final : public WritableFile {
   std::string path_;
   std::string key_;
   bool deferred_;
+  bool exclusive_;
   std::string buffer_;
   std::string upload_id_;
   std::deque<std::string> etags_;  // a deque: the part threads hold references into it
@@ -367,7 +369,7 @@ class S3Storage final : public Storage {
       ASSIGN_OR_RETURN(std::optional<FileInfo> file, Head(p));
       if (file.has_value()) return absl::AlreadyExistsError(StrCat("create ", p, ": already exists"));
     }
-    return std::unique_ptr<WritableFile>(new S3WritableFile(this, p, Key(p), options.deferred));
+    return std::unique_ptr<WritableFile>(new S3WritableFile(this, p, Key(p), options.deferred, !options.overwrite && !options.deferred));
   }
 
   StatusOr<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path) override {
@@ -426,7 +428,11 @@ class S3Storage final : public Storage {
     return DeleteKeys(names, what);
   }
 
-  Status CompleteDeferred(std::string_view token) override {
+  Status CompleteDeferred(std::string_view token) override { return FinishUpload(token, false); }
+
+  // Completes the multipart upload of `token`; `exclusive`: only if no file
+  // of that name exists (AlreadyExists otherwise).
+  Status FinishUpload(std::string_view token, bool exclusive) {
     nlohmann::json t = nlohmann::json::parse(token, nullptr, false);
     if (t.is_discarded() || !t.contains("upload_id") || !t.contains("parts")) {
       return absl::InvalidArgumentError(StrCat("not an upload token of ", Uri()));
@@ -439,7 +445,7 @@ class S3Storage final : public Storage {
                 "</ETag></Part>");
     }
     xml += "</CompleteMultipartUpload>";
-    Status s = CompleteUpload(key, id, xml, StrCat("publish ", path));
+    Status s = CompleteUpload(key, id, xml, StrCat("publish ", path), exclusive);
     if (!absl::IsNotFound(s)) return s;
     // Completed already (a retry after a lost answer, or a commit resumed)?
     ASSIGN_OR_RETURN(std::optional<FileInfo> file, Head(path));
@@ -518,9 +524,10 @@ class S3Storage final : public Storage {
   }
 
   Status CompleteUpload(const std::string& key, const std::string& id, const std::string& xml,
-                        std::string_view what) {
+                        std::string_view what, bool exclusive) {
     Request r{.method = "POST", .key = key, .query = {{"uploadId", id}},
               .headers = {"Content-Type: application/xml"}, .body = xml, .has_body = true};
+    if (exclusive) r.headers.push_back("If-None-Match: *");
     Response resp;
     RETURN_IF_ERROR(Send(r, &resp, what));
     // A 200 answer may still carry an error (S3 sends it while it works).
@@ -536,8 +543,9 @@ class S3Storage final : public Storage {
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
   }
 
-  Status PutObject(const std::string& key, const std::string& path, std::string_view data) {
+  Status PutObject(const std::string& key, const std::string& path, std::string_view data, bool exclusive) {
     Request r{.method = "PUT", .key = key, .body = data, .has_body = true};
+    if (exclusive) r.headers.push_back("If-None-Match: *");
     return Send(r, nullptr, StrCat("write ", path));
   }
 
@@ -696,7 +704,7 @@ class S3Storage final : public Storage {
   Status Copy(const std::string& from, const std::string& to, uint64_t size, std::string_view what) {
     if (size > o_.copy_limit) {
       ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> in, Open(PathOf(from), 0, UINT64_MAX));
-      S3WritableFile out(this, PathOf(to), to, false);
+      S3WritableFile out(this, PathOf(to), to, false, false);
       std::string buf(1 << 20, '\0');
       while (true) {
         ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
@@ -802,13 +810,13 @@ Status S3WritableFile::Close() {
   closed_ = true;
   if (!error_.ok()) return error_;
   error_ = [&]() -> Status {
-    if (upload_id_.empty() && !deferred_) return fs_->PutObject(key_, path_, buffer_);
+    if (upload_id_.empty() && !deferred_) return fs_->PutObject(key_, path_, buffer_, exclusive_);
     if (!buffer_.empty() || etags_.empty()) RETURN_IF_ERROR(SendPart(std::move(buffer_)));
     buffer_ = std::string();
     RETURN_IF_ERROR(Drain(0));
     token_ = Token(path_, key_, upload_id_, {etags_.begin(), etags_.end()}, size_);
     if (deferred_) return absl::OkStatus();
-    RETURN_IF_ERROR(fs_->CompleteDeferred(token_));
+    RETURN_IF_ERROR(fs_->FinishUpload(token_, exclusive_));
     token_.clear();
     upload_id_.clear();
     return absl::OkStatus();
@@ -875,6 +883,9 @@ Status S3ErrorToStatus(int curl_code, long http_status, std::string_view body, s
   const std::string creds = StrCat(" (credentials from ", o.credentials_from.empty() ? "nowhere" : o.credentials_from,
                                    "; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, [lake.s3] or ~/.aws/credentials)");
   if (code == "NoSuchKey" || code == "NoSuchUpload") return absl::NotFoundError(text);
+  if (code == "PreconditionFailed" || http_status == 412) {  // If-None-Match: * on a create
+    return absl::AlreadyExistsError(StrCat(context, ": already exists"));
+  }
   if (code == "NoSuchBucket") {
     return absl::FailedPreconditionError(StrCat(context, ": bucket \"", o.bucket, "\" does not exist at ", o.endpoint,
                                                 "; create it (aws s3 mb s3://", o.bucket, ") or fix the lake URI"));

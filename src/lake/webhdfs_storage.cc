@@ -407,7 +407,10 @@ Status WebHdfsErrorToStatus(int curl_code, long http_status, std::string_view bo
   }
   std::string text = StrCat(context, ": ", message.empty() ? StrCat("HTTP ", http_status) : message);
   if (exception == "FileNotFoundException") return absl::NotFoundError(text);
-  if (exception == "FileAlreadyExistsException") return absl::AlreadyExistsError(text);
+  // AlreadyBeingCreated: another client is writing that file now (it holds the lease).
+  if (exception == "FileAlreadyExistsException" || exception == "AlreadyBeingCreatedException") {
+    return absl::AlreadyExistsError(text);
+  }
   if (exception == "AccessControlException" || exception == "SecurityException") {
     return absl::PermissionDeniedError(text);
   }

@@ -168,6 +168,25 @@ TEST_P(StorageContractTest, CreateWithoutOverwriteRefusesExisting) {
   EXPECT_EQ(*ReadFileToString(fs_.get(), "/f"), "two");
 }
 
+// Two creates of one name without overwrite: the second writer fails with
+// AlreadyExists (at Create or at Close) and the first one's bytes stay.
+TEST_P(StorageContractTest, CreateWithoutOverwriteLosesARaceCleanly) {
+  auto a = fs_->Create("/race", {});
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = fs_->Create("/race", {});
+  ASSERT_TRUE((*a)->Append("first").ok());
+  Status second = b.status();
+  if (b.ok()) {
+    (void)(*b)->Append("second");
+    ASSERT_TRUE((*a)->Close().ok());
+    second = (*b)->Close();
+  } else {
+    ASSERT_TRUE((*a)->Close().ok());
+  }
+  EXPECT_EQ(second.code(), absl::StatusCode::kAlreadyExists) << second;
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/race"), "first");
+}
+
 TEST_P(StorageContractTest, AppendAndRangedRead) {
   if (fs_->capabilities().supports_append) {
     ASSERT_TRUE(WriteStringToFile(fs_.get(), "/log", "hello ").ok());

@@ -109,7 +109,26 @@ TEST_F(S3, ImportOfTheRealSampleIsByteIdenticalToAFileImportReadBackByTheAwsCli)
   EXPECT_FALSE(Has(ls, "_temporary")) << ls;
   ASSERT_EQ(RunCli({"lake", "--lake", lake_, "get", "/user/sqoop/sales/part-m-00002", dir_ + "/p2"}).exit_code, 0);
   EXPECT_EQ(Slurp(dir_ + "/p2"), Slurp(dir_ + "/lake/user/sqoop/sales/part-m-00002"));
-  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "rm", "-r", "/user/sqoop"}).exit_code, 0);
+
+  // A view built into the bucket, then serve and health on the s3:// lake.
+  CliResult view = RunCli({"views", "build", "--lake", lake_});
+  ASSERT_EQ(view.exit_code, 0) << view.err;
+  EXPECT_TRUE(Has(view.out, "1,521 records for 2,823 rows")) << view.out;
+  CliResult health = RunCli({"health", "--lake", lake_, "--bus", "log://" + dir_ + "/bus", "--jobs-dir", "none"});
+  EXPECT_TRUE(Has(health.out, "ok        lake")) << health.out;
+  EXPECT_TRUE(Has(health.out, "the bucket answers and lists with these credentials")) << health.out;
+  EXPECT_TRUE(Has(health.out, "ok        view /user/comptoir/views/sales")) << health.out;
+  testing::ChildReaper serve{testing::StartCli({"serve", "--listen", "127.0.0.1:0", "--jobs-dir", "none", "--lake",
+                                                lake_, "--bus", "log://" + dir_ + "/bus"},
+                                               dir_ + "/serve.log")};
+  std::string url = testing::WaitForLine(dir_ + "/serve.log", "dashboard on (http://127\\.0\\.0\\.1:[0-9]+)/", 10000);
+  ASSERT_FALSE(url.empty()) << Slurp(dir_ + "/serve.log");
+  testing::HttpResult summary = testing::HttpGet(url + "/api/v1/sales/summary");
+  ASSERT_EQ(summary.status, 200) << summary.body;
+  EXPECT_TRUE(Has(summary.body, "\"total_sales\":10032628.85")) << summary.body.substr(0, 400);
+  EXPECT_TRUE(Has(summary.body, "\"from\":\"views\"")) << summary.body.substr(0, 400);
+
+  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "rm", "-r", "/user"}).exit_code, 0);
   EXPECT_EQ(Shell(aws_ + " s3 ls --recursive " + ShellQuote(lake_ + "/") + " 2>&1"), "");
 }
 
@@ -219,10 +238,11 @@ TEST_F(S3, CredentialsFromTheSharedFileAndTheConfiguration) {
                        "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME=" + dir_ + " AWS_PROFILE=other");
   EXPECT_EQ(p.exit_code, 0) << p.err;
   EXPECT_TRUE(Has(p.out, "/probe")) << p.out;
-  std::ofstream(dir_ + "/comptoir.toml") << "[lake.s3]\naccess_key_id = \"" << testing::ServiceEnv("AWS_ACCESS_KEY_ID")
+  std::ofstream(dir_ + "/comptoir.toml") << "[lake]\nuri = \"" << lake_ << "\"\n[lake.s3]\naccess_key_id = \""
+                                         << testing::ServiceEnv("AWS_ACCESS_KEY_ID")
                                          << "\"\nsecret_access_key = \"" << testing::ServiceEnv("AWS_SECRET_ACCESS_KEY")
                                          << "\"\n";
-  CliResult c = RunCli({"--config", dir_ + "/comptoir.toml", "lake", "--lake", lake_, "ls", "/"},
+  CliResult c = RunCli({"--config", dir_ + "/comptoir.toml", "lake", "ls", "/"},
                        "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME=/nonexistent");
   EXPECT_EQ(c.exit_code, 0) << c.err;
   EXPECT_TRUE(Has(c.out, "/probe")) << c.out;

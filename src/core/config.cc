@@ -146,6 +146,12 @@ StatusOr<Config> Config::Load(const std::string& path, bool explicit_path,
     }
     std::map<std::string, std::string> flat;
     RETURN_IF_ERROR(Flatten(parsed, "", &flat, path));
+    // TOML cannot have `lake = "..."` beside a [lake.s3] table: [lake] uri = "..." says the same.
+    if (auto uri = flat.find("lake.uri"); uri != flat.end()) {
+      if (flat.contains("lake")) return absl::InvalidArgumentError(StrCat(path, ": both lake and lake.uri are set"));
+      flat["lake"] = uri->second;
+      flat.erase("lake.uri");
+    }
     for (const auto& [k, v] : flat) RETURN_IF_ERROR(c.Put(k, v, StrCat("file ", path)));
   } else if (explicit_path) {
     return absl::NotFoundError(StrCat("config file ", path, " does not exist"));

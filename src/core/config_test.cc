@@ -35,6 +35,17 @@ class ConfigTest : public ::testing::Test {
   std::map<std::string, std::string> env_;
 };
 
+TEST_F(ConfigTest, TheLakeUriInsideALakeTableBesideLakeS3) {
+  StatusOr<Config> c = Config::Load(Write("[lake]\nuri = \"s3://acme/prod\"\n[lake.s3]\nregion = \"eu-west-3\"\n"
+                                          "part_size_mb = 16\n"),
+                                    true, BuiltinConfigKeys(), Env());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->GetString("lake"), "s3://acme/prod");
+  EXPECT_EQ(c->GetString("lake.s3.region"), "eu-west-3");
+  EXPECT_EQ(c->GetInt("lake.s3.part_size_mb"), 16);
+  EXPECT_EQ(Config::EnvName("lake.s3.endpoint"), "COMPTOIR_LAKE_S3_ENDPOINT");
+}
+
 TEST_F(ConfigTest, LayersDefaultsFileEnvFlags) {
   std::string p = Write("lake = \"/data/lake\"\n[import]\nnum_mappers = 8\nfetch_size = 500\n");
   env_["COMPTOIR_IMPORT_FETCH_SIZE"] = "700";

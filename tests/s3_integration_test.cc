@@ -168,6 +168,32 @@ TEST_F(S3, KilledImportsLeaveNothingPartialAndTheRerunIsExactWithNoOrphanUpload)
   EXPECT_FALSE(Has(ls, "_temporary")) << ls;
 }
 
+TEST_F(S3, AKilledPutLeavesNothingAfterTheRerun) {
+  std::string local = dir_ + "/big.bin";
+  {
+    std::ofstream out(local, std::ios::binary);
+    std::string block(1 << 20, '\0');
+    for (int i = 0; i < 200; ++i) {
+      for (size_t j = 0; j < block.size(); j += 4096) block[j] = static_cast<char>(i + j / 4096);
+      out << block;
+    }
+  }
+  testing::ChildReaper put{testing::StartCli({"lake", "--lake", lake_, "put", local, "/in/big.bin"}, dir_ + "/put.log")};
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(put.pid, SIGKILL);
+  int status = 0;
+  ::waitpid(put.pid, &status, 0);
+  put.pid = -1;
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the put ended before the kill: " << Slurp(dir_ + "/put.log");
+  EXPECT_EQ(RunCli({"lake", "--lake", lake_, "ls", "/in/big.bin"}).exit_code, 1) << "half a file is visible";
+  EXPECT_GE(Uploads(), 1) << "the killed put had an upload in flight";
+  CliResult again = RunCli({"lake", "--lake", lake_, "put", "-f", local, "/in/big.bin"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Uploads(), 0) << "the killed put's upload was left behind";
+  ASSERT_EQ(RunCli({"lake", "--lake", lake_, "get", "/in/big.bin", dir_ + "/back.bin"}).exit_code, 0);
+  EXPECT_TRUE(Slurp(dir_ + "/back.bin") == Slurp(local));
+}
+
 TEST_F(S3, ServerStoppedForThirtySecondsDuringAnImportIsRetriedThenSucceeds) {
   std::filesystem::create_directories(dir_ + "/stack");
   testing::PrivateStack stack(dir_ + "/stack");

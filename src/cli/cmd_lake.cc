@@ -99,6 +99,13 @@ Status Put(lake::Storage* fs, const std::string& local, const std::string& path,
     if (exists && !overwrite) {
       return absl::AlreadyExistsError(StrCat(path, " already exists; use -f to overwrite"));
     }
+    if (in_place) {  // what a killed put of this file left on the server goes first
+      ASSIGN_OR_RETURN(std::vector<std::string> left, fs->ListDeferred(lake::ParentPath(path)));
+      for (const std::string& token : left) {
+        nlohmann::json t = nlohmann::json::parse(token, nullptr, false);
+        if (t.is_object() && t.value("path", "") == path) RETURN_IF_ERROR(fs->AbortDeferred(token));
+      }
+    }
     core::Progress progress("put", total, "bytes", quiet);
     std::vector<char> buf(1 << 20);
     auto upload = [&]() -> Status {

@@ -425,7 +425,11 @@ class S3Storage final : public Storage {
     }
     std::vector<std::string> names;
     for (auto& [k, size] : keys) names.push_back(std::move(k));
-    return DeleteKeys(names, what);
+    RETURN_IF_ERROR(DeleteKeys(names, what));
+    // A directory goes with the unfinished uploads under it (a killed `lake put`'s).
+    ASSIGN_OR_RETURN(std::vector<std::string> uploads, ListDeferred(p));
+    for (const std::string& token : uploads) RETURN_IF_ERROR(AbortDeferred(token));
+    return absl::OkStatus();
   }
 
   Status CompleteDeferred(std::string_view token) override { return FinishUpload(token, false); }

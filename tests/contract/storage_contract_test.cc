@@ -360,6 +360,56 @@ TEST_P(StorageContractTest, PublicationReplacesAppendsAndAbortsAtomically) {
   EXPECT_TRUE(fs_->ListDeferred("/user/sqoop/sales")->empty());
 }
 
+// A crash after the object-store commit point (the manifest written, some
+// uploads completed, no _SUCCESS): the next writer finishes the commit.
+TEST_P(StorageContractTest, AnObjectStoreCommitCutAfterItsCommitPointIsRolledForward) {
+  if (!fs_->capabilities().object_store) GTEST_SKIP() << "the rename form rolls back (publish_test.cc)";
+  class CutAfterOneCompletion final : public StorageWrapper {
+   public:
+    using StorageWrapper::StorageWrapper;
+    Status CompleteDeferred(std::string_view token) override {
+      if (++completed_ > 1) return absl::UnavailableError("the process died here");
+      return target()->CompleteDeferred(token);
+    }
+    int completed_ = 0;
+  };
+  auto write = [](Publication* p, const std::string& name, const std::string& data) {
+    auto f = p->Create(name);
+    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_TRUE((*f)->Append(data).ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  };
+  {
+    auto p = Publication::Begin(fs_.get(), "/t", PublishMode::kCreate);
+    ASSERT_TRUE(p.ok());
+    write(p->get(), "part-m-00000", "old0\n");
+    write(p->get(), "part-m-00001", "old1\n");
+    write(p->get(), "part-m-00002", "old2\n");
+    ASSERT_TRUE((*p)->Commit().ok());
+  }
+  CutAfterOneCompletion cut(fs_.get());
+  {
+    auto p = Publication::Begin(&cut, "/t", PublishMode::kReplace);
+    ASSERT_TRUE(p.ok());
+    write(p->get(), "part-m-00000", "new0\n");
+    write(p->get(), "part-m-00001", "new1\n");
+    Status s = (*p)->Commit();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_TRUE(std::string(s.message()).find("the next writer to it completes the commit") != std::string::npos) << s;
+  }
+  EXPECT_EQ(fs_->Stat("/t/_SUCCESS").status().code(), absl::StatusCode::kNotFound) << "no _SUCCESS mid-commit";
+  // The next writer (any Begin, here an append) completes it first.
+  auto next = Publication::Begin(fs_.get(), "/t", PublishMode::kAppend);
+  ASSERT_TRUE(next.ok()) << next.status();
+  (*next)->Abort();
+  std::vector<std::string> names;
+  for (const FileInfo& f : fs_->List("/t").value_or(std::vector<FileInfo>())) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"_SUCCESS", "part-m-00000", "part-m-00001"}));
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/t/part-m-00000"), "new0\n");
+  EXPECT_EQ(*ReadFileToString(fs_.get(), "/t/part-m-00001"), "new1\n");
+  EXPECT_TRUE(fs_->ListDeferred("/t")->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
                          ::testing::Values("mem", "file", "webhdfs", "s3"));
 

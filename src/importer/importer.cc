@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -841,6 +842,13 @@ Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& p
   for (const Column& c : plan.columns) names.push_back(c.name);
   Quality& q = shared->quality;
   ASSIGN_OR_RETURN(q.checker, quality::RowChecker::Create(rules, plan.target, names, quality::LakeColumnValues(lake)));
+  // Key sets sized up front (about 20 bytes a key): to the exact count, or to
+  // at most 4M rows of a catalog's estimate (which can be far off).
+  if (plan.source_rows) {
+    q.checker->ReserveKeys(std::min<uint64_t>(*plan.source_rows, uint64_t{64} << 20));
+  } else if (plan.estimated_rows) {
+    q.checker->ReserveKeys(std::min<uint64_t>(*plan.estimated_rows, uint64_t{4} << 20));
+  }
   q.run = quality::NewRunId();
   ASSIGN_OR_RETURN(q.rejects_schema, quality::RejectsSchema(schema));
   return absl::OkStatus();
@@ -850,8 +858,73 @@ Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& p
 // (row_count) checked on the rows it would publish.
 // Why a dataset rule fails for this run ("" when it holds). `r` has the
 // run's counts.
+// drift by distribution: the shares of the most frequent values of a run (the
+// rest in kOtherCategory), what the history keeps.
+constexpr size_t kSharesKept = 20;
+
+std::map<std::string, double> Shares(const std::map<std::string, uint64_t, std::less<>>& counts) {
+  std::vector<std::pair<uint64_t, std::string>> by_count;
+  uint64_t total = 0;
+  for (const auto& [value, n] : counts) {
+    by_count.emplace_back(n, value);
+    total += n;
+  }
+  std::sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) {
+    return x.first != y.first ? x.first > y.first : x.second < y.second;
+  });
+  std::map<std::string, double> out;
+  for (size_t i = 0; i < by_count.size(); ++i) {
+    const std::string& key = i < kSharesKept ? by_count[i].second : std::string(quality::kOtherCategory);
+    out[key] += static_cast<double>(by_count[i].first) / static_cast<double>(total);
+  }
+  return out;
+}
+
+// Why a categorical column's distribution moved too far from the average of
+// the last runs ("" when it did not, or when there is nothing to compare).
+std::string DistributionDrift(const quality::Rule& rule, const ImportPlan& plan, const quality::RowChecker& checker,
+                              lake::Storage* lake, double limit, quality::RuleResult* res) {
+  auto m = checker.column_metrics().find(rule.number);
+  if (m == checker.column_metrics().end() || m->second.counts.empty()) return "";  // no value to measure
+  res->shares = Shares(m->second.counts);
+  StatusOr<std::vector<quality::RunRecord>> history = quality::ReadHistory(lake, plan.target);
+  std::map<std::string, double> baseline;
+  int runs = 0;
+  if (history.ok()) {
+    for (auto it = history->rbegin(); it != history->rend() && runs < rule.runs; ++it) {
+      if (it->failed()) continue;
+      for (const quality::RuleResult& x : it->rules) {
+        if (x.number != rule.number || x.check != "drift" || x.shares.empty()) continue;
+        for (const auto& [value, share] : x.shares) baseline[value] += share;
+        ++runs;
+      }
+    }
+  }
+  if (runs == 0) return "";  // the first run sets the baseline
+  for (auto& [value, share] : baseline) share /= runs;
+  std::map<std::string, std::pair<double, double>> both;  // value -> (baseline, this run)
+  for (const auto& [value, share] : baseline) both[value].first = share;
+  for (const auto& [value, share] : res->shares) both[value].second = share;
+  double distance = 0, largest = -1;
+  std::string moved;
+  for (const auto& [value, shares] : both) {
+    double d = std::abs(shares.second - shares.first);
+    distance += d / 2;
+    if (d > largest) {
+      largest = d;
+      moved = fmt::format("{} {:.1f}% -> {:.1f}%", value, shares.first * 100, shares.second * 100);
+    }
+  }
+  res->value = distance;
+  return distance > limit ? fmt::format("the distribution moved {:.3f} (total variation) from the average of the last "
+                                        "{} run(s); most: {}",
+                                        distance, runs, moved)
+                          : "";
+}
+
 std::string DatasetRuleFailure(const quality::Rule& rule, const quality::RunRecord& r, const ImportPlan& plan,
-                               const quality::RowChecker& checker, lake::Storage* lake, std::optional<double>* value) {
+                               const quality::RowChecker& checker, lake::Storage* lake, quality::RuleResult* res) {
+  std::optional<double>* value = &res->value;
   auto fraction = [](uint64_t part, uint64_t whole) { return whole == 0 ? 0.0 : static_cast<double>(part) / whole; };
   double limit = rule.max ? std::stod(*rule.max) : 0;
   switch (rule.check) {
@@ -897,6 +970,7 @@ std::string DatasetRuleFailure(const quality::Rule& rule, const quality::RunReco
                        : "";
     }
     case quality::Check::kDrift: {
+      if (rule.measure == "distribution") return DistributionDrift(rule, plan, checker, lake, limit, res);
       auto m = checker.column_metrics().find(rule.number);
       if (m == checker.column_metrics().end() || m->second.numbers == 0) return "";  // no number to measure
       double mean = m->second.sum / static_cast<double>(m->second.numbers);
@@ -958,8 +1032,8 @@ quality::RunRecord QualityRecord(const std::vector<quality::Rule>& rules, const 
   for (const quality::Rule& rule : rules) {
     if (rule.per_record()) continue;
     quality::RuleResult res{rule.number, rule.Label(), std::string(quality::CheckName(rule.check)),
-                            Join(rule.columns, "+"), std::string(quality::ActionName(rule.action)), rule.Describe(), 0, std::nullopt};
-    std::string why = DatasetRuleFailure(rule, r, plan, *q->checker, lake, &res.value);
+                            Join(rule.columns, "+"), std::string(quality::ActionName(rule.action)), rule.Describe(), 0, std::nullopt, {}};
+    std::string why = DatasetRuleFailure(rule, r, plan, *q->checker, lake, &res);
     if (!why.empty()) {
       res.failed = 1;
       res.describe = StrCat(rule.Describe(), ": ", why);

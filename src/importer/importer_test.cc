@@ -220,6 +220,58 @@ TEST_F(SqliteImportTest, DriftAndDuplicateFractionAcrossRuns) {
   EXPECT_TRUE(history->at(0).rules[0].value.has_value()) << "the mean is kept for the next runs";
 }
 
+// drift of a categorical column: the shares of its values against their
+// average over the earlier runs (total variation distance).
+TEST_F(SqliteImportTest, DriftOfACategoricalColumnsDistribution) {
+  std::string toml = (dir_ / "rules.toml").string();
+  std::ofstream(toml) << "[[quality.rule]]\ndataset = \"/user/sqoop/sales\"\ncolumn = \"STATUS\"\n"
+                         "check = \"drift\"\nmeasure = \"distribution\"\nmax = 0.02\nruns = 5\n";
+  ImportOptions o = Options();
+  o.rules = *quality::LoadRules(toml, true);
+  o.num_mappers = 2;
+  std::map<std::string, int64_t> counts;
+  int64_t rows = 0;
+  {
+    source::ConnectOptions co;
+    co.url = url_;
+    auto conn = *source::Connect(co);
+    ASSERT_TRUE(conn->Query("SELECT STATUS, COUNT(*) FROM sales GROUP BY STATUS", [&](const source::Row& r) {
+                      counts[std::string(*r.values[0])] = std::stoll(std::string(*r.values[1]));
+                      rows += std::stoll(std::string(*r.values[1]));
+                      return absl::OkStatus();
+                    }).ok());
+  }
+  ASSERT_GE(counts.size(), 3u) << "the generator writes several statuses";
+  auto first = RunImport(o, lake_.get());
+  ASSERT_TRUE(first.ok()) << first.status();
+  const quality::RuleResult& baseline = first->quality->rules[0];
+  EXPECT_EQ(baseline.failed, 0u) << "the first run sets the baseline";
+  EXPECT_FALSE(baseline.value.has_value());
+  ASSERT_EQ(baseline.shares.size(), counts.size());
+  for (const auto& [status, n] : counts) {
+    EXPECT_NEAR(baseline.shares.at(status), static_cast<double>(n) / rows, 1e-12) << status;
+  }
+  o.delete_target_dir = true;
+  auto same = RunImport(o, lake_.get());  // the same data: distance 0
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->quality->rules[0].failed, 0u) << same->quality->rules[0].describe;
+  EXPECT_NEAR(same->quality->rules[0].value.value_or(-1), 0.0, 1e-12);
+  // Only the shipped orders: the distance is everything that was not shipped.
+  o.where = "STATUS = 'Shipped'";
+  auto shipped = RunImport(o, lake_.get());
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  const quality::RuleResult& moved = shipped->quality->rules[0];
+  double want = 1.0 - static_cast<double>(counts["Shipped"]) / rows;
+  EXPECT_NEAR(moved.value.value_or(-1), want, 1e-9);
+  EXPECT_EQ(moved.failed, want > 0.02 ? 1u : 0u) << moved.describe;
+  EXPECT_NE(moved.describe.find("(total variation) from the average of the last 2 run(s); most: Shipped"),
+            std::string::npos)
+      << moved.describe;
+  auto history = quality::ReadHistory(lake_.get(), "/user/sqoop/sales");
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ(history->at(2).rules[0].shares.size(), 1u) << "the shares are kept for the next runs";
+}
+
 TEST_F(SqliteImportTest, ColumnsWhereAndQuery) {
   ImportOptions o = Options();
   o.columns = {"ordernumber", "SALES"};

@@ -32,6 +32,7 @@ std::string RunRecord::ToJsonLine() const {
     json x = {{"number", r.number}, {"name", r.name},         {"check", r.check}, {"column", r.column},
               {"action", r.action}, {"describe", r.describe}, {"failed", r.failed}};
     if (r.value) x["value"] = *r.value;
+    if (!r.shares.empty()) x["shares"] = r.shares;
     rs.push_back(std::move(x));
   }
   json j = {{"run", run},           {"time", time},       {"dataset", dataset},   {"writer", writer},
@@ -67,6 +68,11 @@ StatusOr<RunRecord> RunRecord::FromJsonLine(std::string_view line) {
       rr.describe = x.value("describe", "");
       rr.failed = x.value("failed", uint64_t{0});
       if (x.contains("value") && x["value"].is_number()) rr.value = x["value"].get<double>();
+      if (x.contains("shares") && x["shares"].is_object()) {
+        for (const auto& [k, v] : x["shares"].items()) {
+          if (v.is_number()) rr.shares[k] = v.get<double>();
+        }
+      }
       r.rules.push_back(std::move(rr));
     }
   } catch (const json::exception& e) {

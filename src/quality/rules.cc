@@ -74,7 +74,7 @@ std::set<std::string_view> KeysOf(Check c) {
     case Check::kRejectFraction: return {"max"};
     case Check::kFreshness: return {"column", "max_age"};
     case Check::kDuplicateFraction: return {"column", "columns", "max"};
-    case Check::kDrift: return {"column", "max", "runs"};
+    case Check::kDrift: return {"column", "max", "runs", "measure"};
   }
   return {};
 }
@@ -254,6 +254,16 @@ class RuleReader {
           std::optional<int64_t> v = n->value_exact<int64_t>();
           if (!v || *v < 1 || *v > 1000) return Error("runs", "`runs` must be a whole number from 1 to 1000");
           r->runs = static_cast<int>(*v);
+        }
+        if (const toml::node* n = t_.get("measure"); n != nullptr && r->check == Check::kDrift) {
+          std::optional<std::string> v = n->value_exact<std::string>();
+          if (!v || (*v != "mean" && *v != "distribution")) {
+            return Error("measure", "`measure` must be \"mean\" (a numeric column) or \"distribution\" (a categorical one)");
+          }
+          r->measure = *v;
+          if (r->measure == "distribution" && *CompareDecimal(*r->max, "1") > 0) {
+            return Error("max", StrCat("`max` = ", *r->max, " is not a distance (0 to 1)"));
+          }
         }
         return absl::OkStatus();
       }
@@ -445,6 +455,10 @@ std::string Rule::Describe() const {
       break;
     case Check::kChange:
     case Check::kDrift:
+      if (check == Check::kDrift && measure == "distribution") {
+        StrAppend(&out, " distribution within ", *max, " (total variation) of the last ", runs, " runs");
+        break;
+      }
       StrAppend(&out, check == Check::kDrift ? " mean" : "", " within ", *max, " of the median of ", runs, " runs");
       break;
     case Check::kDuplicateFraction:
@@ -528,9 +542,15 @@ StatusOr<int> CompareDecimal(std::string_view a, std::string_view b) {
 // a false repeat needs a 128-bit collision: about 1e-26 for 2e6 keys), in 16
 // shards so parallel splits rarely wait for each other.
 struct SeenKeys {
+  // A fingerprint is already a strong hash: its high half is the table's
+  // hash (the low half picks the shard, so it would leave the table's low
+  // bits constant).
+  struct HighHalf {
+    size_t operator()(absl::uint128 key) const { return absl::Uint128High64(key); }
+  };
   struct Shard {
     std::mutex mu;
-    absl::flat_hash_set<absl::uint128> keys;
+    absl::flat_hash_set<absl::uint128, HighHalf> keys;
   };
   std::array<Shard, 16> shards;
 
@@ -539,6 +559,13 @@ struct SeenKeys {
     Shard& s = shards[absl::Uint128Low64(key) & 15];
     std::lock_guard<std::mutex> lock(s.mu);
     return s.keys.insert(key).second;
+  }
+  // Room for about `keys` keys in all, so the tables do not grow (and rehash) as they fill.
+  void Reserve(uint64_t keys) {
+    for (Shard& s : shards) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.keys.reserve(static_cast<size_t>(keys / shards.size() + keys / (shards.size() * 32) + 16));
+    }
   }
 };
 
@@ -561,9 +588,25 @@ std::optional<absl::uint128> KeyOf(std::span<const std::optional<std::string_vie
 struct RowChecker::Tracked {
   int number = 0;
   Check check = Check::kNullFraction;
+  bool distribution = false;  // drift of a categorical column
   std::vector<size_t> cols;
   std::shared_ptr<SeenKeys> seen;  // duplicate_fraction
 };
+
+namespace {
+
+void CountCategory(std::map<std::string, uint64_t, std::less<>>* counts, std::string_view value, uint64_t n) {
+  auto it = counts->find(value);
+  if (it != counts->end()) {
+    it->second += n;
+  } else if (counts->size() < kMaxCategories) {
+    counts->emplace(std::string(value), n);
+  } else {
+    (*counts)[std::string(kOtherCategory)] += n;
+  }
+}
+
+}  // namespace
 
 // Copied by Fork(): everything but the seen keys is read-only once built.
 struct RowChecker::Compiled {
@@ -606,6 +649,7 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
       auto t = std::make_shared<Tracked>();
       t->number = r.number;
       t->check = r.check;
+      t->distribution = r.check == Check::kDrift && r.measure == "distribution";
       ASSIGN_OR_RETURN(t->cols, ColumnIndexes(r, r.columns, dataset, columns));
       if (r.check == Check::kDuplicateFraction) t->seen = std::make_shared<SeenKeys>();
       c.tracked_.push_back(std::move(t));
@@ -638,6 +682,15 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
   return c;
 }
 
+void RowChecker::ReserveKeys(uint64_t rows) {
+  for (Compiled& k : compiled_) {
+    if (k.seen) k.seen->Reserve(rows);
+  }
+  for (const auto& t : tracked_) {
+    if (t->seen) t->seen->Reserve(rows);
+  }
+}
+
 RowChecker RowChecker::Fork(bool share_unique_keys) const {
   RowChecker c;
   c.rules_ = rules_;
@@ -662,6 +715,7 @@ void RowChecker::AddCounts(const RowChecker& fork) {
     mine.repeats += m.repeats;
     mine.sum += m.sum;
     mine.numbers += m.numbers;
+    for (const auto& [value, n] : m.counts) CountCategory(&mine.counts, value, n);
   }
 }
 
@@ -679,7 +733,9 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
       ++m.nulls;
       continue;
     }
-    if (t->check == Check::kDrift) {
+    if (t->distribution) {
+      CountCategory(&m.counts, *value, 1);
+    } else if (t->check == Check::kDrift) {
       double x = 0;
       auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), x);
       if (ec == std::errc() && end == value->data() + value->size()) m.sum += x, ++m.numbers;

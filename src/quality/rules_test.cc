@@ -314,6 +314,36 @@ check = "source_count"
       << bad.status();
 }
 
+TEST(QualityRules, DriftOfADistributionCountsEachValueAcrossForks) {
+  auto rules = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"status\"\ncheck = \"drift\"\n"
+                                   "measure = \"distribution\"\nmax = 0.1\nruns = 3\n"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)[0].Describe(), "status drift distribution within 0.1 (total variation) of the last 3 runs");
+  auto c = RowChecker::Create(*rules, "/s", {"status"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  RowChecker f = c->Fork();
+  for (const char* v : {"Shipped", "Shipped", "On Hold"}) EXPECT_TRUE(c->CheckRecord(Record{v}).passed());
+  EXPECT_TRUE(f.CheckRecord(Record{"Shipped"}).passed());
+  EXPECT_TRUE(f.CheckRecord(Record{std::nullopt}).passed());
+  c->AddCounts(f);
+  const auto& counts = c->column_metrics().at(1).counts;
+  EXPECT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts.at("Shipped"), 3u);
+  EXPECT_EQ(counts.at("On Hold"), 1u);
+  EXPECT_EQ(c->column_metrics().at(1).nulls, 1u);
+  // More distinct values than kept: the rest share one bucket.
+  RowChecker many = c->Fork(false);
+  for (size_t i = 0; i < kMaxCategories + 5; ++i) EXPECT_TRUE(many.CheckRecord(Record{std::to_string(i)}).passed());
+  EXPECT_EQ(many.column_metrics().at(1).counts.size(), kMaxCategories + 1);
+  EXPECT_EQ(many.column_metrics().at(1).counts.at(std::string(kOtherCategory)), 5u);
+  auto bad = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"a\"\ncheck = \"drift\"\n"
+                                 "measure = \"mode\"\nmax = 0.1\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("`measure` must be \"mean\" (a numeric column) or \"distribution\""),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST(QualityRowChecker, ForksOnThreadsShareUniqueKeysAndSumTheirCounts) {
   auto rules = LoadRules(WriteToml(R"(
 [[quality.rule]]

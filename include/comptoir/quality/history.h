@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -33,7 +34,9 @@ struct RuleResult {
   std::string name;  // Rule::Label()
   std::string check, column, action, describe;
   uint64_t failed = 0;
-  std::optional<double> value;  // the measure a dataset rule compares across runs (drift: the column's mean)
+  std::optional<double> value;  // the measure a dataset rule compares across runs (drift: the column's mean,
+                                // or the distance of its distribution from the earlier runs')
+  std::map<std::string, double> shares = {};  // drift by distribution: the run's share of each value (the most frequent)
 };
 
 struct RunRecord {

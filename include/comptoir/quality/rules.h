@@ -29,6 +29,11 @@ class Storage;
 
 namespace comptoir::quality {
 
+// drift by distribution: the distinct values tracked per run, and the bucket
+// of the rest.
+inline constexpr size_t kMaxCategories = 1000;
+inline constexpr std::string_view kOtherCategory = "(other)";
+
 enum class Check {
   kNotNull,     // the value is present
   kRange,       // min <= value <= max, exact decimal comparison (either bound may be left out)
@@ -45,7 +50,9 @@ enum class Check {
   kRejectFraction,  // dataset rule: rejected rows at most `max` (a fraction) of the rows read
   kFreshness,       // dataset rule: the newest `column` value (a datetime) at most `max_age` old
   kDuplicateFraction,  // dataset rule: rows repeating an earlier key (`column`/`columns`) at most `max` of the rows
-  kDrift,              // dataset rule: the mean of a numeric `column` within `max` (a fraction) of its median over the last `runs`
+  kDrift,              // dataset rule: the mean of a numeric `column` within `max` (a fraction) of its median over the last `runs`,
+                       // or (measure = "distribution") the shares of a categorical column's values within `max`
+                       // (total variation distance) of their average over the last `runs`
 };
 enum class Action { kWarn, kReject, kFail };
 
@@ -67,6 +74,7 @@ struct Rule {
   std::vector<std::string> factors;     // product: the columns multiplied
   std::optional<std::string> tolerance; // product: the largest difference allowed (default 0)
   int runs = 14;                        // change: how many earlier runs the median covers
+  std::string measure = "mean";         // drift: "mean" (numeric) or "distribution" (categorical)
   int64_t max_age_ms = 0;               // freshness
 
   // Checked on each record (else once per run, at commit).
@@ -140,6 +148,9 @@ class RowChecker {
     uint64_t repeats = 0;  // duplicate_fraction
     double sum = 0;        // drift: the numeric values' sum and count
     uint64_t numbers = 0;
+    // drift by distribution: how often each value was seen (the first
+    // kMaxCategories values; later new ones count as kOtherCategory).
+    std::map<std::string, uint64_t, std::less<>> counts;
   };
   const std::map<int, ColumnMetrics>& column_metrics() const { return metrics_; }
   const std::vector<uint64_t>& failed() const { return failed_; }  // per rule
@@ -151,6 +162,9 @@ class RowChecker {
   // `share_unique_keys` false: the fork starts with no keys seen (the
   // agent checks `unique` within each roll, so memory stays bounded).
   RowChecker Fork(bool share_unique_keys = true) const;
+  // Sizes the sets of `unique` and `duplicate_fraction` keys for a run of
+  // about `rows` rows (the source's count or estimate), so they never grow.
+  void ReserveKeys(uint64_t rows);
   // Adds a fork's counts to this checker's.
   void AddCounts(const RowChecker& fork);
 

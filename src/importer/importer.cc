@@ -842,13 +842,6 @@ Status SetUpQuality(const std::vector<quality::Rule>& rules, const ImportPlan& p
   for (const Column& c : plan.columns) names.push_back(c.name);
   Quality& q = shared->quality;
   ASSIGN_OR_RETURN(q.checker, quality::RowChecker::Create(rules, plan.target, names, quality::LakeColumnValues(lake)));
-  // Key sets sized up front (about 20 bytes a key): to the exact count, or to
-  // at most 4M rows of a catalog's estimate (which can be far off).
-  if (plan.source_rows) {
-    q.checker->ReserveKeys(std::min<uint64_t>(*plan.source_rows, uint64_t{64} << 20));
-  } else if (plan.estimated_rows) {
-    q.checker->ReserveKeys(std::min<uint64_t>(*plan.estimated_rows, uint64_t{4} << 20));
-  }
   q.run = quality::NewRunId();
   ASSIGN_OR_RETURN(q.rejects_schema, quality::RejectsSchema(schema));
   return absl::OkStatus();

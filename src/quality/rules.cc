@@ -542,15 +542,9 @@ StatusOr<int> CompareDecimal(std::string_view a, std::string_view b) {
 // a false repeat needs a 128-bit collision: about 1e-26 for 2e6 keys), in 16
 // shards so parallel splits rarely wait for each other.
 struct SeenKeys {
-  // A fingerprint is already a strong hash: its high half is the table's
-  // hash (the low half picks the shard, so it would leave the table's low
-  // bits constant).
-  struct HighHalf {
-    size_t operator()(absl::uint128 key) const { return absl::Uint128High64(key); }
-  };
   struct Shard {
     std::mutex mu;
-    absl::flat_hash_set<absl::uint128, HighHalf> keys;
+    absl::flat_hash_set<absl::uint128> keys;
   };
   std::array<Shard, 16> shards;
 
@@ -559,13 +553,6 @@ struct SeenKeys {
     Shard& s = shards[absl::Uint128Low64(key) & 15];
     std::lock_guard<std::mutex> lock(s.mu);
     return s.keys.insert(key).second;
-  }
-  // Room for about `keys` keys in all, so the tables do not grow (and rehash) as they fill.
-  void Reserve(uint64_t keys) {
-    for (Shard& s : shards) {
-      std::lock_guard<std::mutex> lock(s.mu);
-      s.keys.reserve(static_cast<size_t>(keys / shards.size() + keys / (shards.size() * 32) + 16));
-    }
   }
 };
 
@@ -680,15 +667,6 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
   }
   c.failed_.assign(c.rules_.size(), 0);
   return c;
-}
-
-void RowChecker::ReserveKeys(uint64_t rows) {
-  for (Compiled& k : compiled_) {
-    if (k.seen) k.seen->Reserve(rows);
-  }
-  for (const auto& t : tracked_) {
-    if (t->seen) t->seen->Reserve(rows);
-  }
 }
 
 RowChecker RowChecker::Fork(bool share_unique_keys) const {

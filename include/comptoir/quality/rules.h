@@ -162,9 +162,6 @@ class RowChecker {
   // `share_unique_keys` false: the fork starts with no keys seen (the
   // agent checks `unique` within each roll, so memory stays bounded).
   RowChecker Fork(bool share_unique_keys = true) const;
-  // Sizes the sets of `unique` and `duplicate_fraction` keys for a run of
-  // about `rows` rows (the source's count or estimate), so they never grow.
-  void ReserveKeys(uint64_t rows);
   // Adds a fork's counts to this checker's.
   void AddCounts(const RowChecker& fork);
 

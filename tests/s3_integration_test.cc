@@ -114,6 +114,9 @@ TEST_F(S3, ImportOfTheRealSampleIsByteIdenticalToAFileImportReadBackByTheAwsCli)
   CliResult view = RunCli({"views", "build", "--lake", lake_});
   ASSERT_EQ(view.exit_code, 0) << view.err;
   EXPECT_TRUE(Has(view.out, "1,521 records for 2,823 rows")) << view.out;
+  CliResult spark = RunCli({"views", "build", "--lake", lake_, "--engine", "spark", "--force"});
+  EXPECT_EQ(spark.exit_code, 1);
+  EXPECT_TRUE(Has(spark.err, "Spark cannot read the lake " + lake_ + " yet (it needs Hadoop's S3A connector")) << spark.err;
   CliResult health = RunCli({"health", "--lake", lake_, "--bus", "log://" + dir_ + "/bus", "--jobs-dir", "none"});
   EXPECT_TRUE(Has(health.out, "ok        lake")) << health.out;
   EXPECT_TRUE(Has(health.out, "the bucket answers and lists with these credentials")) << health.out;

@@ -274,6 +274,12 @@ StatusOr<std::string> HadoopUri(lake::Storage* lake, const std::string& path) {
     }
     return fmt::format("hdfs://{}:{}{}", host, rpc.substr(rpc.rfind(':') + 1), rel);
   }
+  if (uri.starts_with("s3://")) {
+    return absl::FailedPreconditionError(fmt::format(
+        "Spark cannot read the lake {} yet (it needs Hadoop's S3A connector, hadoop-aws, with the lake's "
+        "credentials); build the view with --engine embedded",
+        uri));
+  }
   return absl::FailedPreconditionError(
       fmt::format("Spark cannot read the lake {}: use a file:// or webhdfs:// lake, or --engine embedded", uri));
 }

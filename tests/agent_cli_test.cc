@@ -42,6 +42,7 @@ std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>> Publ
     std::string path(l.substr(l.find('/')));
     std::string name = path.substr(path.rfind('/') + 1);
     EXPECT_FALSE(name.starts_with(".")) << "temporary left: " << path;
+    if (path.find("/_quality/") != std::string::npos) continue;  // the quality history
     if (path.find("/_rejects/") != std::string::npos) {
       EXPECT_NE(rejects, nullptr) << "rejects without rules: " << path;
       if (rejects != nullptr) rejects->push_back(RunCli({"lake", "--lake", lake, "cat", path}).out);

@@ -127,6 +127,7 @@ StatusOr<std::unique_ptr<Agent>> Agent::Open(lake::Storage* lake, AgentOptions o
     RETURN_IF_ERROR(compile(f.include, "include", &impl->include));
     RETURN_IF_ERROR(compile(f.exclude, "exclude", &impl->exclude));
     std::optional<quality::RowChecker> checker;
+    std::optional<quality::RunTally> tally;
     if (!f.rules.empty()) {
       ASSIGN_OR_RETURN(std::string dataset, lake::NormalizePath(TemplateDataset(f.target_dir)));
       bool any = std::any_of(f.rules.begin(), f.rules.end(), [&](const quality::Rule& r) {
@@ -140,21 +141,36 @@ StatusOr<std::unique_ptr<Agent>> Agent::Open(lake::Storage* lake, AgentOptions o
             rules, dataset, {"ts", "level", "host", "path", "message"}, quality::LakeColumnValues(lake));
         if (!c.ok()) return Annotate(c.status(), StrCat("flow ", f.name, " (log records have the columns ts, level, host, path, message)"));
         checker = *std::move(c);
+        tally.emplace(*checker, dataset, "agent");
       }
     }
     impl->checkers.push_back(std::move(checker));
+    impl->tallies.push_back(std::move(tally));
   }
   impl->o = std::move(options);
   RETURN_IF_ERROR(impl->Recover());
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
-Status Agent::Step() { return impl_->Turn(false); }
+Status Agent::Step() {
+  RETURN_IF_ERROR(impl_->Turn(false));
+  impl_->RecordQuality(false);
+  return absl::OkStatus();
+}
 
 Status Agent::Drain() {
   RETURN_IF_ERROR(impl_->Turn(false));  // read what is there
   RETURN_IF_ERROR(impl_->Turn(true));
+  impl_->RecordQuality(true);
   return impl_->WriteStatus();
+}
+
+void Agent::Impl::RecordQuality(bool force) {
+  for (std::optional<quality::RunTally>& t : tallies) {
+    if (!t) continue;
+    // Kept for the next try when the lake refuses: the counts are not lost.
+    if (Status s = t->RecordIfDue(lake, force); !s.ok()) spdlog::warn("agent: data quality history: {}", s.ToString());
+  }
 }
 
 Status Agent::Run(const std::function<bool()>& stop) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "comptoir/agent/agent.h"
+#include "comptoir/quality/history.h"
 #include "re2/re2.h"
 
 namespace comptoir::agent {
@@ -103,6 +104,7 @@ struct Agent::Impl {
   std::vector<std::unique_ptr<RE2>> multiline;         // per flow, may be null
   std::vector<std::unique_ptr<RE2>> include, exclude;  // per flow, may be null
   std::vector<std::optional<quality::RowChecker>> checkers;  // per flow: its quality rules, if any
+  std::vector<std::optional<quality::RunTally>> tallies;     // per flow with rules: its history's counts
   std::vector<std::unique_ptr<Source>> sources;
   bool first_start = false;
   AgentStats stats;
@@ -134,6 +136,9 @@ struct Agent::Impl {
   // spool.cc
   Status LoadSpool(Source* s);
   Status Seal(Source* s);
+
+  // agent.cc: the quality history's records (every 10 min, and at the end)
+  void RecordQuality(bool force);
 
   // roll.cc
   bool RollDue(const Source* s, bool draining) const;

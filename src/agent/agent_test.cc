@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "comptoir/quality/history.h"
 #include "comptoir/quality/rules.h"
 #include "nlohmann/json.hpp"
 
@@ -318,11 +319,25 @@ TEST_F(AgentTest, QualityRulesQuarantineRecordsWithTheirSourcePositionExactlyOnc
   ASSERT_TRUE(a->Drain().ok());
   EXPECT_EQ(a->stats().quality_rejected, 1u);
   EXPECT_EQ(a->stats().quality_warned, 1u) << "the line without a time: ts is NULL";
+  // The quality history: one record of the rolls this run published (the
+  // crashed run published none whole).
+  auto history = quality::ReadHistory(lake_.get(), "/user/flume/logs");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().writer, "agent");
+  EXPECT_EQ(history->front().rows_in, 4u);
+  EXPECT_EQ(history->front().rejected, 1u);
+  EXPECT_EQ(history->front().warned, 1u);
+  EXPECT_EQ(history->front().rows_out, 3u);
+  ASSERT_EQ(history->front().rules.size(), 2u);
+  EXPECT_EQ(history->front().rules[0].failed, 1u);
+  EXPECT_EQ(history->front().rules[1].failed, 1u);
   std::vector<std::string> rejects, data;
   for (const auto& e : fs::recursive_directory_iterator(dir_ + "/lake")) {
     if (!e.is_regular_file()) continue;
     std::string p = e.path().string().substr((dir_ + "/lake").size());
     EXPECT_FALSE(e.path().filename().string().starts_with(".")) << "a temporary is left: " << p;
+    if (p.find("/_quality/") != std::string::npos) continue;  // the history, checked above
     (p.find("/_rejects/") != std::string::npos ? rejects : data).push_back(p);
   }
   ASSERT_EQ(rejects.size(), 1u);

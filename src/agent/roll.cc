@@ -111,6 +111,11 @@ class RollWriter {
   // Closes and publishes every file (idempotently: one published before a
   // crash stays as it is): the rejects first, so a crash between the two
   // leaves the data to the retry, which finds the rejects already there.
+  // After Finish(): the roll's records for the quality history.
+  void AddTo(quality::RunTally* tally) const {
+    if (checker_) tally->Add(*checker_, checked_, rejected_, warned_);
+  }
+
   Status Finish() {
     RETURN_IF_ERROR(Emit());
     RETURN_IF_ERROR(EmitReject());
@@ -158,6 +163,7 @@ class RollWriter {
         line_time >= 0 ? std::optional<std::string_view>(ts) : std::nullopt,
         line_time >= 0 && !level.empty() ? std::optional<std::string_view>(level) : std::nullopt,
         std::string_view(host_), std::string_view(source_path_), message};
+    ++checked_;
     quality::RowChecker::Verdict v = checker_->CheckRecord(values);
     if (v.passed()) return absl::OkStatus();
     const quality::Rule& rule = checker_->rules()[static_cast<size_t>(v.rule)];
@@ -165,6 +171,7 @@ class RollWriter {
     switch (v.action) {
       case quality::Action::kWarn:
         ++stats_.quality_warned;
+        ++warned_;
         return absl::OkStatus();
       case quality::Action::kFail:
         return quality::QualityFailedError(fmt::format(
@@ -175,6 +182,7 @@ class RollWriter {
         break;
     }
     ++stats_.quality_rejected;
+    ++rejected_;
     reject_ = {true, rule.Label(), v.reason, std::move(source), ""};  // Line() adds the record's lines
     return absl::OkStatus();
   }
@@ -289,6 +297,7 @@ class RollWriter {
     std::string rule, reason, source, raw;
   };
   std::optional<quality::RowChecker> checker_;
+  uint64_t checked_ = 0, rejected_ = 0, warned_ = 0;  // records this roll checked (for the history)
   uint64_t offset_ = 0;  // of the next line in its source file
   Reject reject_;
   Out rejects_;
@@ -408,6 +417,7 @@ Status Agent::Impl::FinishRoll(Source* s) {
     RETURN_IF_ERROR(ForEachLine(*g, [&](std::string_view line) { return writer.Line(line); }));
   }
   RETURN_IF_ERROR(writer.Finish());
+  if (std::optional<quality::RunTally>& tally = tallies[s->flow]) writer.AddTo(&*tally);
   // Commit, then forget the spool.
   s->committed = last;
   s->last_commit_ms = core::UnixMillis();

@@ -2,6 +2,8 @@
 #include "comptoir/quality/history.h"
 
 #include "comptoir/core/strings.h"
+#include "comptoir/core/time.h"
+#include "comptoir/quality/quarantine.h"
 #include "comptoir/lake/publish.h"
 #include "nlohmann/json.hpp"
 
@@ -127,6 +129,36 @@ Status RecordRunOutsideCommit(lake::Storage* lake, const std::string& dataset, c
   Status gone = lake->Delete(main, false);
   if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
   return lake->Rename(fresh, main);
+}
+
+RunTally::RunTally(const RowChecker& checker, std::string dataset, std::string writer)
+    : counts_(checker.Fork(false)), dataset_(std::move(dataset)), writer_(std::move(writer)) {}
+
+void RunTally::Add(const RowChecker& published, uint64_t checked, uint64_t rejected, uint64_t warned) {
+  counts_.AddCounts(published);
+  checked_ += checked;
+  rejected_ += rejected;
+  warned_ += warned;
+}
+
+Status RunTally::RecordIfDue(lake::Storage* lake, bool force, std::chrono::seconds every) {
+  auto now = std::chrono::steady_clock::now();
+  if (checked_ == 0 || (!force && now - since_ < every)) return absl::OkStatus();
+  RunRecord r;
+  r.run = NewRunId();
+  r.time = core::FormatIsoMillis(core::UnixMillis());
+  r.dataset = dataset_;
+  r.writer = writer_;
+  r.rows_in = checked_;
+  r.rejected = rejected_;
+  r.rows_out = checked_ - std::min(checked_, rejected_);
+  r.warned = warned_;
+  r.rules = ResultsOf(counts_);
+  RETURN_IF_ERROR(RecordRunOutsideCommit(lake, dataset_, r));
+  counts_ = counts_.Fork(false);
+  checked_ = rejected_ = warned_ = 0;
+  since_ = now;
+  return absl::OkStatus();
 }
 
 }  // namespace comptoir::quality

@@ -59,6 +59,8 @@ struct Archiver::OpenFile {
   std::string rejects_temp;                       // its quarantined events, staged
   std::unique_ptr<lake::WritableFile> rejects;    // created at the first reject
   uint64_t rejected = 0;
+  uint64_t warned = 0;
+  std::optional<quality::RowChecker> checker;  // its events' verdicts (the run's unique keys shared)
   std::string day;
   std::unique_ptr<lake::WritableFile> out;
   int64_t first = 0;
@@ -89,6 +91,7 @@ StatusOr<std::unique_ptr<Archiver>> Archiver::Open(lake::Storage* lake, Archiver
     std::vector<std::string> columns(kEventColumns.begin(), kEventColumns.end());
     ASSIGN_OR_RETURN(a->checker_, quality::RowChecker::Create(rules, a->o_.target_dir, columns,
                                                               quality::LakeColumnValues(lake)));
+    a->tally_.emplace(*a->checker_, a->o_.target_dir, "archive");
     a->parser_ = std::make_unique<EventParser>();
     if (!a->o_.dlq_topic.empty()) {
       ASSIGN_OR_RETURN(a->dlq_, bus::OpenProducer(a->o_.bus_uri, a->o_.dlq_topic, 1, a->o_.bus));
@@ -162,6 +165,7 @@ Status Archiver::Append(const bus::Record& r) {
     co.overwrite = true;
     ASSIGN_OR_RETURN(std::unique_ptr<lake::WritableFile> raw, lake_->Create(f->temp_path, co));
     f->out = lake::NewCompressingFile(std::move(raw), o_.codec);
+    if (checker_) f->checker.emplace(checker_->Fork());
   }
   if (checker_) {
     ASSIGN_OR_RETURN(bool keep, Check(r, f.get()));
@@ -203,11 +207,12 @@ StatusOr<bool> Archiver::Check(const bus::Record& r, OpenFile* f) {
     std::array<std::optional<std::string_view>, kEventColumns.size()> values = {
         e.event_id, ts, order, line, e.customer, e.country, e.territory, e.product_code, e.product_line,
         qty, price, amount, e.status, e.deal_size};
-    quality::RowChecker::Verdict v = checker_->CheckRecord(values);
+    quality::RowChecker::Verdict v = f->checker->CheckRecord(values);
     if (v.passed()) return true;
-    const quality::Rule& failed = checker_->rules()[static_cast<size_t>(v.rule)];
+    const quality::Rule& failed = f->checker->rules()[static_cast<size_t>(v.rule)];
     if (v.action == quality::Action::kWarn) {
       ++stats_.warned;
+      ++f->warned;
       return true;
     }
     if (v.action == quality::Action::kFail) {
@@ -256,6 +261,7 @@ Status Archiver::Publish(int partition) {
   // Only now is the group allowed past these records.
   RETURN_IF_ERROR(consumer_->CommitOffsets({{partition, f.last + 1}}));
   stats_.events += f.events - f.rejected;
+  if (tally_ && f.checker) tally_->Add(*f.checker, f.events, f.rejected, f.warned);
   stats_.bytes += bytes;
   ++stats_.files;
   it->second.reset();  // the entry stays: callers may hold a reference to it
@@ -276,7 +282,14 @@ Status Archiver::Step(std::chrono::milliseconds wait) {
     if (f && now - f->opened >= o_.roll_interval) due.push_back(p);
   }
   for (int p : due) RETURN_IF_ERROR(Publish(p));
+  RecordQuality(false);
   return absl::OkStatus();
+}
+
+void Archiver::RecordQuality(bool force) {
+  if (!tally_) return;
+  // Kept for the next try when the lake refuses: the counts are not lost.
+  if (Status s = tally_->RecordIfDue(lake_, force); !s.ok()) spdlog::warn("archive: data quality history: {}", s.ToString());
 }
 
 Status Archiver::Close() {
@@ -285,6 +298,7 @@ Status Archiver::Close() {
     if (f) parts.push_back(p);
   }
   for (int p : parts) RETURN_IF_ERROR(Publish(p));
+  RecordQuality(true);
   Status cleaned = lake_->Delete(lake::JoinPath(o_.target_dir, kTemporary), /*recursive=*/true);
   if (!cleaned.ok() && !absl::IsNotFound(cleaned)) return cleaned;
   StatusOr<int64_t> lag = consumer_->Lag();

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "comptoir/lake/fault_injection.h"
+#include "comptoir/quality/history.h"
 #include "comptoir/quality/rules.h"
 #include "comptoir/stream/event.h"
 #include "nlohmann/json.hpp"
@@ -267,6 +268,20 @@ TEST_F(ArchiverTest, QualityRulesQuarantineEventsExactlyOnceAndFeedTheDlq) {
   EXPECT_EQ(rejected, std::multiset<std::string>(want_rejected.begin(), want_rejected.end())) << "each once";
   EXPECT_EQ(std::set<std::string>(sources.begin(), sources.end()).size(), sources.size());
   EXPECT_EQ(a->stats().warned, 8u) << "negative amounts: events 1, 26, 51, ..., 176";
+  // The quality history: one record of what this run published (the failed
+  // run published no file whole, so it counted nothing).
+  auto history = quality::ReadHistory(lake_.get(), "/user/kafka/transactions");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 1u);
+  const quality::RunRecord& run = history->front();
+  EXPECT_EQ(run.writer, "archive");
+  EXPECT_EQ(run.rows_in, 203u);
+  EXPECT_EQ(run.rejected, 23u);
+  EXPECT_EQ(run.rows_out, 180u);
+  EXPECT_EQ(run.warned, 8u);
+  ASSERT_EQ(run.rules.size(), 2u);
+  EXPECT_EQ(run.rules[0].failed, 20u) << "the Lost ones";
+  EXPECT_EQ(run.rules[1].failed, 8u);
   // The DLQ: every rejected event, at least once.
   bus::ConsumerOptions co;
   auto c = bus::OpenConsumer(bus_, "transactions.dlq", co).value();

@@ -14,6 +14,7 @@
 // publishes nothing, writes its line on its own (see RecordRunOutsideCommit).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -72,5 +73,30 @@ StatusOr<std::string> HistoryWith(lake::Storage* lake, const std::string& datase
 // is written beside the old one and swapped in; if a crash falls between the
 // two steps, ReadHistory reads the new copy.
 Status RecordRunOutsideCommit(lake::Storage* lake, const std::string& dataset, const RunRecord& run);
+
+// The history of a writer that runs for months (the log agent, the stream
+// archiver): what it published since its last record, added file by file
+// once each file is published, and written as one run record (writer
+// "agent" or "archive") every `every` and when it stops. A kill -9 loses the
+// counts since the last record, not a record: the rejects themselves are in
+// quarantine exactly once.
+class RunTally {
+ public:
+  static constexpr std::chrono::seconds kEvery{600};
+
+  RunTally(const RowChecker& checker, std::string dataset, std::string writer);
+  // One published file: the checker that checked its records, and its counts.
+  void Add(const RowChecker& published, uint64_t checked, uint64_t rejected, uint64_t warned);
+  // Appends the record when something was counted and `force` is set or
+  // `every` passed since the last one; then counts from zero again.
+  Status RecordIfDue(lake::Storage* lake, bool force, std::chrono::seconds every = kEvery);
+  uint64_t checked() const { return checked_; }
+
+ private:
+  RowChecker counts_;
+  std::string dataset_, writer_;
+  uint64_t checked_ = 0, rejected_ = 0, warned_ = 0;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace comptoir::quality

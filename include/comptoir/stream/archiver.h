@@ -42,6 +42,7 @@
 #include "comptoir/core/names.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/storage.h"
+#include "comptoir/quality/history.h"
 #include "comptoir/quality/rules.h"
 #include "comptoir/stream/event.h"
 
@@ -116,6 +117,8 @@ class Archiver {
   Status Publish(int partition);
   // The quality verdict on one event: false when it goes to quarantine.
   StatusOr<bool> Check(const bus::Record& r, OpenFile* f);
+  // Writes the quality history's record when due (or now, with `force`).
+  void RecordQuality(bool force);
 
   lake::Storage* lake_;
   ArchiverOptions o_;
@@ -125,6 +128,7 @@ class Archiver {
   ArchiverStats stats_;
   std::chrono::steady_clock::time_point last_data_;
   std::optional<quality::RowChecker> checker_;
+  std::optional<quality::RunTally> tally_;  // the quality history's counts since its last record
   std::unique_ptr<EventParser> parser_;
   std::unique_ptr<bus::Producer> dlq_;
 };

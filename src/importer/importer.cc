@@ -524,7 +524,11 @@ Status RunSplit(const ImportOptions& o, const ImportPlan& plan, const PlannedSpl
   std::optional<quality::RowChecker> checker;
   std::optional<quality::RejectWriter> rejects;
   if (q.checker) {
-    checker = q.checker->Fork();
+    std::optional<size_t> split_index;
+    for (size_t i = 0; i < plan.columns.size() && !plan.split_column.empty(); ++i) {
+      if (EqualsIgnoreCase(plan.columns[i].name, plan.split_column)) split_index = i;
+    }
+    checker = q.checker->ForkForSplit(split_index, plan.splits.size() == 1);
     rejects.emplace(pub, q.run, file_name, &q.rejects_schema);
   }
   std::vector<std::string> scratch(plan.columns.size());

@@ -596,11 +596,66 @@ void CountCategory(std::map<std::string, uint64_t, std::less<>>* counts, std::st
 }  // namespace
 
 // Copied by Fork(): everything but the seen keys is read-only once built.
+// The keys of a `unique` rule within one split (ForkForSplit).
+class SplitKeys {
+ public:
+  // False when the key of `values` (fingerprint `fp`) was seen before.
+  bool Insert(std::span<const std::optional<std::string_view>> values, const std::vector<size_t>& cols,
+              absl::uint128 fp) {
+    if (!in_order_) return set_.insert(fp).second;
+    form_.clear();
+    for (size_t col : cols) AppendOrderForm(*values[col], &form_);
+    int c = form_.compare(last_);
+    if (c == 0 && !kept_.empty()) return false;  // the key just before: a repeat
+    if (c > 0 || kept_.empty()) {
+      kept_.push_back(fp);
+      last_.swap(form_);
+      return true;
+    }
+    // Out of order: from here on, a set of every key so far.
+    in_order_ = false;
+    set_.reserve(kept_.size() * 2);
+    set_.insert(kept_.begin(), kept_.end());
+    std::vector<absl::uint128>().swap(kept_);
+    return set_.insert(fp).second;
+  }
+
+ private:
+  // A component in a form whose byte order is a total order on tuples of
+  // values (so keys in strictly increasing form order are all distinct), and
+  // follows numeric order for whole numbers, as a database's key order does:
+  // a whole number (digits, no leading zero) is 0x00, its length, its digits;
+  // other text is 0x01, its bytes (0x00 escaped as 0x00 0xFF), 0x00 0x00.
+  static void AppendOrderForm(std::string_view v, std::string* out) {
+    bool whole = !v.empty() && v.size() < 0x10000 && (v.size() == 1 || v[0] != '0') &&
+                 std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (whole) {
+      out->push_back('\x00');
+      out->push_back(static_cast<char>(v.size() >> 8));
+      out->push_back(static_cast<char>(v.size() & 0xff));
+      out->append(v);
+      return;
+    }
+    out->push_back('\x01');
+    for (char ch : v) {
+      out->push_back(ch);
+      if (ch == '\x00') out->push_back('\xff');
+    }
+    out->append(2, '\x00');
+  }
+
+  bool in_order_ = true;
+  std::string last_, form_;
+  std::vector<absl::uint128> kept_;  // while in order: for the switch to the set
+  absl::flat_hash_set<absl::uint128> set_;
+};
+
 struct RowChecker::Compiled {
   std::vector<size_t> columns;                                      // indexes into the record
   std::shared_ptr<const RE2> re;                                    // regex
   std::shared_ptr<const std::set<std::string, std::less<>>> set;    // allowed or referenced values
-  std::shared_ptr<SeenKeys> seen;                                   // unique
+  std::shared_ptr<SeenKeys> seen;                                   // unique, shared by the forks
+  std::shared_ptr<SplitKeys> split_keys;                            // unique, this fork's own (ForkForSplit)
 };
 
 RowChecker::RowChecker() = default;
@@ -684,6 +739,19 @@ RowChecker RowChecker::Fork(bool share_unique_keys) const {
   return c;
 }
 
+RowChecker RowChecker::ForkForSplit(std::optional<size_t> split_column, bool only_split) const {
+  RowChecker c = Fork(true);
+  for (size_t i = 0; i < c.rules_.size(); ++i) {
+    Compiled& k = c.compiled_[i];
+    if (c.rules_[i].check != Check::kUnique) continue;
+    bool holds = split_column && std::find(k.columns.begin(), k.columns.end(), *split_column) != k.columns.end();
+    if (!only_split && !holds) continue;  // keys may repeat across splits: the shared set
+    k.seen = nullptr;
+    k.split_keys = std::make_shared<SplitKeys>();
+  }
+  return c;
+}
+
 void RowChecker::AddCounts(const RowChecker& fork) {
   for (size_t i = 0; i < failed_.size() && i < fork.failed_.size(); ++i) failed_[i] += fork.failed_[i];
   for (const auto& [number, m] : fork.metrics_) {
@@ -759,7 +827,7 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         break;
       case Check::kUnique: {
         std::optional<absl::uint128> key = KeyOf(values, k.columns);
-        if (key && !k.seen->Insert(*key)) {
+        if (key && (k.split_keys ? !k.split_keys->Insert(values, k.columns, *key) : !k.seen->Insert(*key))) {
           std::string shown;
           for (size_t col : k.columns) StrAppend(&shown, shown.empty() ? "" : ", ", *values[col]);
           why = StrCat("repeats ", shown);

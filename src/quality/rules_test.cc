@@ -344,6 +344,44 @@ TEST(QualityRules, DriftOfADistributionCountsEachValueAcrossForks) {
       << bad.status();
 }
 
+// A split's own unique keys: in order, a repeat is the key just before; out
+// of order (or numbers in text), every earlier key is still found.
+TEST(QualityRowChecker, ASplitsUniqueKeysAreExactInAndOutOfOrder) {
+  auto rules = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumns = [\"order\", \"line\"]\n"
+                                   "check = \"unique\"\naction = \"reject\"\n"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  auto c = RowChecker::Create(*rules, "/s", {"order", "line", "other"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  RowChecker split = c->ForkForSplit(0, false);  // split on `order`, part of the key
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (int order = 10100; order < 10103; ++order) {
+    for (int line = 1; line <= 12; ++line) keys.emplace_back(std::to_string(order), std::to_string(line));
+  }
+  auto repeats = [&](RowChecker& k, const std::vector<std::pair<std::string, std::string>>& in) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!k.CheckRecord(Record{in[i].first, in[i].second, "x"}).passed()) out.push_back(i);
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> in_order = keys;
+  in_order.insert(in_order.begin() + 20, keys[19]);  // (10101, 8) twice in a row
+  EXPECT_EQ(repeats(split, in_order), (std::vector<size_t>{20}));
+  // Out of order from then on: an old key, a new one, text that is not a number.
+  std::vector<std::pair<std::string, std::string>> later = {
+      {"10100", "5"}, {"10099", "1"}, {"1a", "2"}, {"10099", "1"}, {"10102", "12"}, {"1a", "2"}, {"10200", "1"}};
+  EXPECT_EQ(repeats(split, later), (std::vector<size_t>{0, 3, 4, 5}));
+  EXPECT_EQ(split.failed()[0], 5u);
+  // Without the split column in the key, the forks share one set.
+  RowChecker a = c->ForkForSplit(2, false), b = c->ForkForSplit(2, false);
+  EXPECT_TRUE(a.CheckRecord(Record{"1", "1", "x"}).passed());
+  EXPECT_FALSE(b.CheckRecord(Record{"1", "1", "y"}).passed()) << "a repeat across splits";
+  // The only split: its own keys, whatever the split column.
+  RowChecker only = c->ForkForSplit(std::nullopt, true);
+  EXPECT_TRUE(only.CheckRecord(Record{"1", "1", "x"}).passed()) << "not in the shared set";
+  EXPECT_FALSE(only.CheckRecord(Record{"1", "1", "x"}).passed());
+}
+
 TEST(QualityRowChecker, ForksOnThreadsShareUniqueKeysAndSumTheirCounts) {
   auto rules = LoadRules(WriteToml(R"(
 [[quality.rule]]

@@ -162,6 +162,15 @@ class RowChecker {
   // `share_unique_keys` false: the fork starts with no keys seen (the
   // agent checks `unique` within each roll, so memory stays bounded).
   RowChecker Fork(bool share_unique_keys = true) const;
+  // A fork for one split of a range-partitioned read: every record whose
+  // column `split_column` (an index into the record, if known) has a given
+  // value is in the same split, or there is `only_split`. Then a `unique`
+  // key that holds that column cannot repeat across splits, so the fork
+  // checks it alone, without the shared set: while its keys arrive in
+  // increasing order (as a primary-key range scan returns them) a repeat can
+  // only be the key just before, and from the first key out of order on it
+  // keeps its own set.
+  RowChecker ForkForSplit(std::optional<size_t> split_column, bool only_split) const;
   // Adds a fork's counts to this checker's.
   void AddCounts(const RowChecker& fork);
 

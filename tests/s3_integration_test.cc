@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "comptoir/lake/storage.h"
 
 namespace comptoir {
 namespace {
@@ -169,6 +171,36 @@ TEST_F(S3, KilledImportsLeaveNothingPartialAndTheRerunIsExactWithNoOrphanUpload)
   EXPECT_EQ(Uploads(), 0) << "a killed run's multipart upload was left behind";
   std::string ls = Ls("/user/sqoop/sales");
   EXPECT_FALSE(Has(ls, "_temporary")) << ls;
+}
+
+// Listings past one page (1,000 keys) and deletes past one DeleteObjects batch.
+TEST_F(S3, ListingsPageAndDeletesBatchPastAThousandKeys) {
+  lake::RegisterBuiltinStorages();
+  auto fs = lake::OpenStorage(lake_);
+  ASSERT_TRUE(fs.ok()) << fs.status();
+  constexpr int kFiles = 1234;
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = t; i < kFiles; i += 8) {
+        if (!lake::WriteStringToFile(fs->get(), "/many/f" + std::to_string(10000 + i), std::to_string(i)).ok()) ++failed;
+      }
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  ASSERT_EQ(failed.load(), 0);
+  ASSERT_TRUE((*fs)->MakeDirs("/many/sub").ok());
+  StatusOr<std::vector<lake::FileInfo>> l = (*fs)->List("/many");
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(l->size(), kFiles + 1u);
+  EXPECT_EQ(l->front().name, "f10000");
+  EXPECT_EQ((*l)[kFiles - 1].name, "f" + std::to_string(10000 + kFiles - 1));
+  EXPECT_TRUE(l->back().is_dir);
+  EXPECT_EQ(*lake::ReadFileToString(fs->get(), "/many/f10777"), "777");
+  ASSERT_TRUE((*fs)->Delete("/many", true).ok());
+  EXPECT_EQ((*fs)->Stat("/many").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Shell(aws_ + " s3 ls --recursive " + ShellQuote(lake_ + "/") + " 2>&1"), "");
 }
 
 TEST_F(S3, AKilledPutLeavesNothingAfterTheRerun) {

@@ -21,6 +21,7 @@
 #include "comptoir/lake/avro.h"
 #include "comptoir/lake/compression.h"
 #include "comptoir/lake/dataset.h"
+#include "comptoir/lake/publish.h"
 #include "comptoir/lake/text_scan.h"
 
 namespace comptoir::analytics {
@@ -1085,6 +1086,11 @@ Status SalesDataset::Load(const Choice& choice) {
   }
   if (!has_success && parts.empty()) return absl::NotFoundError(StrCat(dir, ": no dataset here yet"));
   State& st = *state_;
+  if (!has_success) {  // a commit under way shows a mix of old and new files: keep what was loaded
+    ASSIGN_OR_RETURN(bool committing, lake::CommitInProgress(lake_, dir));
+    if (committing && st.layout.has_value()) return absl::OkStatus();
+    if (committing) return absl::UnavailableError(StrCat(dir, " is being published; its answers come once that ends"));
+  }
   // A vanished or changed file: reload everything.
   bool reload = !st.layout.has_value() || st.dir != dir;
   std::map<std::string, const lake::FileInfo*> now;

@@ -516,6 +516,33 @@ TEST_F(SalesEngine, NewPartsAreFoldedInAndAVanishedPartReloads) {
   fs::remove_all(copy);
 }
 
+// Killed past its commit point, a publication leaves a mix of files and no
+// _SUCCESS until the next writer finishes it: the engine keeps what it had.
+TEST_F(SalesEngine, ACommitUnderWayIsNotLoaded) {
+  std::string copy = *dir_ + "/lake-committing";
+  fs::remove_all(copy);
+  fs::copy(*dir_ + "/lake", copy, fs::copy_options::recursive);
+  std::string sales = copy + "/user/sqoop/sales";
+  auto lake = lake::NewLocalStorage(copy);
+  SalesDataset ds(lake.get(), "/user/sqoop/sales");
+  ASSERT_TRUE(ds.Refresh().ok());
+  auto before = ds.snapshot();
+  fs::remove(sales + "/_SUCCESS");
+  fs::remove(sales + "/part-m-00002");  // half of a replacement is in place
+  fs::create_directories(sales + "/_temporary/host-1-abc");
+  std::ofstream(sales + "/_temporary/host-1-abc/_COMMITTING") << R"({"new": [], "old": []})";
+  ASSERT_TRUE(ds.Refresh().ok());
+  EXPECT_EQ(ds.snapshot(), before) << "the mix is not loaded";
+  SalesDataset fresh(lake.get(), "/user/sqoop/sales");
+  Status s = fresh.Refresh();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(s.message(), "/user/sqoop/sales is being published; its answers come once that ends");
+  fs::remove_all(sales + "/_temporary");  // the commit ended (here: without _SUCCESS, as a hand-made dataset)
+  ASSERT_TRUE(ds.Refresh().ok());
+  EXPECT_EQ(ds.snapshot()->rows, 100000u - before->chunks[2]->rows());
+  fs::remove_all(copy);
+}
+
 TEST_F(SalesEngine, BadPartsAndMissingDatasetsAreClearErrors) {
   std::string copy = *dir_ + "/lake-bad";
   fs::remove_all(copy);

@@ -190,6 +190,17 @@ int PartNumber(std::string_view name) {
   return ParseInt(name, &n) ? n : -1;
 }
 
+StatusOr<bool> CommitInProgress(Storage* fs, const std::string& target) {
+  StatusOr<std::vector<FileInfo>> attempts = fs->List(JoinPath(target, kTemporary));
+  if (absl::IsNotFound(attempts.status())) return false;
+  RETURN_IF_ERROR(attempts.status());
+  for (const FileInfo& a : *attempts) {
+    ASSIGN_OR_RETURN(bool committing, Exists(fs, JoinPath(a.path, kManifest)));
+    if (committing) return true;
+  }
+  return false;
+}
+
 StatusOr<int> RecoverTarget(Storage* fs, const std::string& target) {
   const bool object_store = fs->capabilities().object_store;
   std::string tmp = JoinPath(target, kTemporary);

@@ -105,6 +105,12 @@ class Publication {
   friend class DeferredFile;
 };
 
+// True while a commit into `target` is between its commit point and its end
+// (a manifest <target>/_temporary/<attempt>/_COMMITTING exists): the files
+// then visible are a mix of the old and the new dataset, and _SUCCESS is
+// missing. Readers that do not wait for _SUCCESS keep what they had instead.
+StatusOr<bool> CommitInProgress(Storage* fs, const std::string& target);
+
 // Rolls back or removes every interrupted attempt under <target>/_temporary
 // that belongs to no live process. Returns how many attempts it cleaned.
 StatusOr<int> RecoverTarget(Storage* fs, const std::string& target);

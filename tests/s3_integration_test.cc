@@ -1,7 +1,10 @@
 // The lake on a real S3 server (versitygw from scripts/stack), checked with
 // independent clients: the AWS CLI and boto3 (PyPI, in the stack's venv).
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +278,45 @@ TEST_F(S3, ServerStoppedForThirtySecondsDuringAnImportIsRetriedThenSucceeds) {
   EXPECT_FALSE(Has(ls, "_temporary")) << ls;
   EXPECT_EQ(Uploads(env), 0);
   stack.Stop();
+}
+
+// `up` on an s3:// lake: it waits for the bucket, then serve answers from it.
+TEST_F(S3, UpServesTheDashboardFromTheBucket) {
+  std::string db = "sqlite://" + dir_ + "/erp.db";
+  ASSERT_EQ(RunCli({"seed", "--connect", db, "--table", "sales", "--drop", "--from-csv",
+                    testing::SharedData() + "/sales_data_sample.csv", "--encoding", "latin1"})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunCli({"import", "--connect", db, "--table", "sales", "--lake", lake_, "--target-dir", "/user/sqoop/sales"})
+                .exit_code,
+            0);
+  int port = 0;
+  {  // a free port for serve
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port = ntohs(a.sin_port);
+    ::close(fd);
+  }
+  std::ofstream(dir_ + "/comptoir.toml") << "[lake]\nuri = \"" << lake_ << "\"\n[bus]\nuri = \"log://" << dir_
+                                         << "/bus\"\n[components.serve]\nrun = \"serve --listen 127.0.0.1:" << port
+                                         << " --jobs-dir none\"\n";
+  testing::ChildReaper up{testing::StartCli({"up", "-c", dir_ + "/comptoir.toml"}, dir_ + "/up.out")};
+  ASSERT_FALSE(testing::WaitForLine(dir_ + "/up.out", "(everything is up)", 30000).empty()) << Slurp(dir_ + "/up.out");
+  testing::HttpResult summary = testing::HttpGet("http://127.0.0.1:" + std::to_string(port) + "/api/v1/sales/summary");
+  EXPECT_EQ(summary.status, 200) << summary.body;
+  EXPECT_TRUE(Has(summary.body, "\"total_sales\":10032628.85")) << summary.body.substr(0, 300);
+  testing::HttpResult health = testing::HttpGet("http://127.0.0.1:" + std::to_string(port) + "/api/v1/health");
+  EXPECT_TRUE(Has(health.body, lake_ + ": the bucket answers and lists with these credentials")) << health.body;
+  ::kill(up.pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(up.pid, &status, 0), up.pid);
+  up.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(dir_ + "/up.out");
 }
 
 TEST_F(S3, BadSettingsAreOneClearLineEach) {

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "comptoir/core/status.h"
+#include "comptoir/lake/storage.h"
 
 namespace comptoir::lake {
 
@@ -85,5 +88,43 @@ inline size_t PipeWriteCallback(char* p, size_t size, size_t n, void* userdata) 
   if (!pipe->Write(std::string_view(p, size * n)).ok()) return 0;
   return size * n;
 }
+
+// A file read by a transfer on its own thread: `transfer` writes the bytes
+// into the pipe (through PipeWriteCallback) and returns how it ended; Read()
+// drains the pipe, then returns that status. Destroying it stops the transfer.
+class PipeReadableFile final : public ReadableFile {
+ public:
+  explicit PipeReadableFile(std::function<Status(BytePipe*)> transfer) {
+    thread_ = std::thread([this, transfer = std::move(transfer)] {
+      Status s = transfer(&pipe_);
+      if (pipe_.aborted()) s = absl::OkStatus();  // the reader left: its own choice, not an error
+      pipe_.CloseWrite();
+      std::lock_guard<std::mutex> lock(mu_);
+      result_ = s;
+      finished_ = true;
+      done_cv_.notify_all();
+    });
+  }
+  ~PipeReadableFile() override {
+    pipe_.Abort(absl::CancelledError("reader closed"));
+    thread_.join();
+  }
+  StatusOr<size_t> Read(char* buf, size_t n) override {
+    size_t got = pipe_.Read(buf, n);
+    if (got > 0) return got;
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return finished_; });
+    if (!result_.ok()) return result_;
+    return size_t{0};
+  }
+
+ private:
+  BytePipe pipe_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool finished_ = false;
+  Status result_;
+};
 
 }  // namespace comptoir::lake

@@ -248,32 +248,6 @@ class S3WritableFile final : public WritableFile {
   std::string token_;
 };
 
-// Streams one ranged GET into a pipe that Read() drains.
-class S3ReadableFile final : public ReadableFile {
- public:
-  S3ReadableFile(S3Storage* fs, std::string path, std::string key, uint64_t first, uint64_t last);
-  ~S3ReadableFile() override {
-    pipe_.Abort(absl::CancelledError("reader closed"));
-    thread_.join();
-  }
-  StatusOr<size_t> Read(char* buf, size_t n) override {
-    size_t got = pipe_.Read(buf, n);
-    if (got > 0) return got;
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return finished_; });
-    if (!result_.ok()) return result_;
-    return 0;
-  }
-
- private:
-  BytePipe pipe_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  bool finished_ = false;
-  Status result_;
-};
-
 class EmptyReadableFile final : public ReadableFile {
  public:
   StatusOr<size_t> Read(char*, size_t) override { return size_t{0}; }
@@ -387,7 +361,8 @@ class S3Storage final : public Storage {
     }
     if (length == 0 || offset >= file->size) return std::unique_ptr<ReadableFile>(new EmptyReadableFile());
     uint64_t last = length >= file->size - offset ? file->size - 1 : offset + length - 1;
-    return std::unique_ptr<ReadableFile>(new S3ReadableFile(this, p, Key(p), offset, last));
+    return std::unique_ptr<ReadableFile>(new PipeReadableFile(
+        [this, p, key = Key(p), offset, last](BytePipe* pipe) { return Get(key, p, offset, last, pipe); }));
   }
 
   Status Rename(const std::string& src, const std::string& dst) override {
@@ -827,18 +802,6 @@ Status S3WritableFile::Close() {
   }();
   if (!error_.ok()) token_.clear();
   return error_;
-}
-
-S3ReadableFile::S3ReadableFile(S3Storage* fs, std::string path, std::string key, uint64_t first, uint64_t last) {
-  thread_ = std::thread([this, fs, path = std::move(path), key = std::move(key), first, last] {
-    Status s = fs->Get(key, path, first, last, &pipe_);
-    if (absl::IsCancelled(s)) s = absl::OkStatus();
-    pipe_.CloseWrite();
-    std::lock_guard<std::mutex> lock(mu_);
-    result_ = s;
-    finished_ = true;
-    done_cv_.notify_all();
-  });
 }
 
 // --- Settings ----------------------------------------------------------------------

@@ -99,33 +99,6 @@ class WebHdfsWritableFile final : public WritableFile {
   uint64_t size_ = 0;
 };
 
-// Streams a DataNode GET into a pipe that Read() drains.
-class WebHdfsReadableFile final : public ReadableFile {
- public:
-  WebHdfsReadableFile(const WebHdfsStorage* fs, std::string path, std::string location);
-  ~WebHdfsReadableFile() override {
-    pipe_.Abort(absl::CancelledError("reader closed"));
-    thread_.join();
-  }
-  StatusOr<size_t> Read(char* buf, size_t n) override {
-    size_t got = pipe_.Read(buf, n);
-    if (got > 0) return got;
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return finished_; });
-    if (!result_.ok()) return result_;
-    return 0;
-  }
-
- private:
-  std::string path_;
-  BytePipe pipe_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  bool finished_ = false;
-  Status result_;
-};
-
 class WebHdfsStorage final : public Storage {
  public:
   explicit WebHdfsStorage(WebHdfsOptions o) : o_(std::move(o)) {}
@@ -194,7 +167,17 @@ class WebHdfsStorage final : public Storage {
     std::string params = StrCat("&offset=", offset);
     if (length != UINT64_MAX) StrAppend(&params, "&length=", length);
     ASSIGN_OR_RETURN(std::string location, Location("GET", p, "OPEN", params, StrCat("open ", p)));
-    return std::unique_ptr<ReadableFile>(new WebHdfsReadableFile(this, p, location));
+    return std::unique_ptr<ReadableFile>(new PipeReadableFile([this, p, location](BytePipe* pipe) -> Status {
+      CurlHandle c(curl_easy_init());
+      Setup(c.get(), location);
+      curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, PipeWriteCallback);
+      curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, pipe);
+      CURLcode rc = curl_easy_perform(c.get());
+      long status = 0;
+      curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+      if (rc == CURLE_OK && status == 200) return absl::OkStatus();
+      return WebHdfsErrorToStatus(rc, status, "", StrCat("read ", p, " in ", Uri()));
+    }));
   }
 
   Status Rename(const std::string& src, const std::string& dst) override {
@@ -355,31 +338,6 @@ void WebHdfsWritableFile::Run(const WebHdfsStorage* fs) {
                                    StrCat(append_ ? "append to " : "write ", path_, " in ", fs->Uri()));
   }
   pipe_.Abort(result_.ok() ? absl::FailedPreconditionError("transfer finished") : result_);
-}
-
-WebHdfsReadableFile::WebHdfsReadableFile(const WebHdfsStorage* fs, std::string path,
-                                         std::string location)
-    : path_(std::move(path)) {
-  thread_ = std::thread([this, fs, location = std::move(location)] {
-    CurlHandle c(curl_easy_init());
-    fs->Setup(c.get(), location);
-    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, PipeWriteCallback);
-    curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &pipe_);
-    CURLcode rc = curl_easy_perform(c.get());
-    long status = 0;
-    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
-    Status s;
-    if (rc != CURLE_OK || status != 200) {
-      if (!pipe_.aborted()) {
-        s = WebHdfsErrorToStatus(rc, status, "", StrCat("read ", path_, " in ", fs->Uri()));
-      }
-    }
-    pipe_.CloseWrite();
-    std::lock_guard<std::mutex> lock(mu_);
-    result_ = s;
-    finished_ = true;
-    done_cv_.notify_all();
-  });
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "comptoir/lake/storage.h"
+#include "../cli_runner.h"
 #include "comptoir/lake/publish.h"
 #include "comptoir/lake/webhdfs.h"
 
@@ -67,18 +68,6 @@ class PrefixedStorage final : public StorageWrapper {
   std::string prefix_;
 };
 
-// The URI a service of the test stack exports, or "" (then a failure too when
-// the stack should be running).
-std::string StackUri(const char* name) {
-  const char* uri = std::getenv(name);
-  if (uri != nullptr && *uri != '\0') return uri;
-  const char* req = std::getenv("COMPTOIR_TEST_REQUIRE_SERVICES");
-  if (req != nullptr && std::string(req) == "1") {
-    ADD_FAILURE() << name << " is not set although the test stack should be running";
-  }
-  return "";
-}
-
 class StorageContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -88,7 +77,7 @@ class StorageContractTest : public ::testing::TestWithParam<std::string> {
       if (c == '/') c = '_';
     }
     if (GetParam() == "s3") {
-      std::string uri = StackUri("COMPTOIR_TEST_S3");
+      std::string uri = testing::ServiceEnv("COMPTOIR_TEST_S3");
       if (uri.empty()) GTEST_SKIP() << "no S3 server (run `make test`)";
       RegisterBuiltinStorages();
       prefix_ = "/contract/" + unique;
@@ -99,7 +88,7 @@ class StorageContractTest : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(fs.ok()) << fs.status();
       fs_ = std::move(*fs);
     } else if (GetParam() == "webhdfs") {
-      std::string uri = StackUri("COMPTOIR_TEST_WEBHDFS");
+      std::string uri = testing::ServiceEnv("COMPTOIR_TEST_WEBHDFS");
       if (uri.empty()) GTEST_SKIP() << "no HDFS (run `make test`)";
       RegisterWebHdfsStorage();
       auto base = OpenStorage(uri);
@@ -276,7 +265,7 @@ TEST_P(StorageContractTest, EmptyFilesEmptyDirectoriesAndOddNames) {
 TEST_P(StorageContractTest, RenameOfAFileLargerThanOneCopyRequest) {
   std::unique_ptr<Storage> fs = std::move(fs_);
   if (GetParam() == "s3") {  // over the copy limit: streamed through the client
-    fs = OpenStorage(StackUri("COMPTOIR_TEST_S3") + prefix_ + "?part_size_mb=5&copy_limit_mb=5").value();
+    fs = OpenStorage(testing::ServiceEnv("COMPTOIR_TEST_S3") + prefix_ + "?part_size_mb=5&copy_limit_mb=5").value();
   }
   std::string big(12 * 1024 * 1024 + 3, 'r');
   for (size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('a' + (i / 1000) % 26);

@@ -344,7 +344,10 @@ void WebHdfsWritableFile::Run(const WebHdfsStorage* fs) {
 
 Status WebHdfsErrorToStatus(int curl_code, long http_status, std::string_view body,
                             std::string_view context) {
-  if (curl_code != 0) {
+  // A DataNode that refuses a write answers before it has read the data, so
+  // the transfer also fails to send: its answer says why.
+  bool answered = http_status >= 400 && body.find("RemoteException") != std::string_view::npos;
+  if (curl_code != 0 && !answered) {
     std::string what = curl_easy_strerror(static_cast<CURLcode>(curl_code));
     switch (curl_code) {
       case CURLE_URL_MALFORMAT:

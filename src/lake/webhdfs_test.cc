@@ -23,6 +23,7 @@ TEST(WebHdfsErrorTest, Table) {
       {0, 404, Remote("FileNotFoundException", "File does not exist: /x"), Code::kNotFound},
       {0, 403, Remote("FileAlreadyExistsException", "/x already exists"), Code::kAlreadyExists},
       {0, 403, Remote("AlreadyBeingCreatedException", "lease is currently owned by DFSClient_1"), Code::kAlreadyExists},
+      {55, 403, Remote("AlreadyBeingCreatedException", "lease is currently owned by DFSClient_1"), Code::kAlreadyExists},
       {0, 403, Remote("AccessControlException", "Permission denied: user=bob"),
        Code::kPermissionDenied},
       {0, 403, Remote("SafeModeException", "Name node is in safe mode."), Code::kUnavailable},

@@ -3,6 +3,7 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -85,10 +86,10 @@ StatusOr<Layout> ReadLayout(lake::Storage* lake, const std::string& dir) {
 struct Parsed {
   Chunk chunk;
   std::array<std::vector<std::string>, kStringDims> dict;
-  // A view's order-set records, in the part's own codes; `mask` holds the
-  // index of the record's CELLS text in `cell_sets` until the merge.
-  OrderSets sets;
-  std::vector<std::string> cell_sets;
+  // A view's order-set records in the part's own codes, their masks in the
+  // part's own cell bits: `cells`, (product line, deal size) codes per bit.
+  OrderSets sets, apart;
+  std::vector<std::pair<uint32_t, uint32_t>> cells;
 };
 
 // Sorts a chunk's rows by order number (stable), so each order is one run.
@@ -191,19 +192,20 @@ class ChunkBuilder {
       RETURN_IF_ERROR(integer(cOrders, &orders));
       if (int i = l_.index[cCells]; !null[static_cast<size_t>(i)]) {  // an order set
         if (orders == 0) return absl::DataLossError(fmt::format("{}:{}: an order set of no orders", file_, line));
-        OrderSets& o = p_.sets;
         int64_t split = 0;
         RETURN_IF_ERROR(integer(cOrder, &split));
-        o.day.push_back(view_day);
-        o.orders.push_back(orders);
-        o.order_number.push_back(split);
-        for (int d : {kStatus, kCustomer, kCountry, kTerritory}) {
-          o.codes[static_cast<size_t>(d)].push_back(Intern(d, field(static_cast<Col>(kStringColBase + d))));
+        ASSIGN_OR_RETURN(uint64_t mask, CellMask(f[static_cast<size_t>(i)], line));
+        auto code = [&](int d) { return Intern(d, field(static_cast<Col>(kStringColBase + d))); };
+        const std::array<uint32_t, 4> c{code(kStatus), code(kCustomer), code(kCountry), code(kTerritory)};
+        if (split != 0) {  // an order kept apart: a group of its own
+          p_.apart.StartGroup(view_day, c, split);
+          p_.apart.Add(mask, orders);
+          return absl::OkStatus();
         }
-        std::string_view text = f[static_cast<size_t>(i)];
-        auto [it, added] = cell_set_ids_.try_emplace(std::string(text), p_.cell_sets.size());
-        if (added) p_.cell_sets.emplace_back(text);
-        o.mask.push_back(it->second);
+        // Records of one group are next to each other in a view's parts.
+        OrderSets& o = p_.sets;
+        if (o.groups() == 0 || o.day.back() != view_day || o.GroupCodes(o.groups() - 1) != c) o.StartGroup(view_day, c);
+        o.Add(mask, orders);
         return absl::OkStatus();
       }
       if (lines == 0) return absl::DataLossError(fmt::format("{}:{}: a view record of no lines", file_, line));
@@ -249,29 +251,97 @@ class ChunkBuilder {
     return last;
   }
 
-  // Room for about `rows` rows (no regrowth of the columns while parsing).
-  void Reserve(size_t rows) {
+  // Room for `scale` times the records read so far (no regrowth of the
+  // columns while parsing).
+  void Reserve(double scale) {
+    auto more = [scale](size_t n) { return static_cast<size_t>(static_cast<double>(n) * scale); };
     Chunk& k = p_.chunk;
-    k.order_number.reserve(rows), k.order_line.reserve(rows), k.day.reserve(rows), k.quantity.reserve(rows);
-    k.price_cents.reserve(rows), k.sales_cents.reserve(rows);
+    const size_t rows = more(k.rows());
+    k.order_number.reserve(rows), k.day.reserve(rows), k.quantity.reserve(rows), k.sales_cents.reserve(rows);
     for (auto& c : k.codes) c.reserve(rows);
-    if (l_.view) k.lines.reserve(rows), k.orders.reserve(rows);
+    if (l_.view) {
+      k.lines.reserve(rows), k.orders.reserve(rows);
+      for (OrderSets* o : {&p_.sets, &p_.apart}) {
+        o->mask.reserve(more(o->size())), o->orders.reserve(more(o->size()));
+        o->day.reserve(more(o->groups())), o->first.reserve(more(o->groups()) + 1);
+        for (int d : {kStatus, kCustomer, kCountry, kTerritory}) o->codes[static_cast<size_t>(d)].reserve(more(o->groups()));
+      }
+    } else {
+      k.order_line.reserve(rows), k.price_cents.reserve(rows);
+    }
   }
-  size_t rows() const { return p_.chunk.rows(); }
+  size_t records() const { return p_.chunk.rows() + p_.sets.size() + p_.apart.size(); }
 
   // Sorted by order, constant dimensions marked (on the parsing thread).
   Parsed Finish() {
     SortByOrder(&p_.chunk);
     MarkOrderConstant(&p_.chunk);
+    Chunk& k = p_.chunk;
+    k.day_sorted = std::is_sorted(k.day.begin(), k.day.end());
+    if (l_.view) k.order_number = {};  // each record its own "order": order_id numbers them
     return std::move(p_);
   }
 
  private:
+  // A view's CELLS, a JSON list of [product line, deal size] pairs, as the
+  // part's cell bits (new pairs get the next bits). The last texts seen are
+  // kept (a few thousand sets of cells recur throughout a view).
+  StatusOr<uint64_t> CellMask(std::string_view text, size_t line) {
+    if (auto it = cell_masks_.find(absl::string_view(text.data(), text.size())); it != cell_masks_.end()) return it->second;
+    struct Pairs : nlohmann::json_sax<nlohmann::json> {  // exactly [[string, string], ...]
+      std::vector<std::string> items;
+      int depth = 0;
+      size_t in_pair = 0;
+      bool null() override { return false; }
+      bool boolean(bool) override { return false; }
+      bool number_integer(number_integer_t) override { return false; }
+      bool number_unsigned(number_unsigned_t) override { return false; }
+      bool number_float(number_float_t, const string_t&) override { return false; }
+      bool string(string_t& v) override {
+        items.push_back(std::move(v));
+        return depth == 2 && ++in_pair <= 2;
+      }
+      bool binary(binary_t&) override { return false; }
+      bool start_object(std::size_t) override { return false; }
+      bool key(string_t&) override { return false; }
+      bool end_object() override { return false; }
+      bool start_array(std::size_t) override {
+        in_pair = 0;
+        return ++depth <= 2;
+      }
+      bool end_array() override { return depth-- != 2 || in_pair == 2; }
+      bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+    } pairs;
+    uint64_t mask = 0;
+    const bool ok = nlohmann::json::sax_parse(text, &pairs) && !pairs.items.empty();
+    for (size_t i = 0; ok && i + 1 < pairs.items.size(); i += 2) {
+      std::pair<uint32_t, uint32_t> cell{Intern(kProductLine, pairs.items[i]), Intern(kDealSize, pairs.items[i + 1])};
+      auto bit = std::find(p_.cells.begin(), p_.cells.end(), cell) - p_.cells.begin();
+      if (bit == static_cast<ptrdiff_t>(p_.cells.size())) {
+        if (bit == 64) {
+          return absl::FailedPreconditionError(StrCat(
+              file_, ": the view has more than 64 (product line, deal size) pairs, more than serve can count "
+                     "orders over; serve it with --sales-from rows"));
+        }
+        p_.cells.push_back(cell);
+      }
+      mask |= uint64_t{1} << bit;
+    }
+    if (!ok) {
+      return absl::DataLossError(fmt::format("{}:{}: CELLS '{}' is not a list of [product line, deal size] pairs; "
+                                             "rebuild the view", file_, line, text.substr(0, 200)));
+    }
+    if (cell_masks_.size() >= kCellMasksKept) cell_masks_.clear();
+    cell_masks_.emplace(std::string(text), mask);
+    return mask;
+  }
+
+  static constexpr size_t kCellMasksKept = 1 << 16;
   const Layout& l_;
   std::string file_;
   Parsed p_;
   std::array<LocalDict, kStringDims> local_;
-  absl::flat_hash_map<std::string, uint64_t> cell_set_ids_;
+  absl::flat_hash_map<std::string, uint64_t> cell_masks_;
   std::array<uint32_t, kStringDims> last_code_ = [] {
     std::array<uint32_t, kStringDims> a;
     a.fill(UINT32_MAX);
@@ -297,15 +367,14 @@ StatusOr<Parsed> ParsePart(lake::Storage* lake, const Layout& l, const lake::Fil
   ASSIGN_OR_RETURN(std::unique_ptr<lake::TextScanner> scanner,
                    lake::TextScanner::Open(lake, info, l.schema.text, l.codec));
   const bool plain = lake::CodecForName(info.name) == lake::Codec::kNone && l.codec == lake::Codec::kNone;
-  constexpr size_t kSampleRows = 4096;
+  constexpr size_t kSampleRecords = 4096;
   while (true) {
     ASSIGN_OR_RETURN(bool more, scanner->Next(&fields, &null));
     if (!more) break;
     RETURN_IF_ERROR(b.Add(fields, null, scanner->line()));
-    if (b.rows() == kSampleRows && plain) {
+    if (b.records() == kSampleRecords && plain) {
       // The columns' final size, from the first records' length and the file's.
-      b.Reserve(static_cast<size_t>(static_cast<double>(info.size) / static_cast<double>(scanner->consumed()) *
-                                    kSampleRows * 1.02));
+      b.Reserve(static_cast<double>(info.size) / static_cast<double>(scanner->consumed()) * 1.02);
     }
   }
   return b.Finish();
@@ -434,21 +503,26 @@ struct ScanResult {
   std::vector<std::vector<std::vector<uint64_t>>> order_bits;  // non-contiguous orders: per plan, per slot
 };
 
-// Work ranges of about 256k rows that end on order boundaries.
 struct Range {
   const Chunk* chunk;
   size_t begin, end;
 };
 
-std::vector<Range> Ranges(const Snapshot& s) {
+// Work ranges of about 256k rows that end on order boundaries; in a chunk
+// sorted by day, only the rows of the filter's date range.
+std::vector<Range> Ranges(const Snapshot& s, const Compiled& c) {
   std::vector<Range> out;
   constexpr size_t kRows = 256 << 10;
-  for (const auto& c : s.chunks) {
-    size_t n = c->rows(), b = 0;
+  for (const auto& k : s.chunks) {
+    size_t b = 0, n = k->rows();
+    if (k->day_sorted) {
+      b = static_cast<size_t>(std::lower_bound(k->day.begin(), k->day.end(), c.from) - k->day.begin());
+      n = static_cast<size_t>(std::upper_bound(k->day.begin(), k->day.end(), c.to) - k->day.begin());
+    }
     while (b < n) {
       size_t e = std::min(n, b + kRows);
-      while (e < n && c->order_id[e] == c->order_id[e - 1]) ++e;
-      out.push_back({c.get(), b, e});
+      while (e < n && k->order_id[e] == k->order_id[e - 1]) ++e;
+      out.push_back({k.get(), b, e});
       b = e;
     }
   }
@@ -487,8 +561,8 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
   init(&total);
   if (c.empty || s.rows == 0) return total;
   std::vector<uint64_t> total_bits;
-  std::vector<Range> ranges = Ranges(s);
-  size_t threads = std::min<size_t>(ranges.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<Range> ranges = Ranges(s, c);
+  size_t threads = std::max<size_t>(1, std::min<size_t>(ranges.size(), std::thread::hardware_concurrency()));
   std::vector<ScanResult> parts(threads);
   std::vector<std::vector<uint64_t>> part_total_bits(threads);
   std::atomic<size_t> next{0};
@@ -623,11 +697,12 @@ ScanResult Scan(const Snapshot& s, const Compiled& c, std::vector<Plan>& plans) 
 }
 
 // A view's distinct orders (sales_view.h): an order set passes when its
-// order-level values do and one of its cells passes the product line and
-// deal size filters; it adds its orders to the total and to every group it
-// reaches (a product line or deal size group when one of its passing cells
-// is in it). Records of one order kept apart count that order once per
-// result. The scan's order counts are 0 for a view: these are added to them.
+// group's order-level values do and one of its cells passes the product line
+// and deal size filters; it adds its orders to the total and to every group
+// it reaches (a product line or deal size group when one of its passing cells
+// is in it, else its group's value or time bucket, added once per group).
+// Records of one order kept apart count that order once per result. The
+// scan's order counts are 0 for a view: these are added to them.
 void CountOrderSets(const Snapshot& s, const Compiled& c, const std::vector<Plan>& plans, ScanResult* out) {
   if (!s.order_sets || c.empty) return;
   const std::vector<uint8_t>* lines_in = nullptr;
@@ -644,55 +719,67 @@ void CountOrderSets(const Snapshot& s, const Compiled& c, const std::vector<Plan
     if ((lines_in == nullptr || (*lines_in)[pl]) && (deals_in == nullptr || (*deals_in)[ds])) sel |= uint64_t{1} << b;
   }
   if (sel == 0) return;
-  // Per product line or deal size plan: each group's passing cells.
-  std::vector<std::vector<std::pair<uint32_t, uint64_t>>> cell_groups(plans.size());
+  // Plans by a cell's value: each group's passing cells. The others take a
+  // group's value or time bucket.
+  std::vector<std::pair<size_t, std::vector<std::pair<uint32_t, uint64_t>>>> cell_plans;
+  std::vector<size_t> group_plans;
   for (size_t p = 0; p < plans.size(); ++p) {
-    if (plans[p].dim != kProductLine && plans[p].dim != kDealSize) continue;
+    if (plans[p].dim != kProductLine && plans[p].dim != kDealSize) {
+      if (plans[p].dim < 0 || plans[p].dim == kStatus || plans[p].dim == kCustomer || plans[p].dim == kCountry ||
+          plans[p].dim == kTerritory) {
+        group_plans.push_back(p);
+      }
+      continue;
+    }
     std::map<uint32_t, uint64_t> by_slot;
     for (size_t b = 0; b < s.cells.size(); ++b) {
       if (!(sel >> b & 1)) continue;
       by_slot[plans[p].dim == kProductLine ? s.cells[b].first : s.cells[b].second] |= uint64_t{1} << b;
     }
-    cell_groups[p].assign(by_slot.begin(), by_slot.end());
+    cell_plans.emplace_back(p, std::vector<std::pair<uint32_t, uint64_t>>(by_slot.begin(), by_slot.end()));
   }
-  auto passes = [&](const OrderSets& o, size_t i) {
-    if (o.day[i] < c.from || o.day[i] > c.to || (o.mask[i] & sel) == 0) return false;
+  auto group_passes = [&](const OrderSets& o, size_t g) {
+    if (o.day[g] < c.from || o.day[g] > c.to) return false;
     for (const auto& [dim, mask] : order_level) {
-      if (!(*mask)[o.codes[static_cast<size_t>(dim)][i]]) return false;
+      if (!(*mask)[o.codes[static_cast<size_t>(dim)][g]]) return false;
     }
     return true;
   };
-  // The groups of plan `p` entry `i` reaches, each given to `reach`.
-  auto groups_of = [&](const OrderSets& o, size_t i, size_t p, const auto& reach) {
-    const Plan& plan = plans[p];
-    if (!cell_groups[p].empty()) {
-      for (const auto& [slot, cells] : cell_groups[p]) {
-        if (o.mask[i] & cells) reach(slot);
-      }
-    } else if (plan.dim == kStatus || plan.dim == kCustomer || plan.dim == kCountry || plan.dim == kTerritory) {
-      reach(o.codes[static_cast<size_t>(plan.dim)][i]);
-    } else if (plan.dim < 0) {
-      reach(plan.buckets.slot[static_cast<size_t>(o.day[i] - s.min_day)]);
-    }
+  auto group_slot = [&](const OrderSets& o, size_t g, const Plan& plan) {
+    return plan.dim < 0 ? plan.buckets.slot[static_cast<size_t>(o.day[g] - s.min_day)]
+                        : o.codes[static_cast<size_t>(plan.dim)][g];
   };
-  // Order sets of orders that agree on their order-level values (sorted by
-  // day: only the date range's), on every core.
+  // Groups of orders that agree on their order-level values (sorted by day:
+  // only the date range's), on every core.
   const OrderSets& o = *s.order_sets;
   const size_t lo = static_cast<size_t>(std::lower_bound(o.day.begin(), o.day.end(), c.from) - o.day.begin());
   const size_t hi = static_cast<size_t>(std::upper_bound(o.day.begin(), o.day.end(), c.to) - o.day.begin());
   const size_t span = hi > lo ? hi - lo : 0;
-  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), span / 65536 + 1));
+  const size_t records = span == 0 ? 0 : o.first[hi] - o.first[lo];
+  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), records / 65536 + 1));
   std::vector<std::vector<std::vector<int64_t>>> counts(threads);  // per thread, plan, slot
   std::vector<int64_t> totals(threads, 0);
   auto work = [&](size_t t) {
     auto& mine = counts[t];
     mine.resize(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) mine[p].assign(plans[p].slots, 0);
-    for (size_t i = lo + span * t / threads, e = lo + span * (t + 1) / threads; i < e; ++i) {
-      if (!passes(o, i)) continue;
-      const int64_t n = o.orders[i];
+    for (size_t g = lo + span * t / threads, e = lo + span * (t + 1) / threads; g < e; ++g) {
+      if (!group_passes(o, g)) continue;
+      int64_t n = 0;
+      for (uint32_t r = o.first[g]; r < o.first[g + 1]; ++r) {
+        const uint64_t m = o.mask[r] & sel;
+        if (m == 0) continue;
+        const int64_t k = o.orders[r];
+        n += k;
+        for (const auto& [p, cells] : cell_plans) {
+          for (const auto& [slot, bits] : cells) {
+            if (m & bits) mine[p][slot] += k;
+          }
+        }
+      }
       totals[t] += n;
-      for (size_t p = 0; p < plans.size(); ++p) groups_of(o, i, p, [&](uint32_t slot) { mine[p][slot] += n; });
+      if (n == 0) continue;
+      for (size_t p : group_plans) mine[p][group_slot(o, g, plans[p])] += n;
     }
   };
   std::vector<std::thread> pool;
@@ -705,18 +792,25 @@ void CountOrderSets(const Snapshot& s, const Compiled& c, const std::vector<Plan
       for (size_t sl = 0; sl < plans[p].slots; ++sl) out->groups[p][sl].orders += counts[t][p][sl];
     }
   }
-  // Orders kept apart: once per result, however many of their records pass.
+  // Orders kept apart (a group of one record each, an order's next to each
+  // other): once per result, however many of their records pass.
   const OrderSets& a = *s.split_sets;
   std::vector<std::vector<uint32_t>> reached(plans.size());
-  for (size_t b = 0; b < a.size();) {
+  for (size_t b = 0; b < a.groups();) {
     size_t e = b;
-    while (e < a.size() && a.order_number[e] == a.order_number[b]) ++e;
+    while (e < a.groups() && a.order_number[e] == a.order_number[b]) ++e;
     bool any = false;
     for (auto& r : reached) r.clear();
-    for (size_t i = b; i < e; ++i) {
-      if (!passes(a, i)) continue;
+    for (size_t g = b; g < e; ++g) {
+      const uint64_t m = a.mask[a.first[g]] & sel;
+      if (m == 0 || !group_passes(a, g)) continue;
       any = true;
-      for (size_t p = 0; p < plans.size(); ++p) groups_of(a, i, p, [&](uint32_t slot) { reached[p].push_back(slot); });
+      for (const auto& [p, cells] : cell_plans) {
+        for (const auto& [slot, bits] : cells) {
+          if (m & bits) reached[p].push_back(slot);
+        }
+      }
+      for (size_t p : group_plans) reached[p].push_back(group_slot(a, g, plans[p]));
     }
     if (any) ++out->total.orders;
     for (size_t p = 0; p < plans.size(); ++p) {
@@ -1016,6 +1110,26 @@ std::shared_ptr<const Snapshot> SalesDataset::snapshot() const {
 namespace {
 
 // Parses `todo` on every core, one part per thread at a time.
+// The order-level dimensions of OrderSets, in StartGroup's order.
+constexpr std::array<int, 4> kSetDims = {kStatus, kCustomer, kCountry, kTerritory};
+
+// Reorders `o`'s groups (with their records) by `less` on group indexes,
+// stably; nothing moves when they are in order already.
+template <typename Less>
+void SortGroups(OrderSets* o, Less less) {
+  std::vector<uint32_t> perm(o->groups());
+  std::iota(perm.begin(), perm.end(), 0u);
+  if (std::is_sorted(perm.begin(), perm.end(), less)) return;
+  std::stable_sort(perm.begin(), perm.end(), less);
+  OrderSets sorted;
+  sorted.mask.reserve(o->size()), sorted.orders.reserve(o->size());
+  for (uint32_t g : perm) {
+    sorted.StartGroup(o->day[g], o->GroupCodes(g), o->order_number.empty() ? 0 : o->order_number[g]);
+    for (uint32_t r = o->first[g]; r < o->first[g + 1]; ++r) sorted.Add(o->mask[r], o->orders[r]);
+  }
+  *o = std::move(sorted);
+}
+
 StatusOr<std::vector<Parsed>> ParseParts(lake::Storage* lake, const Layout& layout,
                                          const std::vector<const lake::FileInfo*>& todo) {
   std::vector<StatusOr<Parsed>> parsed(todo.size(), absl::UnknownError("not parsed"));
@@ -1128,16 +1242,16 @@ Status SalesDataset::Load(const Choice& choice) {
     if (added) snap->dicts[static_cast<size_t>(d)].push_back(v);
     return it->second;
   };
+  // A view's order sets: the snapshot's so far, then each part's (its codes
+  // and cell bits in the snapshot's).
   OrderSets sets = snap->order_sets ? *snap->order_sets : OrderSets{};
-  std::vector<std::tuple<int64_t, int32_t, std::array<uint32_t, 4>, uint64_t, uint32_t>> split;  // to sort
-  if (snap->split_sets) {
-    const OrderSets& o = *snap->split_sets;
-    for (size_t r = 0; r < o.size(); ++r) {
-      split.emplace_back(o.order_number[r], o.day[r],
-                         std::array<uint32_t, 4>{o.codes[kStatus][r], o.codes[kCustomer][r], o.codes[kCountry][r],
-                                                 o.codes[kTerritory][r]},
-                         o.mask[r], o.orders[r]);
-    }
+  OrderSets apart = snap->split_sets ? *snap->split_sets : OrderSets{};
+  if (st.layout->view) {
+    size_t records = sets.size(), groups = sets.groups();
+    for (const Parsed& p : parsed) records += p.sets.size(), groups += p.sets.groups();
+    sets.mask.reserve(records), sets.orders.reserve(records), sets.first.reserve(groups + 1);
+    sets.day.reserve(groups);
+    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) sets.codes[static_cast<size_t>(d)].reserve(groups);
   }
   for (size_t i = 0; i < todo.size(); ++i) {
     Parsed& p = parsed[i];
@@ -1152,51 +1266,34 @@ Status SalesDataset::Load(const Choice& choice) {
     if (st.layout->view) {
       // Cube records: each its own run (orders come from the order sets).
       for (size_t r = 0; r < k.rows(); ++r) k.order_id[r] = static_cast<uint32_t>(r);
-      // Order sets: the part's codes and cell sets in the snapshot's.
-      std::vector<uint64_t> masks;
-      for (const std::string& text : p.cell_sets) {
-        nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
-        uint64_t mask = 0;
-        bool bad = !list.is_array();
-        for (const nlohmann::json& pair : bad ? nlohmann::json::array() : list) {
-          if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
-            bad = true;
-            break;
+      std::vector<uint64_t> bit_of;  // the part's cell bits -> the snapshot's
+      for (auto [pl, ds] : p.cells) {
+        std::pair<uint32_t, uint32_t> cell{remap[kProductLine][pl], remap[kDealSize][ds]};
+        auto [it, added] = st.cell_bits.emplace(cell, static_cast<uint32_t>(snap->cells.size()));
+        if (added) {
+          if (snap->cells.size() == 64) {
+            return absl::FailedPreconditionError(StrCat(
+                dir, ": the view has more than 64 (product line, deal size) pairs, more than serve can count "
+                     "orders over; serve it with --sales-from rows"));
           }
-          std::pair<uint32_t, uint32_t> cell{intern(kProductLine, pair[0].get<std::string>()),
-                                             intern(kDealSize, pair[1].get<std::string>())};
-          auto [it, added] = st.cell_bits.emplace(cell, static_cast<uint32_t>(snap->cells.size()));
-          if (added) {
-            if (snap->cells.size() == 64) {
-              return absl::FailedPreconditionError(StrCat(
-                  dir, ": the view has more than 64 (product line, deal size) pairs, more than serve can count "
-                       "orders over; serve it with --sales-from rows"));
-            }
-            snap->cells.push_back(cell);
+          snap->cells.push_back(cell);
+        }
+        bit_of.push_back(uint64_t{1} << it->second);
+      }
+      for (auto [from, into] : {std::pair{&p.sets, &sets}, std::pair{&p.apart, &apart}}) {
+        const OrderSets& o = *from;
+        for (size_t g = 0; g < o.groups(); ++g) {
+          std::array<uint32_t, 4> c = o.GroupCodes(g);
+          for (size_t d = 0; d < 4; ++d) c[d] = remap[static_cast<size_t>(kSetDims[d])][c[d]];
+          into->StartGroup(o.day[g], c, o.order_number.empty() ? 0 : o.order_number[g]);
+          for (uint32_t r = o.first[g]; r < o.first[g + 1]; ++r) {
+            uint64_t mask = 0;
+            for (uint64_t m = o.mask[r]; m != 0; m &= m - 1) mask |= bit_of[static_cast<size_t>(__builtin_ctzll(m))];
+            into->Add(mask, o.orders[r]);
           }
-          mask |= uint64_t{1} << it->second;
         }
-        if (bad || mask == 0) {
-          return absl::DataLossError(StrCat(todo[i]->path, ": CELLS '", text.substr(0, 200),
-                                            "' is not a list of [product line, deal size] pairs; rebuild the view"));
-        }
-        masks.push_back(mask);
       }
-      const OrderSets& o = p.sets;
-      for (size_t r = 0; r < o.size(); ++r) {
-        std::array<uint32_t, 4> c{remap[kStatus][o.codes[kStatus][r]], remap[kCustomer][o.codes[kCustomer][r]],
-                                  remap[kCountry][o.codes[kCountry][r]], remap[kTerritory][o.codes[kTerritory][r]]};
-        if (o.order_number[r] != 0) {
-          split.emplace_back(o.order_number[r], o.day[r], c, masks[o.mask[r]], o.orders[r]);
-          continue;
-        }
-        sets.day.push_back(o.day[r]);
-        sets.codes[kStatus].push_back(c[0]), sets.codes[kCustomer].push_back(c[1]);
-        sets.codes[kCountry].push_back(c[2]), sets.codes[kTerritory].push_back(c[3]);
-        sets.mask.push_back(masks[o.mask[r]]);
-        sets.orders.push_back(o.orders[r]);
-      }
-      p.sets = OrderSets{};  // merged: free the part's copy now (peak memory)
+      p.sets = OrderSets{}, p.apart = OrderSets{};  // merged: free the part's copy now (peak memory)
     } else {
       uint32_t known = static_cast<uint32_t>(st.order_ids.size());
       for (size_t r = 0; r < k.rows(); ++r) {
@@ -1218,27 +1315,10 @@ Status SalesDataset::Load(const Choice& choice) {
   }
   snap->orders = static_cast<uint32_t>(st.order_ids.size());
   if (st.layout->view) {
-    std::stable_sort(split.begin(), split.end(),
-                     [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-    OrderSets apart;
-    for (const auto& [number, day, c, mask, orders] : split) {
-      apart.day.push_back(day);
-      apart.codes[kStatus].push_back(c[0]), apart.codes[kCustomer].push_back(c[1]);
-      apart.codes[kCountry].push_back(c[2]), apart.codes[kTerritory].push_back(c[3]);
-      apart.mask.push_back(mask), apart.orders.push_back(orders), apart.order_number.push_back(number);
-    }
-    // By day: a date range scans only its own order sets.
-    // (column by column: one column's copy at a time, for peak memory).
-    std::vector<uint32_t> perm(sets.size());
-    std::iota(perm.begin(), perm.end(), 0u);
-    std::stable_sort(perm.begin(), perm.end(), [&](uint32_t a, uint32_t b) { return sets.day[a] < sets.day[b]; });
-    auto permute = [&](auto& column) {
-      std::remove_reference_t<decltype(column)> sorted(column.size());
-      for (size_t i = 0; i < perm.size(); ++i) sorted[i] = column[perm[i]];
-      column.swap(sorted);
-    };
-    permute(sets.day), permute(sets.mask), permute(sets.orders);
-    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) permute(sets.codes[static_cast<size_t>(d)]);
+    // Groups by day (a date range scans only its own), the records of an
+    // order kept apart next to each other.
+    SortGroups(&sets, [&](uint32_t a, uint32_t b) { return sets.day[a] < sets.day[b]; });
+    SortGroups(&apart, [&](uint32_t a, uint32_t b) { return apart.order_number[a] < apart.order_number[b]; });
     snap->order_sets = std::make_shared<const OrderSets>(std::move(sets));
     snap->split_sets = std::make_shared<const OrderSets>(std::move(apart));
   }

@@ -63,30 +63,55 @@ struct Chunk {
   std::vector<int64_t> price_cents;
   std::vector<int64_t> sales_cents;
   std::array<std::vector<uint32_t>, kStringDims> codes;
-  // A sales view's records (docs/views.md): each stands for `lines` rows of a
-  // group of `orders` orders (order_number is the group's ORDER_GROUP). Empty
-  // for raw rows, where both are 1; the raw-only columns (order_line,
-  // price_cents, the product code) are then empty in a view.
+  // A sales view's cube records (docs/views.md): each stands for `lines`
+  // rows; `orders` is 0 (the view's order sets count orders). Empty for raw
+  // rows, where both are 1. In a view the raw-only columns (order_number,
+  // order_line, price_cents) are empty and order_id numbers the records.
   std::vector<uint32_t> lines;
   std::vector<uint32_t> orders;
   // Dimensions with one value per order (checked at load): a scan adds these
   // up per order instead of per row.
   std::array<bool, kStringDims> order_constant{};
   bool day_order_constant = false;
+  // Rows sorted by day (a view's records; raw rows mostly not): a date range
+  // scans only its own rows.
+  bool day_sorted = false;
   size_t rows() const { return day.size(); }
 };
 
-// A sales view's order-set records (sales_view.h): per record its order-level
-// values, the set of (product line, deal size) cells of its orders (a bit
-// per entry of Snapshot::cells), how many orders, and the order's number
-// when it is one whose lines disagree on an order-level value (else 0).
+// A sales view's order-set records (sales_view.h), grouped by their
+// order-level values: group g (a day and its status, customer, country and
+// territory codes) holds records first[g] .. first[g + 1] - 1, each the set of
+// (product line, deal size) cells of its orders (a bit per entry of
+// Snapshot::cells) and how many orders have exactly that set. A query tests
+// the order-level filters once per group and only the cells per record:
+// 12 bytes a record. Records of an order kept apart (Snapshot::split_sets)
+// are groups of one record each, with the order's number.
 struct OrderSets {
-  std::vector<int32_t> day;
-  std::array<std::vector<uint32_t>, kStringDims> codes;  // status, customer, country, territory
-  std::vector<uint64_t> mask;
-  std::vector<uint32_t> orders;
-  std::vector<int64_t> order_number;  // the orders kept apart only (Snapshot::split_sets)
-  size_t size() const { return day.size(); }
+  std::vector<int32_t> day;                              // per group
+  std::array<std::vector<uint32_t>, kStringDims> codes;  // per group: status, customer, country, territory
+  std::vector<int64_t> order_number;                     // per group, split_sets only
+  std::vector<uint32_t> first{0};                        // per group, then the end
+  std::vector<uint64_t> mask;                            // per record
+  std::vector<uint32_t> orders;                          // per record
+  size_t size() const { return mask.size(); }
+  size_t groups() const { return day.size(); }
+  // A new group for the records added next (`number`: an order kept apart).
+  void StartGroup(int32_t d, const std::array<uint32_t, 4>& c, int64_t number = 0) {
+    day.push_back(d);
+    codes[kStatus].push_back(c[0]), codes[kCustomer].push_back(c[1]);
+    codes[kCountry].push_back(c[2]), codes[kTerritory].push_back(c[3]);
+    if (number != 0) order_number.push_back(number);
+    first.push_back(first.back());
+  }
+  // A record of the last group.
+  void Add(uint64_t cells, uint32_t n) {
+    mask.push_back(cells), orders.push_back(n);
+    first.back() = static_cast<uint32_t>(mask.size());
+  }
+  std::array<uint32_t, 4> GroupCodes(size_t g) const {
+    return {codes[kStatus][g], codes[kCustomer][g], codes[kCountry][g], codes[kTerritory][g]};
+  }
 };
 
 // Where serve's sales numbers come from (`serve --sales-from`).

@@ -11,6 +11,8 @@
 // Environment:
 //   COMPTOIR_URL          base URL of `comptoir serve` with the Sales Data Sample imported and a bus
 //                         (required; without it every test is skipped)
+//   COMPTOIR_VIEW_URL     base URL of a second `comptoir serve --sales-from views` on the same lake (the
+//                         view test is skipped without it)
 //   COMPTOIR_PRODUCE      shell command that produces one live event (the Live test is skipped without it)
 //   COMPTOIR_SCREENSHOTS  directory for overview.png, live.png, logs.png, health.png, quality.png, lake.png,
 //                         overview-mobile.png (the screenshot test is skipped without it)
@@ -61,6 +63,7 @@ const require = createRequire(new URL('../../ui/package.json', import.meta.url))
 const { chromium } = require('playwright-core');
 
 const BASE = (process.env.COMPTOIR_URL ?? '').replace(/\/+$/, '');
+const VIEW_URL = (process.env.COMPTOIR_VIEW_URL ?? '').replace(/\/+$/, '');
 const PRODUCE = process.env.COMPTOIR_PRODUCE ?? '';
 const SHOTS = process.env.COMPTOIR_SCREENSHOTS ?? '';
 const TOKEN = process.env.COMPTOIR_TOKEN ?? '';
@@ -186,6 +189,31 @@ describe('dashboard', { skip: BASE ? false : 'COMPTOIR_URL is not set' }, () => 
     assert.equal(await page.getByTestId('filter-productline').getAttribute('data-value'), 'Motorcycles');
     assert.equal(await page.getByTestId('filter-from').inputValue(), '2004-01-01');
     await expectKpis(page, 'from=2004-01-01&productline=Motorcycles');
+  });
+
+  test('served from a view, the Sales tab says so and shows the rows\' numbers', { timeout: 60_000, skip: VIEW_URL ? false : 'COMPTOIR_VIEW_URL is not set' }, async () => {
+    const query = 'from=2004-01-01&productline=Motorcycles';
+    const rows = await api(`/api/v1/sales/summary?${query}`);
+    assert.equal(rows.dataset.from, 'rows');
+    const res = await context.request.get(`${VIEW_URL}/api/v1/sales/summary?${query}`);
+    assert.ok(res.ok(), `view server: HTTP ${res.status()}`);
+    const fromView = await res.json();
+    assert.equal(fromView.dataset.from, 'views');
+    assert.equal(fromView.dataset.view.engine, 'embedded');
+    const p = await context.newPage();
+    watch(p, 'view');
+    try {
+      await p.goto(`${VIEW_URL}/#/overview?${query}`);
+      await ready(p, 'overview');
+      const want = Object.fromEntries(KPIS.map(([id, key, fmt]) => [id, { text: fmt.format(rows[key]), value: String(rows[key]) }]));
+      let got;
+      await until(async () => JSON.stringify((got = await kpiTexts(p))) === JSON.stringify(want), 10_000);
+      assert.deepEqual(got, want, 'the view\'s KPIs are the rows\'');
+      assert.match(await p.getByTestId('overview-dataset').textContent(),
+        /^From views built (just now|\d+ \w+ ago) by embedded \(\/user\/comptoir\/views\/browser, [\d,]+ records for [\d,]+ rows\)/);
+    } finally {
+      await p.close();
+    }
   });
 
   test('live shows a produced event within 2 s', { timeout: 60_000, skip: PRODUCE ? false : 'COMPTOIR_PRODUCE is not set' }, async () => {

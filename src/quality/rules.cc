@@ -3,6 +3,7 @@
 
 #include <re2/re2.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/numeric/int128.h"
@@ -526,13 +527,21 @@ StatusOr<std::vector<Rule>> LoadRules(const std::string& path, bool explicit_pat
   return out;
 }
 
+namespace {
+
+int CompareParsed(const Decimal& x, const Decimal& y) {
+  if (x.negative != y.negative) return x.negative ? -1 : 1;
+  int m = CompareMagnitude(x, y);
+  return x.negative ? -m : m;
+}
+
+}  // namespace
+
 StatusOr<int> CompareDecimal(std::string_view a, std::string_view b) {
   std::optional<Decimal> x = ParseDecimal(a), y = ParseDecimal(b);
   if (!x) return absl::InvalidArgumentError(StrCat("\"", a, "\" is not a decimal number"));
   if (!y) return absl::InvalidArgumentError(StrCat("\"", b, "\" is not a decimal number"));
-  if (x->negative != y->negative) return x->negative ? -1 : 1;
-  int m = CompareMagnitude(*x, *y);
-  return x->negative ? -m : m;
+  return CompareParsed(*x, *y);
 }
 
 // ---------------------------------------------------------------------------
@@ -596,31 +605,43 @@ void CountCategory(std::map<std::string, uint64_t, std::less<>>* counts, std::st
 }  // namespace
 
 // Copied by Fork(): everything but the seen keys is read-only once built.
-// The keys of a `unique` rule within one split (ForkForSplit).
+// The keys of a `unique` rule within one split (ForkForSplit). While the
+// keys come in increasing order (an import split by the key's own column
+// reads it in order) a repeat can only be the key just before: each key's
+// order form is compared with the last and appended to `kept_`, nothing is
+// hashed. The first key out of order turns every kept form into a
+// fingerprint in a set, which checks the keys from then on.
 class SplitKeys {
  public:
-  // False when the key of `values` (fingerprint `fp`) was seen before.
-  bool Insert(std::span<const std::optional<std::string_view>> values, const std::vector<size_t>& cols,
-              absl::uint128 fp) {
-    if (!in_order_) return set_.insert(fp).second;
+  // False when the key of `values` (no NULL part) was seen before.
+  bool Insert(std::span<const std::optional<std::string_view>> values, const std::vector<size_t>& cols) {
     form_.clear();
     for (size_t col : cols) AppendOrderForm(*values[col], &form_);
+    if (!in_order_) return set_.insert(Fingerprint(form_)).second;
     int c = form_.compare(last_);
     if (c == 0 && !kept_.empty()) return false;  // the key just before: a repeat
     if (c > 0 || kept_.empty()) {
-      kept_.push_back(fp);
+      kept_.append(form_);
       last_.swap(form_);
       return true;
     }
     // Out of order: from here on, a set of every key so far.
     in_order_ = false;
-    set_.reserve(kept_.size() * 2);
-    set_.insert(kept_.begin(), kept_.end());
-    std::vector<absl::uint128>().swap(kept_);
-    return set_.insert(fp).second;
+    for (size_t at = 0; at < kept_.size();) {
+      size_t begin = at;
+      for (size_t i = 0; i < cols.size(); ++i) at = FormEnd(kept_, at);
+      set_.insert(Fingerprint(std::string_view(kept_).substr(begin, at - begin)));
+    }
+    std::string().swap(kept_);
+    return set_.insert(Fingerprint(form_)).second;
   }
 
  private:
+  static absl::uint128 Fingerprint(std::string_view form) {
+    absl::string_view f(form.data(), form.size());
+    return absl::MakeUint128(absl::HashOf(uint64_t{0x9e3779b97f4a7c15ULL}, f), absl::HashOf(f, form.size()));
+  }
+
   // A component in a form whose byte order is a total order on tuples of
   // values (so keys in strictly increasing form order are all distinct), and
   // follows numeric order for whole numbers, as a database's key order does:
@@ -630,10 +651,8 @@ class SplitKeys {
     bool whole = !v.empty() && v.size() < 0x10000 && (v.size() == 1 || v[0] != '0') &&
                  std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (whole) {
-      out->push_back('\x00');
-      out->push_back(static_cast<char>(v.size() >> 8));
-      out->push_back(static_cast<char>(v.size() & 0xff));
-      out->append(v);
+      const char head[3] = {'\x00', static_cast<char>(v.size() >> 8), static_cast<char>(v.size() & 0xff)};
+      out->append(head, 3).append(v);
       return;
     }
     out->push_back('\x01');
@@ -644,9 +663,21 @@ class SplitKeys {
     out->append(2, '\x00');
   }
 
+  // Where the component that starts at `at` in `forms` ends.
+  static size_t FormEnd(std::string_view forms, size_t at) {
+    if (forms[at] == '\x00') {
+      return at + 3 + (static_cast<size_t>(static_cast<uint8_t>(forms[at + 1])) << 8 | static_cast<uint8_t>(forms[at + 2]));
+    }
+    for (size_t i = at + 1;; ++i) {  // text: up to an unescaped 0x00 0x00
+      if (forms[i] != '\x00') continue;
+      if (forms[i + 1] == '\x00') return i + 2;
+      ++i;  // 0x00 0xFF: an escaped 0x00
+    }
+  }
+
   bool in_order_ = true;
   std::string last_, form_;
-  std::vector<absl::uint128> kept_;  // while in order: for the switch to the set
+  std::string kept_;  // while in order: the forms so far, for the switch to the set
   absl::flat_hash_set<absl::uint128> set_;
 };
 
@@ -656,6 +687,13 @@ struct RowChecker::Compiled {
   std::shared_ptr<const std::set<std::string, std::less<>>> set;    // allowed or referenced values
   std::shared_ptr<SeenKeys> seen;                                   // unique, shared by the forks
   std::shared_ptr<SplitKeys> split_keys;                            // unique, this fork's own (ForkForSplit)
+  // range: the bounds, parsed once (their digits in `bound_text`).
+  std::shared_ptr<const std::array<std::string, 2>> bound_text;
+  std::optional<Decimal> lo, hi;
+  // regex: the last values' answers (a column's values recur: product codes,
+  // statuses), this fork's own.
+  absl::flat_hash_map<std::string, bool> matches;
+  static constexpr size_t kMatchesKept = 4096;
 };
 
 RowChecker::RowChecker() = default;
@@ -703,6 +741,12 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
     ASSIGN_OR_RETURN(std::vector<size_t> factors, ColumnIndexes(r, r.factors, dataset, columns));
     k.columns.insert(k.columns.end(), factors.begin(), factors.end());
     if (r.check == Check::kRegex) k.re = std::make_shared<const RE2>(r.pattern, RE2::Quiet);
+    if (r.check == Check::kRange) {  // bounds checked as numbers when the rules were read
+      k.bound_text = std::make_shared<const std::array<std::string, 2>>(
+          std::array<std::string, 2>{r.min.value_or(""), r.max.value_or("")});
+      if (r.min) k.lo = ParseDecimal((*k.bound_text)[0]);
+      if (r.max) k.hi = ParseDecimal((*k.bound_text)[1]);
+    }
     if (r.check == Check::kAllowed) {
       k.set = std::make_shared<const std::set<std::string, std::less<>>>(r.values.begin(), r.values.end());
     }
@@ -791,7 +835,7 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
   }
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];
-    const Compiled& k = compiled_[i];
+    Compiled& k = compiled_[i];
     const std::optional<std::string_view>& value = values[k.columns.front()];
     std::string why;  // empty: passed
     switch (r.check) {
@@ -800,11 +844,10 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         break;
       case Check::kRange:
         if (value) {
-          StatusOr<int> lo = r.min ? CompareDecimal(*value, *r.min) : StatusOr<int>(1);
-          StatusOr<int> hi = r.max ? CompareDecimal(*value, *r.max) : StatusOr<int>(-1);
-          if (!lo.ok() || !hi.ok()) {
+          std::optional<Decimal> x = ParseDecimal(*value);
+          if (!x) {
             why = StrCat("\"", *value, "\" is not a number");
-          } else if (*lo < 0 || *hi > 0) {
+          } else if ((k.lo && CompareParsed(*x, *k.lo) < 0) || (k.hi && CompareParsed(*x, *k.hi) > 0)) {
             why = std::string(*value);
           }
         }
@@ -823,11 +866,24 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         if (value && !k.set->contains(*value)) why = StrCat("\"", *value, "\"");
         break;
       case Check::kRegex:
-        if (value && !RE2::FullMatch(*value, *k.re)) why = StrCat("\"", *value, "\"");
+        if (value) {
+          auto it = k.matches.find(absl::string_view(value->data(), value->size()));
+          if (it == k.matches.end()) {
+            if (k.matches.size() >= Compiled::kMatchesKept) k.matches.clear();
+            it = k.matches.emplace(std::string(*value), RE2::FullMatch(*value, *k.re)).first;
+          }
+          if (!it->second) why = StrCat("\"", *value, "\"");
+        }
         break;
       case Check::kUnique: {
-        std::optional<absl::uint128> key = KeyOf(values, k.columns);
-        if (key && (k.split_keys ? !k.split_keys->Insert(values, k.columns, *key) : !k.seen->Insert(*key))) {
+        bool repeat = false;
+        if (k.split_keys) {
+          bool complete = std::all_of(k.columns.begin(), k.columns.end(), [&](size_t col) { return values[col].has_value(); });
+          repeat = complete && !k.split_keys->Insert(values, k.columns);
+        } else if (std::optional<absl::uint128> key = KeyOf(values, k.columns)) {
+          repeat = !k.seen->Insert(*key);
+        }
+        if (repeat) {
           std::string shown;
           for (size_t col : k.columns) StrAppend(&shown, shown.empty() ? "" : ", ", *values[col]);
           why = StrCat("repeats ", shown);

@@ -372,6 +372,13 @@ TEST(QualityRowChecker, ASplitsUniqueKeysAreExactInAndOutOfOrder) {
       {"10100", "5"}, {"10099", "1"}, {"1a", "2"}, {"10099", "1"}, {"10102", "12"}, {"1a", "2"}, {"10200", "1"}};
   EXPECT_EQ(repeats(split, later), (std::vector<size_t>{0, 3, 4, 5}));
   EXPECT_EQ(split.failed()[0], 5u);
+  // Text keys (one with a NUL byte, one a number with a leading zero) kept in
+  // order, then each found again after the switch; 7 is not 007.
+  RowChecker text = c->ForkForSplit(0, false);
+  const std::string nul("b\0c", 3);
+  EXPECT_EQ(repeats(text, {{"a", "x"}, {nul, "y"}, {"b\x01", "007"}, {"c", "z"}}), (std::vector<size_t>{}));
+  EXPECT_EQ(repeats(text, {{"a", "x"}, {nul, "y"}, {"b\x01", "007"}, {"b\x01", "7"}, {"c", "z"}}),
+            (std::vector<size_t>{0, 1, 2, 4}));
   // Without the split column in the key, the forks share one set.
   RowChecker a = c->ForkForSplit(2, false), b = c->ForkForSplit(2, false);
   EXPECT_TRUE(a.CheckRecord(Record{"1", "1", "x"}).passed());

@@ -259,7 +259,14 @@ TEST_F(S3, ServerStoppedForThirtySecondsDuringAnImportIsRetriedThenSucceeds) {
   }
   testing::ChildReaper child{testing::StartCli(import, dir_ + "/import.log")};
   for (const auto& [k, v] : shared) ::setenv(k.c_str(), v.c_str(), 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Stopped once the import is under way (an upload in flight), not at a fixed
+  // moment: an endpoint never reached is an error at once, not retried.
+  int in_flight = 0;
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       in_flight < 1 && std::chrono::steady_clock::now() < end;) {
+    in_flight = Uploads(env);
+  }
+  ASSERT_GE(in_flight, 1) << "the import never started an upload: " << Slurp(dir_ + "/import.log");
   ASSERT_EQ(stack.Run("kill s3"), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(child.pid, &status, WNOHANG), 0) << "the import ended before the server stopped";

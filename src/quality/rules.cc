@@ -608,24 +608,34 @@ void CountCategory(std::map<std::string, uint64_t, std::less<>>* counts, std::st
 // The keys of a `unique` rule within one split (ForkForSplit). While the
 // keys come in increasing order (an import split by the key's own column
 // reads it in order) a repeat can only be the key just before: each key's
-// order form is compared with the last and appended to `kept_`, nothing is
-// hashed. The first key out of order turns every kept form into a
-// fingerprint in a set, which checks the keys from then on.
+// order form is written at the end of `kept_` and compared with the one
+// before it there, nothing is hashed. The first key out of order turns every
+// kept form into a fingerprint in a set, which checks the keys from then on.
 class SplitKeys {
  public:
   // False when the key of `values` (no NULL part) was seen before.
   bool Insert(std::span<const std::optional<std::string_view>> values, const std::vector<size_t>& cols) {
-    form_.clear();
-    for (size_t col : cols) AppendOrderForm(*values[col], &form_);
-    if (!in_order_) return set_.insert(Fingerprint(form_)).second;
-    int c = form_.compare(last_);
-    if (c == 0 && !kept_.empty()) return false;  // the key just before: a repeat
-    if (c > 0 || kept_.empty()) {
-      kept_.append(form_);
-      last_.swap(form_);
+    if (!in_order_) {
+      form_.clear();
+      for (size_t col : cols) AppendOrderForm(*values[col], &form_);
+      return set_.insert(Fingerprint(form_)).second;
+    }
+    const size_t start = kept_.size();
+    for (size_t col : cols) AppendOrderForm(*values[col], &kept_);
+    if (start == 0) return true;  // the first key
+    const std::string_view all(kept_), form = all.substr(start), last = all.substr(last_, start - last_);
+    const int c = form.compare(last);
+    if (c > 0) {
+      last_ = start;
       return true;
     }
+    if (c == 0) {  // the key just before: a repeat
+      kept_.resize(start);
+      return false;
+    }
     // Out of order: from here on, a set of every key so far.
+    form_.assign(form);
+    kept_.resize(start);
     in_order_ = false;
     for (size_t at = 0; at < kept_.size();) {
       size_t begin = at;
@@ -676,20 +686,24 @@ class SplitKeys {
   }
 
   bool in_order_ = true;
-  std::string last_, form_;
   std::string kept_;  // while in order: the forms so far, for the switch to the set
+  size_t last_ = 0;   // where the last key's form starts in kept_
+  std::string form_;
   absl::flat_hash_set<absl::uint128> set_;
 };
 
 struct RowChecker::Compiled {
   std::vector<size_t> columns;                                      // indexes into the record
   std::shared_ptr<const RE2> re;                                    // regex
-  std::shared_ptr<const std::set<std::string, std::less<>>> set;    // allowed or referenced values
+  std::shared_ptr<const absl::flat_hash_set<std::string>> set;      // allowed or referenced values
   std::shared_ptr<SeenKeys> seen;                                   // unique, shared by the forks
   std::shared_ptr<SplitKeys> split_keys;                            // unique, this fork's own (ForkForSplit)
   // range: the bounds, parsed once (their digits in `bound_text`).
   std::shared_ptr<const std::array<std::string, 2>> bound_text;
   std::optional<Decimal> lo, hi;
+  // The same as integers when every bound is one: a value that is a plain
+  // integer is then compared as a number, without parsing digits twice.
+  std::optional<std::pair<int64_t, int64_t>> int_bounds;
   // regex: the last values' answers (a column's values recur: product codes,
   // statuses), this fork's own.
   absl::flat_hash_map<std::string, bool> matches;
@@ -746,9 +760,18 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
           std::array<std::string, 2>{r.min.value_or(""), r.max.value_or("")});
       if (r.min) k.lo = ParseDecimal((*k.bound_text)[0]);
       if (r.max) k.hi = ParseDecimal((*k.bound_text)[1]);
+      auto whole = [](const std::optional<std::string>& b, int64_t none) -> std::optional<int64_t> {
+        if (!b) return none;
+        int64_t v = 0;
+        auto [end, ec] = std::from_chars(b->data(), b->data() + b->size(), v);
+        if (ec != std::errc() || end != b->data() + b->size()) return std::nullopt;
+        return v;
+      };
+      std::optional<int64_t> lo = whole(r.min, INT64_MIN), hi = whole(r.max, INT64_MAX);
+      if (lo && hi) k.int_bounds = std::pair{*lo, *hi};
     }
     if (r.check == Check::kAllowed) {
-      k.set = std::make_shared<const std::set<std::string, std::less<>>>(r.values.begin(), r.values.end());
+      k.set = std::make_shared<const absl::flat_hash_set<std::string>>(r.values.begin(), r.values.end());
     }
     if (r.check == Check::kUnique) k.seen = std::make_shared<SeenKeys>();
     if (r.check == Check::kReferences) {
@@ -758,8 +781,8 @@ StatusOr<RowChecker> RowChecker::Create(std::span<const Rule> rules, std::string
                    r.ref_dataset, "; run it where the lake is given"));
       }
       ASSIGN_OR_RETURN(std::vector<std::string> values, column_values(r.ref_dataset, r.ref_column));
-      k.set = std::make_shared<const std::set<std::string, std::less<>>>(std::make_move_iterator(values.begin()),
-                                                                          std::make_move_iterator(values.end()));
+      k.set = std::make_shared<const absl::flat_hash_set<std::string>>(std::make_move_iterator(values.begin()),
+                                                                        std::make_move_iterator(values.end()));
     }
     c.rules_.push_back(r);
     c.compiled_.push_back(std::move(k));
@@ -844,6 +867,12 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         break;
       case Check::kRange:
         if (value) {
+          int64_t n = 0;
+          if (auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+              k.int_bounds && ec == std::errc() && end == value->data() + value->size()) {
+            if (n < k.int_bounds->first || n > k.int_bounds->second) why = std::string(*value);
+            break;
+          }
           std::optional<Decimal> x = ParseDecimal(*value);
           if (!x) {
             why = StrCat("\"", *value, "\" is not a number");
@@ -863,7 +892,7 @@ RowChecker::Verdict RowChecker::CheckRecord(std::span<const std::optional<std::s
         break;
       case Check::kAllowed:
       case Check::kReferences:
-        if (value && !k.set->contains(*value)) why = StrCat("\"", *value, "\"");
+        if (value && !k.set->contains(absl::string_view(value->data(), value->size()))) why = StrCat("\"", *value, "\"");
         break;
       case Check::kRegex:
         if (value) {

@@ -229,6 +229,27 @@ check = "not_null"
   EXPECT_EQ(c->failed(), (std::vector<uint64_t>{2, 1, 1, 1, 1, 1}));
 }
 
+// Integer bounds compare plain integers as numbers; anything else goes through
+// the exact decimal comparison; both give the same answers.
+TEST(QualityRowChecker, RangeIsExactOnIntegersDecimalsAndHugeValues) {
+  for (std::string bounds : {"min = 1\nmax = 60\n", "min = 1.0\nmax = 60.00\n", "min = 1\n", "max = 60\n"}) {
+    auto rules = LoadRules(WriteToml("[[quality.rule]]\ndataset = \"/s\"\ncolumn = \"q\"\ncheck = \"range\"\n" + bounds));
+    ASSERT_TRUE(rules.ok()) << rules.status();
+    auto c = RowChecker::Create(*rules, "/s", {"q"});
+    ASSERT_TRUE(c.ok()) << c.status();
+    const bool low = bounds.find("min") != std::string::npos, high = bounds.find("max") != std::string::npos;
+    const std::vector<std::pair<std::string, bool>> cases = {
+        {"1", true},        {"60", true},          {"007", true},       {"0", !low},
+        {"61", !high},      {"-5", !low},          {"60.001", !high},   {"0.999", !low},
+        {"+7", true},       {"59.9999999999999999999999", true},        {"99999999999999999999", !high},
+        {"-99999999999999999999", !low}};
+    for (const auto& [value, passes] : cases) {
+      EXPECT_EQ(c->CheckRecord(Record{value}).passed(), passes) << value << " with " << bounds;
+    }
+    EXPECT_EQ(c->CheckRecord(Record{"1e3"}).reason, "q range " + std::string(low && high ? "[1, 60]" : low ? ">= 1" : "<= 60") + ": \"1e3\" is not a number");
+  }
+}
+
 TEST(QualityRowChecker, ProductIsExactWithinTheTolerance) {
   auto rules = LoadRules(WriteToml(R"(
 [[quality.rule]]

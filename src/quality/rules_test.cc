@@ -400,6 +400,13 @@ TEST(QualityRowChecker, ASplitsUniqueKeysAreExactInAndOutOfOrder) {
   EXPECT_EQ(repeats(text, {{"a", "x"}, {nul, "y"}, {"b\x01", "007"}, {"c", "z"}}), (std::vector<size_t>{}));
   EXPECT_EQ(repeats(text, {{"a", "x"}, {nul, "y"}, {"b\x01", "007"}, {"b\x01", "7"}, {"c", "z"}}),
             (std::vector<size_t>{0, 1, 2, 4}));
+  // Whole numbers kept as numbers, then a key with text (still in order: text
+  // sorts after numbers), then out of order: every earlier key found, either kind.
+  RowChecker mixed = c->ForkForSplit(0, false);
+  EXPECT_EQ(repeats(mixed, {{"1", "1"}, {"1", "2"}, {"2", "1"}, {"2", "1"}, {"2", "x"}, {"3", "1"}, {"3", "1"}}),
+            (std::vector<size_t>{3, 6}));
+  EXPECT_EQ(repeats(mixed, {{"1", "2"}, {"2", "x"}, {"2", "1"}, {"3", "1"}, {"9", "9"}, {"18446744073709551616", "1"}}),
+            (std::vector<size_t>{0, 1, 2, 3}));
   // Without the split column in the key, the forks share one set.
   RowChecker a = c->ForkForSplit(2, false), b = c->ForkForSplit(2, false);
   EXPECT_TRUE(a.CheckRecord(Record{"1", "1", "x"}).passed());

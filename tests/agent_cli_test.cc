@@ -133,8 +133,18 @@ void AgentKill::Run(bool rules) {
   // writer writes: a file rotated away while no agent runs is never seen.
   std::uniform_int_distribution<int> ms(300, 700);
   for (int k = 0; k < 20 || !done; ++k) {
+    const auto started = fs::file_time_type::clock::now();
     int pid = testing::StartCli(args, dir + "/agent.log");
     ASSERT_GT(pid, 0);
+    // Killed at a random moment of its work, once it has begun (its first step
+    // writes status.json): on a loaded machine, agents killed while still
+    // starting could let a whole generation rotate away unseen.
+    for (int w = 0; w < 400; ++w) {
+      std::error_code ec;
+      auto t = fs::last_write_time(dir + "/state/status.json", ec);
+      if (!ec && t >= started) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int st = 0;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,7 @@ struct Agent::Impl {
   Clock::time_point next_discover;
   Clock::time_point next_status;
   uint64_t bytes_read = 0;  // by all turns, to tell busy turns from idle ones
+  std::set<std::string> swept_dirs;  // lake directories cleared of stale temporaries by this process
 
   Source* Find(const Identity& ident, size_t flow);
 

@@ -136,6 +136,34 @@ TEST_F(AgentTest, RenameAndCreateDrainsTheOldFileThenReadsTheNewOne) {
   EXPECT_EQ(a->stats().lines, 700u);
 }
 
+// A temporary of a published file that the lake created late (after the next
+// attempt had cleaned up, as WebHDFS's DataNode can for a killed client) goes
+// at the next process's first roll into its directory; other temporaries stay.
+TEST_F(AgentTest, StaleTemporariesOfPublishedFilesGoAtTheNextRollIntoTheirDirectory) {
+  const std::string day = dir_ + "/lake/user/flume/logs/2025-11-28";
+  Append("app.log", 0, 100);
+  {
+    auto a = Open();
+    Steps(a.get());
+    ASSERT_TRUE(a->Drain().ok());
+  }
+  std::vector<std::string> published;
+  for (const auto& e : fs::directory_iterator(day)) published.push_back(e.path().filename().string());
+  ASSERT_EQ(published.size(), 1u);
+  const std::string stale = "." + published[0] + ".1.tmp", live = ".app.log.0123456789abcdef.0-10.1.tmp",
+                    other = "." + published[0] + ".tmp";
+  for (const std::string& n : {stale, live, other}) std::ofstream(day + "/" + n) << "partial";
+  Append("app.log", 100, 200);
+  {
+    auto a = Open();
+    Steps(a.get());
+    ASSERT_TRUE(a->Drain().ok());
+  }
+  EXPECT_FALSE(fs::exists(day + "/" + stale)) << "the stale temporary of a published file";
+  EXPECT_TRUE(fs::exists(day + "/" + live)) << "a temporary of a file not published yet";
+  EXPECT_TRUE(fs::exists(day + "/" + other)) << "not an attempt's temporary";
+}
+
 TEST_F(AgentTest, CopyTruncateStartsANewGenerationAtZero) {
   Append("app.log", 0, 300);
   auto a = Open();

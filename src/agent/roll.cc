@@ -133,6 +133,16 @@ class RollWriter {
     return absl::OkStatus();
   }
 
+  // The lake directories this roll published into.
+  std::set<std::string> Dirs() const {
+    std::set<std::string> out;
+    if (rejects_.file) out.insert(lake::ParentPath(rejects_.final_path));
+    for (const auto& [dir, o] : outs_) {
+      if (o.file) out.insert(lake::ParentPath(o.final_path));
+    }
+    return out;
+  }
+
  private:
   struct Out {
     std::string tmp, final_path;
@@ -391,6 +401,33 @@ Status Agent::Impl::Roll(Source* s) {
   return FinishRoll(s);
 }
 
+namespace {
+
+// The hidden temporaries in `dir` of files already published there, removed
+// (best effort). An attempt killed mid-file may leave one that the lake
+// creates only after the next attempt cleaned up: WebHDFS's DataNode can
+// carry out a dead client's create a moment later. Done on a retried roll and
+// on each process's first roll into a directory.
+void SweepStaleTemporaries(lake::Storage* lake, const std::string& dir) {
+  StatusOr<std::vector<lake::FileInfo>> entries = lake->List(dir);
+  if (!entries.ok()) return;
+  std::set<std::string_view> names;
+  for (const lake::FileInfo& e : *entries) names.insert(e.name);
+  for (const lake::FileInfo& e : *entries) {
+    std::string_view n = e.name;  // ".<published name>.<attempt>.tmp"
+    if (e.is_dir || !n.starts_with('.') || !n.ends_with(".tmp")) continue;
+    n = n.substr(1, n.size() - 5);
+    size_t dot = n.rfind('.');
+    if (dot == std::string_view::npos || dot + 1 == n.size() ||
+        !std::all_of(n.begin() + static_cast<ptrdiff_t>(dot) + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    if (names.contains(n.substr(0, dot))) (void)lake->Delete(e.path, false);
+  }
+}
+
+}  // namespace
+
 // Publishes the range named by the roll intent, then commits it. Each attempt
 // writes its lake temporaries under its own number (a writer of an earlier
 // attempt, killed mid-file, may still hold a lease on its own) and removes
@@ -417,6 +454,9 @@ Status Agent::Impl::FinishRoll(Source* s) {
     RETURN_IF_ERROR(ForEachLine(*g, [&](std::string_view line) { return writer.Line(line); }));
   }
   RETURN_IF_ERROR(writer.Finish());
+  for (const std::string& dir : writer.Dirs()) {
+    if (intent.attempt > 1 || swept_dirs.insert(dir).second) SweepStaleTemporaries(lake, dir);
+  }
   if (std::optional<quality::RunTally>& tally = tallies[s->flow]) writer.AddTo(&*tally);
   // Commit, then forget the spool.
   s->committed = last;

@@ -10,8 +10,16 @@ are skipped by Spark's file listing, as by every lake reader. docs/lake.md expla
 option.
 """
 import json
+import sys
 
 from pyspark.sql import types as T
+
+
+def result_line(counts):
+    """Prints `COMPTOIR_VIEW {json}`, the line `comptoir` reads the job's counts from, in one
+    write: the JVM's log lines share the stream and must not land inside it."""
+    sys.stdout.write("COMPTOIR_VIEW " + json.dumps(counts) + "\n")
+    sys.stdout.flush()
 
 
 def read_schema(spark, path):

@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from comptoir_lake import read_dataset
+from comptoir_lake import read_dataset, result_line
 
 ATTRS = ["ORDERDATE", "STATUS", "CUSTOMERNAME", "COUNTRY", "TERRITORY"]
 CELL = ["PRODUCTLINE", "DEALSIZE"]
@@ -80,7 +80,7 @@ def main(source, output):
     out = {"records": stats["records"], "source_rows": int(stats["source_rows"] or 0), "orders": counts["orders"],
            "split_orders": counts["split_orders"], "groups": stats["groups"],
            "application": spark.sparkContext.applicationId}
-    print("COMPTOIR_VIEW " + json.dumps(out), flush=True)
+    result_line(out)
     spark.stop()
 
 

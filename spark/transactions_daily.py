@@ -16,6 +16,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from comptoir_lake import result_line
+
 EVENT = T.StructType([
     T.StructField("ts", T.StringType()),
     T.StructField("status", T.StringType()),
@@ -45,8 +47,8 @@ def main(archive, output):
                   encoding="UTF-8", lineSep="\n")
          .csv(output))
     stats = view.agg(F.count(F.lit(1)).alias("records"), F.sum("EVENTS").alias("events")).collect()[0]
-    print("COMPTOIR_VIEW " + json.dumps({"records": stats["records"], "source_rows": int(stats["events"] or 0),
-                                         "application": spark.sparkContext.applicationId}), flush=True)
+    result_line({"records": stats["records"], "source_rows": int(stats["events"] or 0),
+                 "application": spark.sparkContext.applicationId})
     spark.stop()
 
 

@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <thread>
 
@@ -372,14 +373,26 @@ StatusOr<SparkRun> RunSparkJob(const SparkOptions& o, const std::string& job, co
   if (interrupted) return absl::AbortedError(fmt::format("interrupted; the Spark job was stopped ({})", run.driver_log));
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (code != 0) return ExplainSparkFailure(code, log, run.driver_log, o.master);
-  if (size_t at = log.rfind("COMPTOIR_VIEW "); at != std::string::npos) {
-    run.result_line = log.substr(at + 14, log.find('\n', at) - at - 14);
-  }
+  run.result_line = SparkResultLine(log);
   if (run.application.empty()) {
     json r = json::parse(run.result_line, nullptr, false);
     if (r.is_object()) run.application = r.value("application", "");
   }
   return run;
+}
+
+std::string SparkResultLine(const std::string& log) {
+  constexpr std::string_view kMarker = "COMPTOIR_VIEW ";
+  size_t at = log.rfind(kMarker);
+  if (at == std::string::npos) return "";
+  std::istringstream in(log.substr(at + kMarker.size()));
+  json j;
+  try {
+    in >> j;  // the first JSON value; what follows stays in the stream
+  } catch (const json::exception&) {
+    return "";
+  }
+  return j.is_object() ? j.dump() : "";
 }
 
 }  // namespace comptoir::views

@@ -47,5 +47,19 @@ TEST(SparkFailure, AnyOtherFailureNamesTheExceptionAndItsInnermostCause) {
             "(Caused by: java.lang.ClassNotFoundException: RuntimeDelegateImpl); the driver log is /l");
 }
 
+// The result line as a job prints it, and as it reads when a JVM log line
+// landed right after it (seen in CI: the line then went on with the JVM's).
+TEST(SparkResult, TheCountsAfterTheMarkerWhateverFollowsOnTheLine) {
+  const std::string counts = R"({"records": 42, "source_rows": 20000, "application": "app-1"})";
+  EXPECT_EQ(SparkResultLine("INFO a\nCOMPTOIR_VIEW " + counts + "\nINFO b\n"),
+            R"({"application":"app-1","records":42,"source_rows":20000})");
+  EXPECT_EQ(SparkResultLine("COMPTOIR_VIEW " + counts +
+                            "26/12/07 01:51:38 INFO SparkContext: SparkContext is stopping with exitCode 0.\n\n"),
+            R"({"application":"app-1","records":42,"source_rows":20000})");
+  EXPECT_EQ(SparkResultLine("INFO no result\n"), "");
+  EXPECT_EQ(SparkResultLine("COMPTOIR_VIEW {\"records\": 4"), "") << "cut short";
+  EXPECT_EQ(SparkResultLine("COMPTOIR_VIEW [1, 2]\n"), "") << "not an object";
+}
+
 }  // namespace
 }  // namespace comptoir::views

@@ -74,6 +74,10 @@ StatusOr<SparkRun> RunSparkJob(const SparkOptions& o, const std::string& job, co
 // input missing (NotFound), no spark-avro, the job's own COMPTOIR_ERROR
 // (FailedPrecondition), else the exception and its innermost cause.
 Status ExplainSparkFailure(int exit_code, const std::string& log, const std::string& log_path, const std::string& master);
+// The job's counts in a driver log: the JSON object after the last
+// `COMPTOIR_VIEW ` (a JVM log line that landed after it on its line is left
+// out); "" when there is none.
+std::string SparkResultLine(const std::string& log);
 
 // The URI Spark (Hadoop's FileSystem) reads `path` of the lake through:
 // file:///root/path, webhdfs://host:port/path. FailedPrecondition for a

@@ -604,7 +604,6 @@ void CountCategory(std::map<std::string, uint64_t, std::less<>>* counts, std::st
 
 }  // namespace
 
-// Copied by Fork(): everything but the seen keys is read-only once built.
 // The keys of a `unique` rule within one split (ForkForSplit). While the
 // keys come in increasing order (an import split by the key's own column
 // reads it in order) a repeat can only be the key just before: each key's
@@ -692,6 +691,9 @@ class SplitKeys {
   absl::flat_hash_set<absl::uint128> set_;
 };
 
+// Copied by Fork(): read-only once built, but for the seen keys (shared by
+// the forks, or a split's own) and a regex rule's remembered answers (each
+// fork's own).
 struct RowChecker::Compiled {
   std::vector<size_t> columns;                                      // indexes into the record
   std::shared_ptr<const RE2> re;                                    // regex

@@ -264,7 +264,7 @@ class ChunkBuilder {
       for (OrderSets* o : {&p_.sets, &p_.apart}) {
         o->mask.reserve(more(o->size())), o->orders.reserve(more(o->size()));
         o->day.reserve(more(o->groups())), o->first.reserve(more(o->groups()) + 1);
-        for (int d : {kStatus, kCustomer, kCountry, kTerritory}) o->codes[static_cast<size_t>(d)].reserve(more(o->groups()));
+        for (int d : OrderSets::kDims) o->codes[static_cast<size_t>(d)].reserve(more(o->groups()));
       }
     } else {
       k.order_line.reserve(rows), k.price_cents.reserve(rows);
@@ -1110,9 +1110,6 @@ std::shared_ptr<const Snapshot> SalesDataset::snapshot() const {
 namespace {
 
 // Parses `todo` on every core, one part per thread at a time.
-// The order-level dimensions of OrderSets, in StartGroup's order.
-constexpr std::array<int, 4> kSetDims = {kStatus, kCustomer, kCountry, kTerritory};
-
 // Reorders `o`'s groups (with their records) by `less` on group indexes,
 // stably; nothing moves when they are in order already.
 template <typename Less>
@@ -1251,7 +1248,7 @@ Status SalesDataset::Load(const Choice& choice) {
     for (const Parsed& p : parsed) records += p.sets.size(), groups += p.sets.groups();
     sets.mask.reserve(records), sets.orders.reserve(records), sets.first.reserve(groups + 1);
     sets.day.reserve(groups);
-    for (int d : {kStatus, kCustomer, kCountry, kTerritory}) sets.codes[static_cast<size_t>(d)].reserve(groups);
+    for (int d : OrderSets::kDims) sets.codes[static_cast<size_t>(d)].reserve(groups);
   }
   for (size_t i = 0; i < todo.size(); ++i) {
     Parsed& p = parsed[i];
@@ -1284,7 +1281,7 @@ Status SalesDataset::Load(const Choice& choice) {
         const OrderSets& o = *from;
         for (size_t g = 0; g < o.groups(); ++g) {
           std::array<uint32_t, 4> c = o.GroupCodes(g);
-          for (size_t d = 0; d < 4; ++d) c[d] = remap[static_cast<size_t>(kSetDims[d])][c[d]];
+          for (size_t d = 0; d < 4; ++d) c[d] = remap[static_cast<size_t>(OrderSets::kDims[d])][c[d]];
           into->StartGroup(o.day[g], c, o.order_number.empty() ? 0 : o.order_number[g]);
           for (uint32_t r = o.first[g]; r < o.first[g + 1]; ++r) {
             uint64_t mask = 0;

@@ -88,6 +88,8 @@ struct Chunk {
 // 12 bytes a record. Records of an order kept apart (Snapshot::split_sets)
 // are groups of one record each, with the order's number.
 struct OrderSets {
+  // The order-level dimensions, in the order of StartGroup's and GroupCodes' arrays.
+  static constexpr std::array<int, 4> kDims = {kStatus, kCustomer, kCountry, kTerritory};
   std::vector<int32_t> day;                              // per group
   std::array<std::vector<uint32_t>, kStringDims> codes;  // per group: status, customer, country, territory
   std::vector<int64_t> order_number;                     // per group, split_sets only
@@ -99,8 +101,7 @@ struct OrderSets {
   // A new group for the records added next (`number`: an order kept apart).
   void StartGroup(int32_t d, const std::array<uint32_t, 4>& c, int64_t number = 0) {
     day.push_back(d);
-    codes[kStatus].push_back(c[0]), codes[kCustomer].push_back(c[1]);
-    codes[kCountry].push_back(c[2]), codes[kTerritory].push_back(c[3]);
+    for (size_t i = 0; i < kDims.size(); ++i) codes[static_cast<size_t>(kDims[i])].push_back(c[i]);
     if (number != 0) order_number.push_back(number);
     first.push_back(first.back());
   }
@@ -110,7 +111,9 @@ struct OrderSets {
     first.back() = static_cast<uint32_t>(mask.size());
   }
   std::array<uint32_t, 4> GroupCodes(size_t g) const {
-    return {codes[kStatus][g], codes[kCustomer][g], codes[kCountry][g], codes[kTerritory][g]};
+    std::array<uint32_t, 4> c;
+    for (size_t i = 0; i < kDims.size(); ++i) c[i] = codes[static_cast<size_t>(kDims[i])][g];
+    return c;
   }
 };
 
